@@ -1,0 +1,84 @@
+"""Typed deployment settings: what differs per region (`infra/regions/<region>.json`) and per
+stage (`infra/stages/<stage>.json`).
+
+Constructs read these models and never branch on a region or stage name themselves. Both files
+are validated at synth time, so a typo fails `cdk synth` rather than a deployed function.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from infra import _shared_layer_path  # noqa: F401  (puts the cloudtill package on sys.path)
+from cloudtill.settings import ShopSettings
+
+SETTINGS_DIR = Path(__file__).resolve().parent
+REGIONS_DIR = SETTINGS_DIR / "regions"
+STAGES_DIR = SETTINGS_DIR / "stages"
+
+Stage = Literal["dev", "staging", "prod"]
+_REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+
+class RegionSettings(BaseModel):
+    """One regional stack: the shop it runs (currency, tax, shipping, time zone) and its region."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    region: str = Field(pattern=_REGION_PATTERN.pattern)
+    shop: ShopSettings
+
+
+class StageSettings(BaseModel):
+    """Operational knobs that differ between dev, staging and prod."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stage: Stage
+    log_retention_days: int = Field(ge=1)
+    # API Gateway stage-wide throttling (steady requests/s and burst).
+    api_rate_limit: int = Field(ge=1)
+    api_burst_limit: int = Field(ge=1)
+    # WAF rate-based rule: requests per client IP per 5 minutes before blocking.
+    waf_requests_per_5_minutes_per_ip: int = Field(ge=10)
+    # Admins sign in with MFA; prod keeps the user pool when the stack goes away.
+    retain_user_pool: bool = True
+    # The alarm fires when a function reports at least this many errors in 5 minutes.
+    function_error_alarm_threshold: int = Field(default=1, ge=1)
+
+
+def load_region_settings(region: str, regions_dir: Path = REGIONS_DIR) -> RegionSettings:
+    settings_file = regions_dir / f"{region}.json"
+    if not settings_file.is_file():
+        known = sorted(p.stem for p in regions_dir.glob("*.json"))
+        raise ValueError(f"no settings for region {region!r}: add {settings_file} (known: {known})")
+    settings = RegionSettings.model_validate(json.loads(settings_file.read_text()))
+    if settings.region != region:
+        raise ValueError(f"{settings_file} declares region {settings.region!r}, expected {region!r}")
+    return settings
+
+
+def load_stage_settings(stage: str, stages_dir: Path = STAGES_DIR) -> StageSettings:
+    settings_file = stages_dir / f"{stage}.json"
+    if not settings_file.is_file():
+        known = sorted(p.stem for p in stages_dir.glob("*.json"))
+        raise ValueError(f"no settings for stage {stage!r}: add {settings_file} (known: {known})")
+    settings = StageSettings.model_validate(json.loads(settings_file.read_text()))
+    if settings.stage != stage:
+        raise ValueError(f"{settings_file} declares stage {settings.stage!r}, expected {stage!r}")
+    return settings
+
+
+def parse_regions(value: str) -> list[str]:
+    """`eu-west-1,us-east-1` -> ["eu-west-1", "us-east-1"] (the `-c regions=` context value)."""
+    regions = [r.strip() for r in value.split(",") if r.strip()]
+    if not regions:
+        raise ValueError("no regions given: use -c regions=eu-west-1[,us-east-1]")
+    if len(set(regions)) != len(regions):
+        raise ValueError(f"duplicate region in {value!r}")
+    return regions

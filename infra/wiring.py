@@ -1,0 +1,119 @@
+"""The one wiring declaration: functions, routes, event subscriptions, schedules, state machines.
+
+Plain data, no CDK import: the CDK stack builds AWS resources from it and the local runtime
+(`localrt`) serves the very same thing, so local and deployed cannot drift. `tests/infra`
+compares the synthesized template with what the local runtime serves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Auth = Literal["public", "admin", "webhook"]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function: code in `functions/<name>/`, entry point `handler.lambda_handler`."""
+
+    name: str
+    domain: str
+    description: str
+    memory_mb: int = 512
+    timeout_seconds: int = 10
+    # Only functions that call Stripe get the Stripe SDK layer and the Stripe secret.
+    uses_stripe: bool = False
+
+
+@dataclass(frozen=True)
+class Route:
+    """An HTTP route of the REST API, in API Gateway path syntax (`/products/{product_id}`)."""
+
+    method: str
+    path: str
+    function: str
+    auth: Auth = "public"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """EventBridge rule -> SQS queue (+ DLQ) -> consumer function with partial batch failures."""
+
+    name: str
+    function: str
+    detail_types: tuple[str, ...]
+    batch_size: int = 10
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """EventBridge Scheduler schedule invoking a function. `cron` is a Scheduler cron expression."""
+
+    name: str
+    function: str
+    cron: str
+    # None: the stack's time zone from the region settings.
+    timezone: str | None = None
+    payload: dict[str, str] = field(default_factory=dict)
+
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec(name="catalog", domain="catalog", description="Catalog: products, variants, prices"),
+)
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/products", "catalog"),
+    Route("GET", "/products/{product_id}", "catalog"),
+    Route("POST", "/admin/products", "catalog", auth="admin"),
+    Route("PUT", "/admin/products/{product_id}", "catalog", auth="admin"),
+    Route("DELETE", "/admin/products/{product_id}", "catalog", auth="admin"),
+)
+
+SUBSCRIPTIONS: tuple[Subscription, ...] = ()
+
+SCHEDULES: tuple[Schedule, ...] = ()
+
+# The event bus every domain event is published to (one per regional stack).
+EVENT_SOURCE = "cloudtill"
+
+
+def function_spec(name: str) -> FunctionSpec:
+    for spec in FUNCTIONS:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no function named {name!r} in the wiring")
+
+
+def routes_of(function: str) -> tuple[Route, ...]:
+    return tuple(r for r in ROUTES if r.function == function)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A DynamoDB table: string keys, string GSI keys, optional TTL attribute and stream."""
+
+    logical_name: str
+    partition_key: str
+    sort_key: str | None = None
+    # name -> (partition key, sort key), all projected ALL
+    global_indexes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    ttl_attribute: str | None = None
+    stream: bool = False
+
+
+# The single application table (see docs/data-model.md) and Powertools' idempotency table.
+MAIN_TABLE = TableSpec(
+    logical_name="Main",
+    partition_key="PK",
+    sort_key="SK",
+    global_indexes={"GSI1": ("GSI1PK", "GSI1SK"), "GSI2": ("GSI2PK", "GSI2SK")},
+    ttl_attribute="ttl",
+    stream=True,
+)
+IDEMPOTENCY_TABLE = TableSpec(
+    logical_name="Idempotency",
+    partition_key="id",
+    ttl_attribute="expiration",
+)
+TABLES: tuple[TableSpec, ...] = (MAIN_TABLE, IDEMPOTENCY_TABLE)

@@ -1,0 +1,1 @@
+"""cloudtill shared package: deployed as a Lambda layer (`layers/cloudtill/python`)."""

@@ -1,0 +1,1 @@
+"""Catalog domain: products, their variants (SKUs) and prices."""

@@ -1,0 +1,262 @@
+"""DynamoDB adapter of the catalog port.
+
+Items: the product (`PRODUCT#id`/`PRODUCT`, variants inline, in GSI1 `PRODUCTS` and GSI2 `CATEGORY#slug`
+while active), one SKU item per variant (`SKU#sku`/`SKU`: uniqueness claim, price copy for checkout,
+stock counters owned by the stock domain) and one item per category. Every change is one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from cloudtill import ddb, keys
+from cloudtill.catalog.records import ProductRecord, VariantRecord
+from cloudtill.errors import DuplicateSku, FieldError, NotFound, VersionConflict
+
+_GSI1_CURSOR_KEYS = {"PK", "SK", "GSI1PK", "GSI1SK"}
+_GSI2_CURSOR_KEYS = {"PK", "SK", "GSI2PK", "GSI2SK"}
+
+
+def _product_item(product: ProductRecord) -> dict[str, Any]:
+    pk, sk = keys.product(product.id)
+    return {
+        "PK": pk,
+        "SK": sk,
+        "entity": "product",
+        "id": product.id,
+        "name": product.name,
+        "description": product.description,
+        "category": product.category,
+        "variants": [{"sku": v.sku, "name": v.name, "price": v.price, "currency": v.currency} for v in product.variants],
+        "version": product.version,
+        "created_at": product.created_at,
+        "updated_at": product.updated_at,
+        "archived": product.archived,
+        "GSI1PK": keys.ACTIVE_PRODUCTS,
+        "GSI1SK": product.id,
+        "GSI2PK": keys.category_index(product.category),
+        "GSI2SK": product.id,
+    }
+
+
+def _record(item: dict[str, Any]) -> ProductRecord:
+    return ProductRecord(
+        id=item["id"],
+        name=item["name"],
+        description=item.get("description", ""),
+        category=item["category"],
+        variants=tuple(VariantRecord(v["sku"], v["name"], v["price"], v["currency"]) for v in item["variants"]),
+        version=item["version"],
+        created_at=item["created_at"],
+        updated_at=item["updated_at"],
+        archived=bool(item.get("archived", False)),
+    )
+
+
+class DynamoProductRepository:
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self._table = table_name
+        self._client = client or ddb.client()
+
+    def get(self, product_id: str) -> ProductRecord | None:
+        pk, sk = keys.product(product_id)
+        response = self._client.get_item(TableName=self._table, Key=ddb.key(pk, sk), ConsistentRead=True)
+        item = response.get("Item")
+        return _record(ddb.from_item(item)) if item else None
+
+    def list_active(
+        self, category: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[ProductRecord], str | None]:
+        if category is None:
+            index, pk_attr, pk_value, cursor_keys = "GSI1", "GSI1PK", keys.ACTIVE_PRODUCTS, _GSI1_CURSOR_KEYS
+        else:
+            index, pk_attr = "GSI2", "GSI2PK"
+            pk_value, cursor_keys = keys.category_index(category), _GSI2_CURSOR_KEYS
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": pk_attr},
+            "ExpressionAttributeValues": ddb.to_values({":pk": pk_value}),
+            "Limit": limit,
+        }
+        start = ddb.decode_cursor(cursor, cursor_keys)
+        if start is not None:
+            query["ExclusiveStartKey"] = start
+        response = self._client.query(**query)
+        records = [_record(ddb.from_item(i)) for i in response.get("Items", [])]
+        return records, ddb.encode_cursor(response.get("LastEvaluatedKey"))
+
+    def create(self, product: ProductRecord) -> None:
+        pk, _ = keys.product(product.id)
+        operations: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": ddb.to_item(_product_item(product)),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        ]
+        operations += [self._claim_sku(product, v) for v in product.variants]
+        operations.append(self._category_put(product.category))
+        self._transact(operations, product, first_sku_index=1)
+
+    def replace(self, product: ProductRecord, expected_version: int, previous: ProductRecord) -> None:
+        operations: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": ddb.to_item(_product_item(product)),
+                    "ConditionExpression": "version = :expected AND archived = :false",
+                    "ExpressionAttributeValues": ddb.to_values({":expected": expected_version, ":false": False}),
+                }
+            }
+        ]
+        previous_skus = set(previous.skus)
+        for variant in product.variants:
+            if variant.sku in previous_skus:
+                operations.append(self._reprice_sku(product, variant))
+            else:
+                operations.append(self._claim_sku(product, variant))
+        for removed in previous_skus - set(product.skus):
+            operations.append(self._retire_sku(product.id, removed))
+        if product.category != previous.category:
+            operations.append(self._category_put(product.category))
+        self._transact(operations, product, first_sku_index=1)
+
+    def archive(self, product: ProductRecord, archived_at: str) -> None:
+        pk, sk = keys.product(product.id)
+        operations: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": ddb.key(pk, sk),
+                    "UpdateExpression": "SET archived = :true, updated_at = :at, version = version + :one "
+                    "REMOVE GSI1PK, GSI1SK, GSI2PK, GSI2SK",
+                    "ConditionExpression": "version = :expected",
+                    "ExpressionAttributeValues": ddb.to_values(
+                        {":true": True, ":at": archived_at, ":one": 1, ":expected": product.version}
+                    ),
+                }
+            }
+        ]
+        operations += [self._retire_sku(product.id, s) for s in product.skus]
+        self._transact(operations, product, first_sku_index=1)
+
+    def available_units(self, skus: list[str]) -> dict[str, int]:
+        result: dict[str, int] = {}
+        unique = list(dict.fromkeys(skus))
+        for start in range(0, len(unique), 100):
+            request_keys = [ddb.key(*keys.sku(s)) for s in unique[start : start + 100]]
+            pending: dict[str, Any] = {
+                self._table: {"Keys": request_keys, "ProjectionExpression": "sku, on_hand, reserved"}
+            }
+            while pending:
+                response = self._client.batch_get_item(RequestItems=pending)
+                for raw in response.get("Responses", {}).get(self._table, []):
+                    item = ddb.from_item(raw)
+                    result[item["sku"]] = max(int(item.get("on_hand", 0)) - int(item.get("reserved", 0)), 0)
+                pending = response.get("UnprocessedKeys") or {}
+        return result
+
+    # -- transaction parts -------------------------------------------------------------------------
+
+    def _claim_sku(self, product: ProductRecord, variant: VariantRecord) -> dict[str, Any]:
+        pk, sk = keys.sku(variant.sku)
+        item = {
+            "PK": pk,
+            "SK": sk,
+            "entity": "sku",
+            "sku": variant.sku,
+            "product_id": product.id,
+            "product_name": product.name,
+            "name": variant.name,
+            "price": variant.price,
+            "currency": variant.currency,
+            "active": True,
+            "on_hand": 0,
+            "reserved": 0,
+            "available": 0,
+            "backorder_limit": 0,
+            "low_stock_threshold": 0,
+        }
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": ddb.to_item(item),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
+    def _reprice_sku(self, product: ProductRecord, variant: VariantRecord) -> dict[str, Any]:
+        # Only catalog fields: the stock counters on the same item are left to the stock domain.
+        pk, sk = keys.sku(variant.sku)
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": ddb.key(pk, sk),
+                "UpdateExpression": "SET #name = :name, price = :price, currency = :currency, "
+                "product_name = :product_name, active = :true",
+                "ConditionExpression": "product_id = :product_id",
+                "ExpressionAttributeNames": {"#name": "name"},
+                "ExpressionAttributeValues": ddb.to_values(
+                    {
+                        ":name": variant.name,
+                        ":price": variant.price,
+                        ":currency": variant.currency,
+                        ":product_name": product.name,
+                        ":true": True,
+                        ":product_id": product.id,
+                    }
+                ),
+            }
+        }
+
+    def _retire_sku(self, product_id: str, sku_code: str) -> dict[str, Any]:
+        pk, sk = keys.sku(sku_code)
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": ddb.key(pk, sk),
+                "UpdateExpression": "SET active = :false",
+                "ConditionExpression": "product_id = :product_id",
+                "ExpressionAttributeValues": ddb.to_values({":false": False, ":product_id": product_id}),
+            }
+        }
+
+    def _category_put(self, slug: str) -> dict[str, Any]:
+        pk, sk = keys.category(slug)
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": ddb.to_item({"PK": pk, "SK": sk, "entity": "category", "slug": slug}),
+            }
+        }
+
+    def _transact(self, operations: list[dict[str, Any]], product: ProductRecord, first_sku_index: int) -> None:
+        try:
+            self._client.transact_write_items(TransactItems=operations)
+        except ClientError as error:
+            if not ddb.is_transaction_cancelled(error):
+                raise
+            codes = ddb.cancellation_codes(error)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                current = self.get(product.id)
+                if current is None or current.archived:
+                    raise NotFound(f"No product {product.id}.") from None
+                raise VersionConflict.stale(f"Product {product.id}", current.version) from None
+            taken = [
+                product.variants[i - first_sku_index].sku
+                for i, code in enumerate(codes)
+                if code == "ConditionalCheckFailed" and first_sku_index <= i < first_sku_index + len(product.variants)
+            ]
+            if taken:
+                raise DuplicateSku(
+                    f"SKU {taken[0]} already belongs to another product.",
+                    [FieldError("variants.sku", f"{sku} already exists") for sku in taken],
+                    skus=taken,
+                ) from None
+            raise

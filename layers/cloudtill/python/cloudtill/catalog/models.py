@@ -1,0 +1,63 @@
+"""Catalog request/response models (the API contract; OpenAPI is generated from these)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Printable ASCII without spaces: codes shops already use (including odd ones like `A'B` or `<x>`) are
+# stored verbatim; whitespace and control characters are refused.
+Sku = Annotated[str, Field(pattern=r"^[!-~]{1,64}$", examples=["TSHIRT-BLK-M"])]
+CategorySlug = Annotated[
+    str, Field(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=64, examples=["t-shirts"])
+]
+ProductId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Price = Annotated[int, Field(ge=0, le=100_000_000, description="Minor units (cents)")]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])]
+MAX_VARIANTS = 50
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class VariantIn(_Strict):
+    sku: Sku
+    name: str = Field(min_length=1, max_length=200)
+    price: Price
+    currency: Currency | None = Field(default=None, description="Defaults to the stack's currency")
+
+
+class ProductIn(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    category: CategorySlug
+    variants: list[VariantIn] = Field(min_length=1, max_length=MAX_VARIANTS)
+
+
+class ProductUpdate(ProductIn):
+    version: int = Field(ge=1, description="The version last read; a stale version is refused with 409")
+
+
+class VariantOut(BaseModel):
+    sku: str
+    name: str
+    price: int
+    currency: str
+    available: int = Field(description="Units that can be bought now")
+
+
+class ProductOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    category: str
+    variants: list[VariantOut]
+    version: int
+    updated_at: str
+
+
+class ProductPage(BaseModel):
+    items: list[ProductOut]
+    next_cursor: str | None

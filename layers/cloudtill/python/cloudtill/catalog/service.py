@@ -1,0 +1,107 @@
+"""Catalog use cases. Knows nothing of Lambda or DynamoDB: it gets a repository and a clock."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+
+from cloudtill.catalog.models import ProductIn, ProductOut, ProductPage, ProductUpdate, VariantOut
+from cloudtill.catalog.ports import ProductRepository
+from cloudtill.catalog.records import ProductRecord, VariantRecord
+from cloudtill.clock import Clock, iso
+from cloudtill.errors import DuplicateSku, FieldError, NotFound, ValidationFailed, VersionConflict
+
+
+def new_product_id() -> str:
+    return "prd_" + uuid.uuid4().hex[:20]
+
+
+class CatalogService:
+    def __init__(self, repository: ProductRepository, clock: Clock, currency: str) -> None:
+        self._repository = repository
+        self._clock = clock
+        self._currency = currency
+
+    def list_products(self, category: str | None, limit: int, cursor: str | None) -> ProductPage:
+        records, next_cursor = self._repository.list_active(category, limit, cursor)
+        available = self._repository.available_units([s for r in records for s in r.skus])
+        return ProductPage(items=[self._out(r, available) for r in records], next_cursor=next_cursor)
+
+    def get_product(self, product_id: str) -> ProductOut:
+        record = self._repository.get(product_id)
+        if record is None or record.archived:
+            raise NotFound(f"No product {product_id}.")
+        return self._out(record, self._repository.available_units(list(record.skus)))
+
+    def create_product(self, body: ProductIn) -> ProductOut:
+        variants = self._variants(body)
+        now = iso(self._clock.now())
+        record = ProductRecord(
+            id=new_product_id(),
+            name=body.name,
+            description=body.description,
+            category=body.category,
+            variants=variants,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        self._repository.create(record)
+        return self._out(record, dict.fromkeys(record.skus, 0))
+
+    def update_product(self, product_id: str, body: ProductUpdate) -> ProductOut:
+        current = self._repository.get(product_id)
+        if current is None or current.archived:
+            raise NotFound(f"No product {product_id}.")
+        if current.version != body.version:
+            raise VersionConflict.stale(f"Product {product_id}", current.version)
+        variants = self._variants(body)
+        record = ProductRecord(
+            id=current.id,
+            name=body.name,
+            description=body.description,
+            category=body.category,
+            variants=variants,
+            version=current.version + 1,
+            created_at=current.created_at,
+            updated_at=iso(self._clock.now()),
+        )
+        self._repository.replace(record, expected_version=body.version, previous=current)
+        return self._out(record, self._repository.available_units(list(record.skus)))
+
+    def archive_product(self, product_id: str) -> None:
+        current = self._repository.get(product_id)
+        if current is None or current.archived:
+            raise NotFound(f"No product {product_id}.")
+        self._repository.archive(current, iso(self._clock.now()))
+
+    def _variants(self, body: ProductIn) -> tuple[VariantRecord, ...]:
+        for index, variant in enumerate(body.variants):
+            if variant.currency is not None and variant.currency != self._currency:
+                raise ValidationFailed.for_field(
+                    f"variants[{index}].currency", f"this shop sells in {self._currency}"
+                )
+        repeated = [sku for sku, n in Counter(v.sku for v in body.variants).items() if n > 1]
+        if repeated:
+            raise DuplicateSku(
+                f"SKU {repeated[0]} appears more than once in this product.",
+                [FieldError("variants.sku", f"{sku} is repeated") for sku in repeated],
+            )
+        return tuple(VariantRecord(v.sku, v.name, v.price, self._currency) for v in body.variants)
+
+    @staticmethod
+    def _out(record: ProductRecord, available: dict[str, int]) -> ProductOut:
+        return ProductOut(
+            id=record.id,
+            name=record.name,
+            description=record.description,
+            category=record.category,
+            variants=[
+                VariantOut(
+                    sku=v.sku, name=v.name, price=v.price, currency=v.currency, available=available.get(v.sku, 0)
+                )
+                for v in record.variants
+            ],
+            version=record.version,
+            updated_at=record.updated_at,
+        )

@@ -1,0 +1,107 @@
+"""DynamoDB plumbing shared by the repository adapters: one client per process, item (de)serialization,
+opaque paging cursors and transaction-cancellation decoding.
+
+The client is created lazily on first use (not at import), once per cold start. The endpoint comes from
+the standard AWS configuration (`AWS_ENDPOINT_URL` locally), so the same code runs in AWS and locally.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from cloudtill.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+Item = dict[str, Any]
+
+
+@functools.cache
+def client() -> DynamoDBClient:
+    import boto3  # imported here so pure-domain imports stay free of boto3
+
+    return boto3.client("dynamodb")
+
+
+def _to_python(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_to_python(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_python(v) for k, v in value.items()}
+    if isinstance(value, set):
+        return {_to_python(v) for v in value}
+    return value
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    """Python dict -> DynamoDB attribute map; None values are left out."""
+    return {k: _serializer.serialize(v) for k, v in data.items() if v is not None}
+
+
+def to_values(data: dict[str, Any]) -> dict[str, Any]:
+    """Expression attribute values (`:name` -> value)."""
+    return {k: _serializer.serialize(v) for k, v in data.items()}
+
+
+def from_item(item: dict[str, Any]) -> Item:
+    return {k: _to_python(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def key(pk: str, sk: str) -> dict[str, Any]:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+def encode_cursor(last_evaluated_key: dict[str, Any] | None) -> str | None:
+    if not last_evaluated_key:
+        return None
+    plain = {k: _deserializer.deserialize(v) for k, v in last_evaluated_key.items()}
+    raw = json.dumps(plain, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, allowed_keys: set[str]) -> dict[str, Any] | None:
+    """Client-supplied cursor -> ExclusiveStartKey. Anything we did not issue -> 422 naming `cursor`."""
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        plain = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ValidationFailed.for_field("cursor", "not a cursor this API issued") from None
+    if (
+        not isinstance(plain, dict)
+        or set(plain) != allowed_keys
+        or not all(isinstance(v, str) and 0 < len(v) <= 1024 for v in plain.values())
+    ):
+        raise ValidationFailed.for_field("cursor", "not a cursor this API issued")
+    return {k: {"S": v} for k, v in plain.items()}
+
+
+def cancellation_codes(error: Exception) -> list[str]:
+    """The per-item reason codes of a cancelled TransactWriteItems (`None` for items that were fine)."""
+    response = getattr(error, "response", {}) or {}
+    reasons = response.get("CancellationReasons") or []
+    return [r.get("Code", "None") for r in reasons]
+
+
+def is_conditional_failure(error: Exception) -> bool:
+    response = getattr(error, "response", {}) or {}
+    return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+def is_transaction_cancelled(error: Exception) -> bool:
+    response = getattr(error, "response", {}) or {}
+    return bool(response.get("Error", {}).get("Code") == "TransactionCanceledException")

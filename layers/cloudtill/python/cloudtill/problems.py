@@ -1,0 +1,116 @@
+"""The one place mapping errors to RFC 9457 `application/problem+json` responses.
+
+Every API function calls `register_problem_handlers(app)`: domain errors, request validation
+errors (422 naming each field; malformed JSON 400), unknown routes (404) and anything
+unexpected (500 without internals) all leave as problem documents.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from cloudtill.errors import DomainError, FieldError, MalformedRequest
+from cloudtill.observability import logger
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://cloudtill.dev/problems/"
+
+# Where pydantic puts a request part in `loc`; we name fields as the client sent them.
+_LOCATION_PREFIXES = {"body", "query", "path", "header", "headers", "querystring"}
+
+
+def problem_body(
+    status: int,
+    type_slug: str,
+    title: str,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + type_slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = [e.to_dict() for e in errors]
+    if extra:
+        body.update(extra)
+    return body
+
+
+def problem_response(
+    status: int,
+    type_slug: str,
+    title: str,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response[str]:
+    body = problem_body(status, type_slug, title, detail, errors, extra)
+    return Response(status_code=status, content_type=PROBLEM_CONTENT_TYPE, body=json.dumps(body))
+
+
+def domain_problem(error: DomainError) -> Response[str]:
+    return problem_response(error.status, error.type_slug, error.title, error.detail, error.errors, error.extra)
+
+
+def domain_problem_proxy(error: DomainError) -> dict[str, Any]:
+    """The same problem as a raw API Gateway proxy response, for errors raised before routing."""
+    body = problem_body(error.status, error.type_slug, error.title, error.detail, error.errors, error.extra)
+    return {
+        "statusCode": error.status,
+        "headers": {"Content-Type": PROBLEM_CONTENT_TYPE},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    """`("body", "lines", 0, "sku")` -> `lines[0].sku`; `("query", "limit")` -> `limit`."""
+    parts = list(loc)
+    if parts and parts[0] in _LOCATION_PREFIXES:
+        parts = parts[1:]
+    name = ""
+    for part in parts:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        elif part:
+            name += f".{part}" if name else str(part)
+    return name or "body"
+
+
+def validation_problem(exc: RequestValidationError) -> Response[str]:
+    raw = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in raw):
+        return domain_problem(MalformedRequest("The request body is not valid JSON.", [FieldError("body", "invalid JSON")]))
+    errors: list[FieldError] = []
+    for e in raw:
+        name = field_name(e.get("loc", ()))
+        # Header names are matched case-insensitively by Powertools; show them as sent.
+        if e.get("loc", ("",))[0] in {"header", "headers"}:
+            name = name.replace("_", "-")
+        errors.append(FieldError(name, str(e.get("msg", "invalid value"))))
+    detail = "; ".join(f"{fe.field}: {fe.message}" for fe in errors)
+    return problem_response(422, "validation-failed", "Validation failed", detail, errors)
+
+
+def register_problem_handlers(app: APIGatewayRestResolver) -> None:
+    @app.exception_handler(DomainError)
+    def _domain(error: DomainError) -> Response[str]:
+        if error.status >= 500:
+            logger.exception("domain error mapped to 5xx")
+        return domain_problem(error)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(error: RequestValidationError) -> Response[str]:
+        return validation_problem(error)
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response[str]:
+        return problem_response(404, "not-found", "Not found", "No route or resource here.")

@@ -1,0 +1,102 @@
+"""Configuration as validated pydantic models, read once at cold start.
+
+`ShopSettings` is what differs per region (currency, tax, shipping, time zone); the CDK app
+reads it from `cdk.json` context and hands it to every function as the `SHOP_SETTINGS` JSON
+variable, the local runtime does the same. `Settings` is a function's whole configuration.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CountryCode = str  # ISO 3166-1 alpha-2, upper case
+
+
+class ShippingMethod(BaseModel):
+    """A shipping method: flat `price` (minor units), free when the subtotal reaches `free_above`."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    name: str
+    price: int = Field(ge=0)
+    free_above: int | None = Field(default=None, ge=0)
+    countries: list[CountryCode] = Field(min_length=1)
+    delivery_days: str | None = None
+
+
+class ShopSettings(BaseModel):
+    """Per-region shop settings (one regional stack sells in one currency)."""
+
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    timezone: str = "Europe/Dublin"
+    locale: str = "en_IE"
+    prices_include_tax: bool = True
+    # Tax rate per destination country in basis points (2300 = 23 %).
+    tax_rates_bps: dict[CountryCode, int] = Field(
+        default_factory=lambda: {"IE": 2300, "DE": 1900, "FR": 2000, "NL": 2100, "GB": 2000}
+    )
+    shipping_methods: list[ShippingMethod] = Field(
+        default_factory=lambda: [
+            ShippingMethod(
+                id="standard",
+                name="Standard",
+                price=495,
+                free_above=5000,
+                countries=["IE", "DE", "FR", "NL", "GB"],
+                delivery_days="3-5",
+            ),
+            ShippingMethod(
+                id="express",
+                name="Express",
+                price=1495,
+                countries=["IE", "DE", "FR", "NL", "GB"],
+                delivery_days="1-2",
+            ),
+        ]
+    )
+    sender_email: str = "shop@example.com"
+    ops_email: str = "ops@example.com"
+    cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone
+        return value
+
+    @model_validator(mode="after")
+    def _shipping_countries_have_tax(self) -> ShopSettings:
+        for method in self.shipping_methods:
+            missing = [c for c in method.countries if c not in self.tax_rates_bps]
+            if missing:
+                raise ValueError(f"shipping method {method.id} ships to {missing} without a tax rate")
+        return self
+
+    @property
+    def countries(self) -> list[CountryCode]:
+        return sorted({c for m in self.shipping_methods for c in m.countries})
+
+
+class Settings(BaseSettings):
+    """A function's configuration from its environment. Missing required values fail at init."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    table_name: str
+    idempotency_table_name: str = "cloudtill-idempotency"
+    event_bus_name: str = "cloudtill"
+    service_name: str = "cloudtill"
+    stage: Literal["local", "dev", "staging", "prod"] = "local"
+    shop_settings: ShopSettings = Field(default_factory=ShopSettings)
+    checkout_ttl_seconds: int = Field(default=900, ge=10, le=86_400)
+    max_request_body_bytes: int = Field(default=256 * 1024, ge=1024)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The settings of this process, validated once (cold start)."""
+    return Settings()  # type: ignore[call-arg]  # values come from the environment

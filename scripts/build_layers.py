@@ -1,0 +1,32 @@
+"""Builds the Lambda dependency layers into build/layers/<layer>/python (skipped when up to date).
+
+Usage: .venv/bin/python scripts/build_layers.py [--force]
+
+The CDK app calls the same code on demand (infra.layer_build.ensure_layers), so `cdk synth` also
+works on a fresh clone; this script exists so `make synth` shows the (slow) build step on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from infra.layer_build import LAYERS_BUILD_DIR, ensure_layers  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    args = parser.parse_args()
+    layers = ensure_layers(force=args.force)
+    for layer, python_dir in layers.items():
+        size = sum(f.stat().st_size for f in python_dir.rglob("*") if f.is_file())
+        print(f"layer {layer}: {python_dir.relative_to(LAYERS_BUILD_DIR.parent.parent)} ({size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
