@@ -9,10 +9,16 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from cloudtill.api import create_app, handle
 from cloudtill.catalog.dynamo import DynamoProductRepository
-from cloudtill.catalog.models import CategorySlug, ProductId, ProductIn, ProductOut, ProductPage, ProductUpdate
+from cloudtill.catalog.models import (
+    CategorySlug,
+    ProductId,
+    ProductIn,
+    ProductOut,
+    ProductPage,
+    ProductUpdate,
+)
 from cloudtill.catalog.service import CatalogService
 from cloudtill.clock import SystemClock
 from cloudtill.observability import logger, metrics

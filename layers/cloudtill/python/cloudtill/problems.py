@@ -57,7 +57,9 @@ def problem_response(
 
 
 def domain_problem(error: DomainError) -> Response[str]:
-    return problem_response(error.status, error.type_slug, error.title, error.detail, error.errors, error.extra)
+    return problem_response(
+        error.status, error.type_slug, error.title, error.detail, error.errors, error.extra
+    )
 
 
 def domain_problem_proxy(error: DomainError) -> dict[str, Any]:
@@ -88,7 +90,9 @@ def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
 def validation_problem(exc: RequestValidationError) -> Response[str]:
     raw = exc.errors()
     if any(e.get("type") == "json_invalid" for e in raw):
-        return domain_problem(MalformedRequest("The request body is not valid JSON.", [FieldError("body", "invalid JSON")]))
+        return domain_problem(
+            MalformedRequest("The request body is not valid JSON.", [FieldError("body", "invalid JSON")])
+        )
     errors: list[FieldError] = []
     for e in raw:
         name = field_name(e.get("loc", ()))

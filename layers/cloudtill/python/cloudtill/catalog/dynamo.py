@@ -29,7 +29,9 @@ def _product_item(product: ProductRecord) -> dict[str, Any]:
         "name": product.name,
         "description": product.description,
         "category": product.category,
-        "variants": [{"sku": v.sku, "name": v.name, "price": v.price, "currency": v.currency} for v in product.variants],
+        "variants": [
+            {"sku": v.sku, "name": v.name, "price": v.price, "currency": v.currency} for v in product.variants
+        ],
         "version": product.version,
         "created_at": product.created_at,
         "updated_at": product.updated_at,
@@ -47,7 +49,9 @@ def _record(item: dict[str, Any]) -> ProductRecord:
         name=item["name"],
         description=item.get("description", ""),
         category=item["category"],
-        variants=tuple(VariantRecord(v["sku"], v["name"], v["price"], v["currency"]) for v in item["variants"]),
+        variants=tuple(
+            VariantRecord(v["sku"], v["name"], v["price"], v["currency"]) for v in item["variants"]
+        ),
         version=item["version"],
         created_at=item["created_at"],
         updated_at=item["updated_at"],
@@ -90,7 +94,6 @@ class DynamoProductRepository:
         return records, ddb.encode_cursor(response.get("LastEvaluatedKey"))
 
     def create(self, product: ProductRecord) -> None:
-        pk, _ = keys.product(product.id)
         operations: list[dict[str, Any]] = [
             {
                 "Put": {
@@ -111,7 +114,9 @@ class DynamoProductRepository:
                     "TableName": self._table,
                     "Item": ddb.to_item(_product_item(product)),
                     "ConditionExpression": "version = :expected AND archived = :false",
-                    "ExpressionAttributeValues": ddb.to_values({":expected": expected_version, ":false": False}),
+                    "ExpressionAttributeValues": ddb.to_values(
+                        {":expected": expected_version, ":false": False}
+                    ),
                 }
             }
         ]
@@ -236,9 +241,11 @@ class DynamoProductRepository:
             }
         }
 
-    def _transact(self, operations: list[dict[str, Any]], product: ProductRecord, first_sku_index: int) -> None:
+    def _transact(
+        self, operations: list[dict[str, Any]], product: ProductRecord, first_sku_index: int
+    ) -> None:
         try:
-            self._client.transact_write_items(TransactItems=operations)
+            self._client.transact_write_items(TransactItems=operations)  # type: ignore[arg-type]
         except ClientError as error:
             if not ddb.is_transaction_cancelled(error):
                 raise
@@ -251,7 +258,8 @@ class DynamoProductRepository:
             taken = [
                 product.variants[i - first_sku_index].sku
                 for i, code in enumerate(codes)
-                if code == "ConditionalCheckFailed" and first_sku_index <= i < first_sku_index + len(product.variants)
+                if code == "ConditionalCheckFailed"
+                and first_sku_index <= i < first_sku_index + len(product.variants)
             ]
             if taken:
                 raise DuplicateSku(

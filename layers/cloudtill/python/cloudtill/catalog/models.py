@@ -6,9 +6,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Printable ASCII without spaces: codes shops already use (including odd ones like `A'B` or `<x>`) are
-# stored verbatim; whitespace and control characters are refused.
-Sku = Annotated[str, Field(pattern=r"^[!-~]{1,64}$", examples=["TSHIRT-BLK-M"])]
+# Codes shops already use, odd ones included (`A'B`, `<x>`), are stored verbatim. Refused: characters
+# that cannot travel in a URL path segment (/ ? # % \), control characters, and edge whitespace.
+_SKU_EDGE = r"[^/?#%\\\s\x00-\x1f\x7f]"
+_SKU_INNER = r"[^/?#%\\\x00-\x1f\x7f]"
+Sku = Annotated[
+    str,
+    Field(
+        pattern=rf"^{_SKU_EDGE}({_SKU_INNER}{{0,62}}{_SKU_EDGE})?$", max_length=64, examples=["TSHIRT-BLK-M"]
+    ),
+]
 CategorySlug = Annotated[
     str, Field(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=64, examples=["t-shirts"])
 ]

@@ -98,7 +98,11 @@ class CatalogService:
             category=record.category,
             variants=[
                 VariantOut(
-                    sku=v.sku, name=v.name, price=v.price, currency=v.currency, available=available.get(v.sku, 0)
+                    sku=v.sku,
+                    name=v.name,
+                    price=v.price,
+                    currency=v.currency,
+                    available=available.get(v.sku, 0),
                 )
                 for v in record.variants
             ],

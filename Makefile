@@ -1,0 +1,61 @@
+# The one entry point: `make run`, `make test` (CI: .ci/run), `make lint`, `make synth`, `make bench`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+PORT ?= 8000
+REGIONS ?= eu-west-1
+export PYTHONPATH := $(CURDIR)/layers/cloudtill/python:$(CURDIR)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DEFAULT_ACCOUNT ?= 111111111111
+export CDK_DEFAULT_REGION ?= eu-west-1
+
+.PHONY: install run test test-unit test-integration test-infra lint format synth bench clean
+
+$(PY_STAMP): requirements-dev.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	$(VENV)/bin/uv pip sync --quiet -p $(PY) requirements-dev.lock
+	touch $@
+
+$(NODE_STAMP): package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(PY_STAMP) $(NODE_STAMP)
+
+run: install
+	PORT=$(PORT) $(PY) -m localrt
+
+test: install
+	$(PY) -m pytest tests/unit tests/integration tests/infra
+
+test-unit: install
+	$(PY) -m pytest tests/unit
+
+test-integration: install
+	$(PY) -m pytest tests/integration
+
+test-infra: install
+	$(PY) -m pytest tests/infra
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy layers/cloudtill/python/cloudtill functions localrt infra
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+synth: install
+	$(PY) scripts/build_layers.py
+	npx cdk synth -q -c regions=$(REGIONS)
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache

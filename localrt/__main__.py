@@ -1,0 +1,59 @@
+"""`python -m localrt` (what `make run` starts): the whole backend on loopback, seeded, until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import sys
+import threading
+
+from cloudtill.settings import ShopSettings
+
+from localrt.backend import LocalBackend
+from localrt.seed import seed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="localrt", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--aws-port", type=int, default=int(os.environ.get("AWS_PORT", "4566")))
+    parser.add_argument("--no-seed", action="store_true", help="start with an empty catalog")
+    parser.add_argument("--max-instances", type=int, default=int(os.environ.get("LOCAL_MAX_INSTANCES", "4")))
+    args = parser.parse_args()
+
+    admin_token = os.environ.get("ADMIN_TOKEN") or secrets.token_urlsafe(24)
+    backend = LocalBackend(
+        host=args.host,
+        port=args.port,
+        aws_port=args.aws_port,
+        admin_token=admin_token,
+        shop=ShopSettings(),
+        max_instances=args.max_instances,
+        extra_env={k: v for k, v in os.environ.items() if k.startswith("CHECKOUT_")},
+        log=sys.stderr,
+    )
+    stopped = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    backend.start()
+    products = 0 if args.no_seed else seed(backend.base_url, admin_token)
+    print(
+        f"cloudtill is running locally\n"
+        f"  API:          {backend.base_url}  (try {backend.base_url}/products)\n"
+        f"  API docs:     {backend.base_url}/docs  (OpenAPI: {backend.base_url}/openapi.json)\n"
+        f"  Admin token:  {admin_token}  (Authorization: Bearer <token>)\n"
+        f"  AWS (moto):   {backend.emulator.endpoint}\n"
+        f"  Demo catalog: {products} products\n"
+        f"Press Ctrl-C to stop.",
+        flush=True,
+    )
+    stopped.wait()
+    print("stopping...", flush=True)
+    backend.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The whole local backend assembled: emulator, resources, function pools, gateway."""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO
+
+from cloudtill.settings import ShopSettings
+
+from infra.environment import function_environment
+from infra.wiring import FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE
+from localrt.emulator import AwsEmulator
+from localrt.functions import FunctionPool, worker_environment
+from localrt.gateway import Gateway, LocalResponse, make_http_server
+from localrt.openapi import SWAGGER_UI, merge
+
+TABLE_NAMES = {
+    MAIN_TABLE.logical_name: "cloudtill-main",
+    IDEMPOTENCY_TABLE.logical_name: "cloudtill-idempotency",
+}
+EVENT_BUS_NAME = "cloudtill"
+API_VERSION = "0.1.0"
+
+
+class LocalBackend:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        aws_port: int,
+        admin_token: str,
+        shop: ShopSettings,
+        max_instances: int,
+        extra_env: dict[str, str],
+        log: IO[str] | None,
+    ) -> None:
+        self.host, self.port = host, port
+        self.base_url = f"http://{host}:{port}"
+        self.emulator = AwsEmulator(aws_port)
+        self.pools = {
+            spec.name: FunctionPool(
+                spec.name,
+                worker_environment(
+                    spec.name,
+                    {
+                        **function_environment(
+                            spec,
+                            stage="local",
+                            shop=shop,
+                            table_name=TABLE_NAMES[MAIN_TABLE.logical_name],
+                            idempotency_table_name=TABLE_NAMES[IDEMPOTENCY_TABLE.logical_name],
+                            event_bus_name=EVENT_BUS_NAME,
+                        ),
+                        **extra_env,
+                    },
+                    self.emulator.endpoint,
+                ),
+                max_instances=max_instances,
+                timeout_ms=spec.timeout_seconds * 1000,
+                log=log,
+            )
+            for spec in FUNCTIONS
+        }
+        self.gateway = Gateway(self.pools, admin_token)
+        self._openapi: bytes | None = None
+        self._openapi_lock = threading.Lock()
+        self.gateway.add_local_route(
+            "GET", "/_local/health", lambda h, b: LocalResponse(200, b'{"status":"ok"}')
+        )
+        self.gateway.add_local_route("GET", "/openapi.json", lambda h, b: LocalResponse(200, self.openapi()))
+        self.gateway.add_local_route(
+            "GET", "/docs", lambda h, b: LocalResponse(200, SWAGGER_UI.encode(), "text/html")
+        )
+        self._server = make_http_server(self.gateway, host, port)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
+
+    def openapi(self) -> bytes:
+        with self._openapi_lock:
+            if self._openapi is None:
+                documents = [pool.request({"kind": "openapi"}) for pool in self.pools.values()]
+                self._openapi = json.dumps(merge(documents, API_VERSION), indent=1).encode()
+            return self._openapi
+
+    def start(self) -> None:
+        self.emulator.start()
+        self.emulator.create_tables(TABLE_NAMES)
+        # Start one instance of every function up front, in parallel, so the first requests are warm.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda p: p.warm(), self.pools.values()))
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        for pool in self.pools.values():
+            pool.stop()
+        self.emulator.stop()

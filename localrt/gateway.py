@@ -1,0 +1,211 @@
+"""API Gateway's part: HTTP on loopback -> REST proxy event -> the real handler -> HTTP response.
+
+It serves exactly the routes of `infra/wiring.py` (see `served_routes()`, compared with the synthesized
+template by tests/infra) with the same auth rule as the stack: admin routes need a bearer token (the
+local admin token here, a Cognito token of the admin group in AWS). Local-only routes live under
+`/_local/` and are never part of the deployed API or its OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from infra.wiring import ROUTES, Route
+from localrt.functions import FunctionPool, InvocationError
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+def served_routes() -> set[tuple[str, str, str, str]]:
+    """(method, path, function, auth) of every route this gateway serves (local-only routes excluded)."""
+    return {(r.method, r.path, r.function, r.auth) for r in ROUTES}
+
+
+@dataclass(frozen=True)
+class LocalResponse:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+LocalRoute = Callable[[dict[str, str], bytes], LocalResponse]
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> LocalResponse:
+    body: dict[str, Any] = {"type": f"https://cloudtill.dev/problems/{title.lower().replace(' ', '-')}"}
+    body["title"] = title
+    body.update({"status": status, "detail": detail, **extra})
+    return LocalResponse(status, json.dumps(body).encode(), "application/problem+json")
+
+
+def _pattern(path: str) -> re.Pattern[str]:
+    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+    return re.compile(f"^{regex}$")
+
+
+class Gateway:
+    def __init__(self, pools: dict[str, FunctionPool], admin_token: str) -> None:
+        self.pools = pools
+        self._admin_token = admin_token
+        self._routes = [(route, _pattern(route.path)) for route in ROUTES]
+        self.local_routes: dict[tuple[str, str], LocalRoute] = {}
+
+    def add_local_route(self, method: str, path: str, handler: LocalRoute) -> None:
+        if not path.startswith("/_local/") and path not in {"/openapi.json", "/docs"}:
+            raise ValueError("local-only routes live under /_local/")
+        self.local_routes[(method, path)] = handler
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | LocalResponse:
+        allowed = []
+        for route, pattern in self._routes:
+            found = pattern.match(path)
+            if found:
+                if route.method == method:
+                    return route, {k: unquote(v) for k, v in found.groupdict().items()}
+                allowed.append(route.method)
+        if allowed:
+            return problem(
+                405, "Method not allowed", f"{method} is not allowed here.", allowed=sorted(allowed)
+            )
+        return problem(404, "Not found", "No route or resource here.")
+
+    def authorize(self, route: Route, headers: dict[str, str]) -> dict[str, Any] | LocalResponse:
+        if route.auth != "admin":
+            return {}
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), self._admin_token.encode()
+        ):
+            return problem(401, "Authentication required", "Admin routes need Authorization: Bearer <token>.")
+        # What API Gateway's Cognito authorizer would pass on for a member of the admin group.
+        return {"claims": {"sub": "local-admin", "cognito:groups": "admin", "token_use": "id"}}
+
+    def dispatch(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
+    ) -> LocalResponse:
+        split = urlsplit(raw_path)
+        path = split.path or "/"
+        local = self.local_routes.get((method, path))
+        if local is not None:
+            return local(headers, body)
+        matched = self.match(method, path)
+        if isinstance(matched, LocalResponse):
+            return matched
+        route, path_parameters = matched
+        authorizer = self.authorize(route, headers)
+        if isinstance(authorizer, LocalResponse):
+            return authorizer
+        event = proxy_event(
+            route, method, path, split.query, headers, body, path_parameters, authorizer, source_ip
+        )
+        try:
+            result = self.pools[route.function].invoke(event)
+        except InvocationError:
+            return problem(502, "Bad gateway", "The function failed; see its log.")
+        return from_proxy_result(result)
+
+
+def proxy_event(
+    route: Route,
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    path_parameters: dict[str, str],
+    authorizer: dict[str, Any],
+    source_ip: str,
+) -> dict[str, Any]:
+    """An API Gateway REST (v1) Lambda proxy event."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    multi_query: dict[str, list[str]] = {}
+    for name, value in pairs:
+        multi_query.setdefault(name, []).append(value)
+    try:
+        text: str | None = body.decode("utf-8") if body else None
+        is_base64 = False
+    except UnicodeDecodeError:
+        text, is_base64 = base64.b64encode(body).decode(), True
+    return {
+        "resource": route.path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers or None,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()} or None,
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "resourcePath": route.path,
+            "httpMethod": method,
+            "path": f"/local{path}",
+            "stage": "local",
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": source_ip, "userAgent": headers.get("user-agent", "")},
+            "authorizer": authorizer or None,
+        },
+        "body": text,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def from_proxy_result(result: dict[str, Any]) -> LocalResponse:
+    headers: list[tuple[str, str]] = []
+    for name, value in (result.get("headers") or {}).items():
+        headers.append((name, str(value)))
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers.extend((name, str(v)) for v in values)
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), "application/json")
+    headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+    return LocalResponse(int(result.get("statusCode", 200)), body, content_type, tuple(headers))
+
+
+def make_http_server(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "cloudtill-local"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                response = problem(413, "Payload too large", f"At most {MAX_BODY_BYTES} bytes.")
+                self.close_connection = True
+            else:
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                response = gateway.dispatch(self.command, self.path, headers, body, self.client_address[0])
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            for name, value in response.headers:
+                if name.lower() != "content-length":
+                    self.send_header(name, value)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # access lines would carry paths with ids and emails; the handlers log what matters
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server

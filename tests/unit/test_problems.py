@@ -1,0 +1,70 @@
+"""The HTTP problem mapping and the pre-routing refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cloudtill import ddb
+from cloudtill.api import caller_groups, handle
+from cloudtill.errors import ValidationFailed
+from cloudtill.problems import field_name
+
+
+@pytest.mark.parametrize(
+    ("loc", "expected"),
+    [
+        (("body", "lines", 0, "sku"), "lines[0].sku"),
+        (("query", "limit"), "limit"),
+        (("body",), "body"),
+        (("path", "product_id"), "product_id"),
+    ],
+)
+def test_field_names_are_those_the_client_sent(loc: tuple[object, ...], expected: str) -> None:
+    assert field_name(loc) == expected
+
+
+@pytest.mark.parametrize(
+    ("claim", "groups"),
+    [("admin", {"admin"}), ("[admin ops]", {"admin", "ops"}), ("ops,admin", {"ops", "admin"}), ("", set())],
+)
+def test_cognito_group_claim_shapes(claim: str, groups: set[str]) -> None:
+    event = {"requestContext": {"authorizer": {"claims": {"cognito:groups": claim}}}}
+    assert caller_groups(event) == groups
+
+
+def test_oversized_body_is_refused_before_routing() -> None:
+    # Given a body over the limit, When handled, Then 413 problem naming `body` (the app is never called)
+    response = handle(
+        app=None, event={"path": "/products", "body": "x" * 2048}, context=None, max_body_bytes=1024
+    )  # type: ignore[arg-type]
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 413
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    assert body["errors"] == [{"field": "body", "message": "at most 1024 bytes"}]
+
+
+def test_admin_path_without_admin_group_is_refused() -> None:
+    event = {
+        "path": "/admin/products",
+        "requestContext": {"authorizer": {"claims": {"cognito:groups": "ops"}}},
+    }
+    response = handle(app=None, event=event, context=None, max_body_bytes=1024)  # type: ignore[arg-type]
+    assert response["statusCode"] == 401
+
+
+@pytest.mark.parametrize("cursor", ["not-base64!", "e30", ddb.encode_cursor({"PK": {"S": "x"}})])
+def test_cursors_we_did_not_issue_are_refused(cursor: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        ddb.decode_cursor(cursor, {"PK", "SK", "GSI1PK", "GSI1SK"})
+    assert refused.value.errors[0].field == "cursor"
+
+
+def test_issued_cursor_round_trips() -> None:
+    key = {
+        "PK": {"S": "PRODUCT#p1"},
+        "SK": {"S": "PRODUCT"},
+        "GSI1PK": {"S": "PRODUCTS"},
+        "GSI1SK": {"S": "p1"},
+    }
+    assert ddb.decode_cursor(ddb.encode_cursor(key), set(key)) == key
