@@ -13,8 +13,9 @@ from infra.environment import function_environment
 from infra.wiring import FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE
 from localrt.emulator import AwsEmulator
 from localrt.functions import FunctionPool, worker_environment
-from localrt.gateway import Gateway, LocalResponse, make_http_server
+from localrt.gateway import Gateway, LocalRequest, LocalResponse, json_response, make_http_server
 from localrt.openapi import SWAGGER_UI, merge
+from localrt.scheduler import Scheduler
 
 TABLE_NAMES = {
     MAIN_TABLE.logical_name: "cloudtill-main",
@@ -67,15 +68,20 @@ class LocalBackend:
         self.gateway = Gateway(self.pools, admin_token)
         self._openapi: bytes | None = None
         self._openapi_lock = threading.Lock()
-        self.gateway.add_local_route(
-            "GET", "/_local/health", lambda h, b: LocalResponse(200, b'{"status":"ok"}')
-        )
-        self.gateway.add_local_route("GET", "/openapi.json", lambda h, b: LocalResponse(200, self.openapi()))
-        self.gateway.add_local_route(
-            "GET", "/docs", lambda h, b: LocalResponse(200, SWAGGER_UI.encode(), "text/html")
-        )
+        self.scheduler = Scheduler(self.pools)
+        health = LocalResponse(200, b'{"status":"ok"}')
+        self.gateway.add_local_route("GET", "/_local/health", lambda r: health)
+        self.gateway.add_local_route("GET", "/openapi.json", lambda r: LocalResponse(200, self.openapi()))
+        swagger = LocalResponse(200, SWAGGER_UI.encode(), "text/html")
+        self.gateway.add_local_route("GET", "/docs", lambda r: swagger)
+        self.gateway.add_local_route("POST", "/_local/schedules/{name}/run", self._run_schedule)
         self._server = make_http_server(self.gateway, host, port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
+
+    def _run_schedule(self, request: LocalRequest) -> LocalResponse:
+        if request.params["name"] not in self.scheduler.names:
+            return json_response(404, {"detail": f"no schedule {request.params['name']}"})
+        return json_response(200, {"result": self.scheduler.fire(request.params["name"], request.json())})
 
     def openapi(self) -> bytes:
         with self._openapi_lock:
@@ -91,8 +97,10 @@ class LocalBackend:
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(lambda p: p.warm(), self.pools.values()))
         self._thread.start()
+        self.scheduler.start()
 
     def stop(self) -> None:
+        self.scheduler.stop()
         self._server.shutdown()
         for pool in self.pools.values():
             pool.stop()

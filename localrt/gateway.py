@@ -39,7 +39,22 @@ class LocalResponse:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-LocalRoute = Callable[[dict[str, str], bytes], LocalResponse]
+@dataclass(frozen=True)
+class LocalRequest:
+    params: dict[str, str]
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"{}")
+
+
+LocalRoute = Callable[[LocalRequest], LocalResponse]
+
+
+def json_response(status: int, data: Any) -> LocalResponse:
+    return LocalResponse(status, json.dumps(data, default=str).encode())
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> LocalResponse:
@@ -59,12 +74,19 @@ class Gateway:
         self.pools = pools
         self._admin_token = admin_token
         self._routes = [(route, _pattern(route.path)) for route in ROUTES]
-        self.local_routes: dict[tuple[str, str], LocalRoute] = {}
+        self.local_routes: list[tuple[str, re.Pattern[str], LocalRoute]] = []
 
     def add_local_route(self, method: str, path: str, handler: LocalRoute) -> None:
         if not path.startswith("/_local/") and path not in {"/openapi.json", "/docs"}:
             raise ValueError("local-only routes live under /_local/")
-        self.local_routes[(method, path)] = handler
+        self.local_routes.append((method, _pattern(path), handler))
+
+    def _local(self, method: str, path: str) -> tuple[LocalRoute, dict[str, str]] | None:
+        for route_method, pattern, handler in self.local_routes:
+            found = pattern.match(path)
+            if found and route_method == method:
+                return handler, {k: unquote(v) for k, v in found.groupdict().items()}
+        return None
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | LocalResponse:
         allowed = []
@@ -96,9 +118,10 @@ class Gateway:
     ) -> LocalResponse:
         split = urlsplit(raw_path)
         path = split.path or "/"
-        local = self.local_routes.get((method, path))
+        local = self._local(method, path)
         if local is not None:
-            return local(headers, body)
+            handler, params = local
+            return handler(LocalRequest(params, dict(parse_qsl(split.query)), headers, body))
         matched = self.match(method, path)
         if isinstance(matched, LocalResponse):
             return matched
