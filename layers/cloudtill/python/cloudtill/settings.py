@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     service_name: str = "cloudtill"
     stage: Literal["local", "dev", "staging", "prod"] = "local"
     shop_settings: ShopSettings = Field(default_factory=ShopSettings)
-    checkout_ttl_seconds: int = Field(default=900, ge=10, le=86_400)
+    checkout_ttl_seconds: int = Field(default=900, ge=1, le=86_400)
     max_request_body_bytes: int = Field(default=256 * 1024, ge=1024)
 
 
