@@ -160,7 +160,7 @@ def _pip_install(requirements: list[str], target: Path) -> None:
         "-r",
         str(requirements_file),
     ]
-    subprocess.run(command, check=True)
+    subprocess.run(command, check=True)  # noqa: S603  (fixed argv: this Python's pip, lock pins)
     # Console scripts are not importable and only make the layer bigger.
     shutil.rmtree(target / "bin", ignore_errors=True)
 

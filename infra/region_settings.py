@@ -12,9 +12,11 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from infra import _shared_layer_path  # noqa: F401  (puts the cloudtill package on sys.path)
+
+# isort: split
 from cloudtill.settings import ShopSettings
 
 SETTINGS_DIR = Path(__file__).resolve().parent
@@ -23,6 +25,31 @@ STAGES_DIR = SETTINGS_DIR / "stages"
 
 Stage = Literal["dev", "staging", "prod"]
 _REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+# The retention periods CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 
 class RegionSettings(BaseModel):
@@ -46,10 +73,18 @@ class StageSettings(BaseModel):
     api_burst_limit: int = Field(ge=1)
     # WAF rate-based rule: requests per client IP per 5 minutes before blocking.
     waf_requests_per_5_minutes_per_ip: int = Field(ge=10)
-    # Admins sign in with MFA; prod keeps the user pool when the stack goes away.
+    # Whether the admin user pool and the log groups survive deleting the stack.
     retain_user_pool: bool = True
+    retain_logs: bool = True
     # The alarm fires when a function reports at least this many errors in 5 minutes.
     function_error_alarm_threshold: int = Field(default=1, ge=1)
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_cloudwatch_accepts(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"CloudWatch Logs retention must be one of {LOG_RETENTION_DAYS}")
+        return value
 
 
 def load_region_settings(region: str, regions_dir: Path = REGIONS_DIR) -> RegionSettings:

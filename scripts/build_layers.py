@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from infra.layer_build import LAYERS_BUILD_DIR, ensure_layers  # noqa: E402
+from infra.layer_build import LAYERS_BUILD_DIR, ensure_layers
 
 
 def main() -> int:
@@ -24,7 +24,9 @@ def main() -> int:
     layers = ensure_layers(force=args.force)
     for layer, python_dir in layers.items():
         size = sum(f.stat().st_size for f in python_dir.rglob("*") if f.is_file())
-        print(f"layer {layer}: {python_dir.relative_to(LAYERS_BUILD_DIR.parent.parent)} ({size / 1e6:.1f} MB)")
+        print(
+            f"layer {layer}: {python_dir.relative_to(LAYERS_BUILD_DIR.parent.parent)} ({size / 1e6:.1f} MB)"
+        )
     return 0
 
 

@@ -1,0 +1,310 @@
+"""API domain: the REST API built from ROUTES, its Cognito admin authorizer, WAF, logs and errors.
+
+Each route is a Lambda proxy integration to its function. `admin` routes need a Cognito user
+pool token (the handler checks the `admin` group claim); `public` routes are the storefront and
+`webhook` routes are authenticated by the caller's signature inside the function.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aws_cdk import CfnOutput, RemovalPolicy
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from infra import _shared_layer_path  # noqa: F401  (puts the cloudtill package on sys.path)
+
+# isort: split
+from cloudtill.problems import PROBLEM_TYPE_BASE
+
+from infra.acknowledgements import acknowledge
+from infra.function_factory import log_removal_policy, log_retention
+from infra.region_settings import RegionSettings, StageSettings
+from infra.wiring import Route
+
+ADMIN_GROUP = "admin"
+STRIPE_WEBHOOK_PATH = "/webhooks/stripe"
+# Headers browsers may send cross-origin (Idempotency-Key: checkout retries).
+CORS_ALLOW_HEADERS = ["Content-Type", "Authorization", "Idempotency-Key", "X-Amz-Date", "X-Api-Key"]
+
+
+@dataclass(frozen=True)
+class ProblemResponse:
+    """An API Gateway-generated error, answered as RFC 9457 problem JSON like the functions' errors."""
+
+    response_type: apigateway.ResponseType
+    status: int | None  # None: keep API Gateway's status (the DEFAULT_* catch-alls)
+    type_slug: str  # same `type` URIs as cloudtill.problems
+    title: str
+
+
+_R = apigateway.ResponseType
+# Errors API Gateway answers itself, before any function runs.
+PROBLEM_RESPONSES: tuple[ProblemResponse, ...] = (
+    # An unknown path or method: REST APIs call it "missing authentication token" (403); it is a 404.
+    ProblemResponse(_R.MISSING_AUTHENTICATION_TOKEN, 404, "not-found", "Not Found"),
+    ProblemResponse(_R.UNAUTHORIZED, 401, "unauthorized", "Unauthorized"),
+    ProblemResponse(_R.ACCESS_DENIED, 403, "forbidden", "Forbidden"),
+    ProblemResponse(_R.WAF_FILTERED, 403, "forbidden", "Forbidden"),
+    ProblemResponse(_R.THROTTLED, 429, "too-many-requests", "Too Many Requests"),
+    ProblemResponse(_R.QUOTA_EXCEEDED, 429, "too-many-requests", "Too Many Requests"),
+    ProblemResponse(_R.BAD_REQUEST_BODY, 400, "malformed-request", "Bad Request"),
+    ProblemResponse(_R.BAD_REQUEST_PARAMETERS, 400, "malformed-request", "Bad Request"),
+    ProblemResponse(_R.REQUEST_TOO_LARGE, 413, "payload-too-large", "Content Too Large"),
+    ProblemResponse(_R.INTEGRATION_TIMEOUT, 504, "gateway-timeout", "Gateway Timeout"),
+    ProblemResponse(_R.DEFAULT_4_XX, None, "client-error", "Client Error"),
+    ProblemResponse(_R.DEFAULT_5_XX, None, "server-error", "Server Error"),
+)
+
+
+def problem_template(problem: ProblemResponse) -> str:
+    """The VTL body of a gateway response (`$context.error.messageString` is already quoted)."""
+    body = json.dumps({"type": PROBLEM_TYPE_BASE + problem.type_slug, "title": problem.title})[:-1]
+    if problem.status is not None:
+        body += f', "status": {problem.status}'
+    return body + ', "detail": $context.error.messageString, "request_id": "$context.requestId"}'
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: StageSettings,
+        region: RegionSettings,
+        routes: tuple[Route, ...],
+        functions: Mapping[str, lambda_.IFunction],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.user_pool, self.user_pool_client = self._admin_user_pool(stage)
+        self.authorizer = apigateway.CognitoUserPoolsAuthorizer(
+            self, "AdminAuthorizer", cognito_user_pools=[self.user_pool]
+        )
+
+        self.access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=log_retention(stage),
+            removal_policy=log_removal_policy(stage),
+        )
+        self.rest_api = apigateway.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"cloudtill-{stage.stage}",
+            description=f"cloudtill {stage.stage} API ({region.region}, {region.shop.currency})",
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            # API Gateway's account-level CloudWatch role (needed for execution logs) outlives
+            # this stack: another stage in the same account and region may rely on it.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy_options=apigateway.StageOptions(
+                stage_name=stage.stage,
+                throttling_rate_limit=stage.api_rate_limit,
+                throttling_burst_limit=stage.api_burst_limit,
+                access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                logging_level=apigateway.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # request bodies hold customer data
+                metrics_enabled=True,
+                tracing_enabled=True,
+            ),
+            default_cors_preflight_options=apigateway.CorsOptions(
+                allow_origins=list(region.shop.cors_origins),
+                allow_methods=sorted({route.method for route in routes} | {"OPTIONS"}),
+                allow_headers=CORS_ALLOW_HEADERS,
+            ),
+        )
+        self.request_validator = self.rest_api.add_request_validator(
+            "BasicValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        self.methods: dict[Route, apigateway.Method] = {
+            route: self._add_route(route, functions) for route in routes
+        }
+        self._add_problem_responses()
+        self.web_acl = self._web_acl(stage)
+        wafv2.CfnWebACLAssociation(
+            self,
+            "WebAclAssociation",
+            resource_arn=self.rest_api.deployment_stage.stage_arn,
+            web_acl_arn=self.web_acl.attr_arn,
+        )
+        self._acknowledge_cloudwatch_role()
+
+        CfnOutput(self, "ApiUrl", value=self.rest_api.url, description="Base URL of the cloudtill API")
+        CfnOutput(
+            self,
+            "StripeWebhookUrl",
+            value=self.rest_api.url_for_path(STRIPE_WEBHOOK_PATH),
+            description="Register this URL as the Stripe webhook endpoint",
+        )
+        CfnOutput(self, "AdminUserPoolId", value=self.user_pool.user_pool_id)
+        CfnOutput(self, "AdminUserPoolClientId", value=self.user_pool_client.user_pool_client_id)
+
+    def _admin_user_pool(self, stage: StageSettings) -> tuple[cognito.UserPool, cognito.UserPoolClient]:
+        """Back-office users: invited by an operator, never self-registered, MFA required."""
+        user_pool = cognito.UserPool(
+            self,
+            "AdminUserPool",
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
+                require_symbols=True,
+            ),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            # Plus tier: threat protection (compromised credentials, adaptive auth) for the
+            # handful of admin users that can change the catalog and refund orders.
+            feature_plan=cognito.FeaturePlan.PLUS,
+            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            deletion_protection=stage.retain_user_pool,
+            removal_policy=RemovalPolicy.RETAIN if stage.retain_user_pool else RemovalPolicy.DESTROY,
+        )
+        cognito.CfnUserPoolGroup(
+            self,
+            "AdminGroup",
+            user_pool_id=user_pool.user_pool_id,
+            group_name=ADMIN_GROUP,
+            description="May call the /admin routes",
+        )
+        client = user_pool.add_client(
+            "AdminClient",
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            generate_secret=False,  # a browser back-office app cannot keep a secret
+            prevent_user_existence_errors=True,
+        )
+        return user_pool, client
+
+    def _add_route(self, route: Route, functions: Mapping[str, lambda_.IFunction]) -> apigateway.Method:
+        if route.function not in functions:
+            raise KeyError(f"route {route.method} {route.path} targets unknown function {route.function!r}")
+        resource = self.rest_api.root.resource_for_path(route.path)
+        integration = apigateway.LambdaIntegration(
+            functions[route.function],
+            proxy=True,
+            # One invoke permission per method instead of two (no console test-invoke permission).
+            allow_test_invoke=False,
+        )
+        if route.auth == "admin":
+            return resource.add_method(
+                route.method,
+                integration,
+                authorizer=self.authorizer,
+                authorization_type=apigateway.AuthorizationType.COGNITO,
+                request_validator=self.request_validator,
+            )
+        method = resource.add_method(
+            route.method,
+            integration,
+            authorization_type=apigateway.AuthorizationType.NONE,
+            request_validator=self.request_validator,
+        )
+        reason = (
+            "Public storefront route: anonymous shoppers browse and check out; abuse is limited by "
+            "WAF (managed rules + per-IP rate limit) and stage throttling."
+            if route.auth == "public"
+            else "Webhook route: the caller (Stripe) cannot present a Cognito token; the function "
+            "verifies the request signature with the webhook secret before doing anything."
+        )
+        acknowledge(method, "AwsSolutions-APIG4", reason)
+        acknowledge(method, "AwsSolutions-COG4", reason)
+        return method
+
+    def _add_problem_responses(self) -> None:
+        for problem in PROBLEM_RESPONSES:
+            self.rest_api.add_gateway_response(
+                f"{problem.response_type.response_type}Response",
+                type=problem.response_type,
+                status_code=str(problem.status) if problem.status is not None else None,
+                response_headers={
+                    "Content-Type": "'application/problem+json'",
+                    # Error bodies are generic and carry no credentials (bearer tokens, no
+                    # cookies), so any storefront origin may read them; without this a browser
+                    # sees a CORS failure instead of the 401/429.
+                    "Access-Control-Allow-Origin": "'*'",
+                },
+                templates={"application/json": problem_template(problem)},
+            )
+
+    def _web_acl(self, stage: StageSettings) -> wafv2.CfnWebACL:
+        def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
+            )
+
+        return wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=visibility(f"cloudtill-{stage.stage}-api"),
+            rules=[
+                wafv2.CfnWebACL.RuleProperty(
+                    name="AWSManagedRulesCommonRuleSet",
+                    priority=0,
+                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                            vendor_name="AWS",
+                            name="AWSManagedRulesCommonRuleSet",
+                            # The rule set blocks bodies over 8 KB; Stripe webhook events and
+                            # product documents can be larger. Body size is enforced by the
+                            # functions (Settings.max_request_body_bytes) and API Gateway (10 MB).
+                            rule_action_overrides=[
+                                wafv2.CfnWebACL.RuleActionOverrideProperty(
+                                    name="SizeRestrictions_BODY",
+                                    action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={}),
+                                )
+                            ],
+                        )
+                    ),
+                    visibility_config=visibility("common-rule-set"),
+                ),
+                wafv2.CfnWebACL.RuleProperty(
+                    name="RateLimitPerIp",
+                    priority=1,
+                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            limit=stage.waf_requests_per_5_minutes_per_ip,
+                            aggregate_key_type="IP",
+                            evaluation_window_sec=300,
+                        )
+                    ),
+                    visibility_config=visibility("rate-limit-per-ip"),
+                ),
+            ],
+        )
+
+    def _acknowledge_cloudwatch_role(self) -> None:
+        role = self.rest_api.node.try_find_child("CloudWatchRole")
+        if role is not None:
+            acknowledge(
+                role,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]",
+                "API Gateway's account-level logging role; AWS maintains this policy for exactly this "
+                "purpose and API Gateway names log groups at runtime, so no narrower policy can be written.",
+            )

@@ -1,0 +1,61 @@
+"""Base of the per-domain constructs: a domain's functions plus the grants that domain needs.
+
+A function added to `infra/wiring.py` is built by the function factory under its domain's
+construct. A domain without its own construct gets this base class, which grants nothing:
+least privilege by default, the function can log and trace but touches no data until a
+domain construct (e.g. `CatalogDomain`) says what it may do.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from aws_cdk import CfnResource
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.acknowledgements import acknowledge
+from infra.function_factory import FunctionDependencies, FunctionFactory
+from infra.wiring import FunctionSpec
+
+
+class DomainFunctions(Construct):
+    domain: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        factory: FunctionFactory,
+        dependencies: FunctionDependencies,
+        specs: tuple[FunctionSpec, ...],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.functions: dict[str, lambda_.Function] = {}
+        for spec in specs:
+            function = factory.create(self, spec)
+            self.grant(spec, function, dependencies)
+            self.functions[spec.name] = function
+
+    def grant(
+        self, spec: FunctionSpec, function: lambda_.Function, dependencies: FunctionDependencies
+    ) -> None:
+        """The domain's data access. The base class grants nothing."""
+
+
+def acknowledge_index_access(function: lambda_.Function, table: dynamodb.Table) -> None:
+    """`grant_*_data` on a table with GSIs adds `<table arn>/index/*`: queries need its indexes."""
+    role = function.role
+    if role is None:  # pragma: no cover - the factory always gives functions a role
+        raise ValueError(f"{function} has no role")
+    table_resource = table.node.default_child
+    assert isinstance(table_resource, CfnResource)
+    logical_id = table.stack.get_logical_id(table_resource)
+    acknowledge(
+        role.node.find_child("DefaultPolicy"),
+        f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/index/*]",
+        "Query access to this one table's own global secondary indexes (GSI1, GSI2), "
+        "which CDK's grant_*_data scopes to <table arn>/index/*.",
+    )

@@ -1,0 +1,96 @@
+"""One self-contained regional stack: data, messaging, every domain's functions, the API."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from aws_cdk import Environment, Stack, Tags
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra import wiring
+from infra.acknowledgements import acknowledge
+from infra.constructs.api import Api
+from infra.constructs.data import DataTables
+from infra.constructs.domain import DomainFunctions
+from infra.constructs.messaging import Messaging
+from infra.constructs.registry import domain_construct
+from infra.function_factory import FunctionDependencies, FunctionFactory
+from infra.region_settings import RegionSettings, StageSettings
+
+
+def stack_name(stage: str, region: str) -> str:
+    return f"cloudtill-{stage}-{region}"
+
+
+class CloudtillStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        stage: StageSettings,
+        region: RegionSettings,
+        layer_dirs: dict[str, Path],
+        account: str | None = None,
+        functions: tuple[wiring.FunctionSpec, ...] = wiring.FUNCTIONS,
+        routes: tuple[wiring.Route, ...] = wiring.ROUTES,
+    ) -> None:
+        name = stack_name(stage.stage, region.region)
+        super().__init__(
+            scope,
+            name,
+            stack_name=name,
+            env=Environment(account=account, region=region.region),
+            description=f"cloudtill {stage.stage} in {region.region} ({region.shop.currency})",
+        )
+        Tags.of(self).add("app", "cloudtill")
+        Tags.of(self).add("stage", stage.stage)
+
+        self.data = DataTables(self, "Data")
+        self.messaging = Messaging(self, "Messaging", stage=stage.stage)
+        dependencies = FunctionDependencies(
+            tables=self.data,
+            event_bus=self.messaging.event_bus,
+            stripe_secret=self._stripe_secret(stage) if any(f.uses_stripe for f in functions) else None,
+        )
+        self.function_factory = FunctionFactory(
+            self, "Functions", region=region, stage=stage, dependencies=dependencies, layer_dirs=layer_dirs
+        )
+
+        specs_by_domain: dict[str, list[wiring.FunctionSpec]] = defaultdict(list)
+        for spec in functions:
+            specs_by_domain[spec.domain].append(spec)
+        self.domains: dict[str, DomainFunctions] = {
+            domain: domain_construct(domain)(
+                self,
+                _pascal(domain),
+                factory=self.function_factory,
+                dependencies=dependencies,
+                specs=tuple(specs),
+            )
+            for domain, specs in specs_by_domain.items()
+        }
+        self.functions: dict[str, lambda_.Function] = dict(self.function_factory.functions)
+
+        self.api = Api(self, "Api", stage=stage, region=region, routes=routes, functions=self.functions)
+
+    def _stripe_secret(self, stage: StageSettings) -> secretsmanager.Secret:
+        secret = secretsmanager.Secret(
+            self,
+            "StripeSecret",
+            secret_name=f"cloudtill/{stage.stage}/stripe",
+            description="Stripe API key and webhook signing secret (JSON: api_key, webhook_secret)",
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "The Stripe key is issued and rolled in the Stripe dashboard; Secrets Manager cannot "
+            "rotate it. Operators roll it per the runbook in docs/infrastructure.md.",
+        )
+        return secret
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
