@@ -1,0 +1,66 @@
+"""Cold import of each function's handler module in a fresh process, as Lambda loads it, next to the
+floor every DynamoDB-touching function pays: `import boto3` plus one client. Median of N runs after a
+warm-up run (which fills the OS file cache, as a warm Lambda host would have it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from infra.wiring import FUNCTIONS  # noqa: E402
+
+FLOOR = "import boto3; boto3.client('dynamodb')"
+SHOP_ENV = {
+    "TABLE_NAME": "bench",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_ACCESS_KEY_ID": "x",
+    "AWS_SECRET_ACCESS_KEY": "x",
+    "POWERTOOLS_METRICS_NAMESPACE": "cloudtill",
+}
+
+
+def timed_import(code: str, pythonpath: list[str]) -> float:
+    probe = f"import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
+    env = {**os.environ, **SHOP_ENV, "PYTHONPATH": os.pathsep.join(pythonpath), "PYTHONDONTWRITEBYTECODE": "1"}
+    out = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True, cwd=str(ROOT)
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def median_of(code: str, pythonpath: list[str], runs: int) -> float:
+    timed_import(code, pythonpath)  # warm-up
+    return statistics.median(timed_import(code, pythonpath) for _ in range(runs))
+
+
+def measure(runs: int = 5) -> dict[str, Any]:
+    layer = str(ROOT / "layers" / "cloudtill" / "python")
+    floor = median_of(FLOOR, [layer], runs)
+    rows = []
+    for spec in FUNCTIONS:
+        seconds = median_of("import handler", [str(ROOT / "functions" / spec.name), layer], runs)
+        rows.append({"function": spec.name, "import_s": round(seconds, 3), "ratio_to_floor": round(seconds / floor, 2)})
+    return {"runs": runs, "floor_boto3_plus_client_s": round(floor, 3), "functions": rows, "target_ratio": 1.2}
+
+
+def main() -> None:
+    result = measure()
+    print(f"floor (import boto3 + one client): {result['floor_boto3_plus_client_s']:.3f} s (median of {result['runs']})")
+    print(f"{'function':<16}{'import s':>10}{'x floor':>10}  target <= {result['target_ratio']}x")
+    for row in result["functions"]:
+        met = "met" if row["ratio_to_floor"] <= result["target_ratio"] else "NOT met"
+        print(f"{row['function']:<16}{row['import_s']:>10.3f}{row['ratio_to_floor']:>10.2f}  {met}")
+    out = ROOT / "bench" / "results" / "cold_start.json"
+    out.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
