@@ -21,3 +21,41 @@ def category(slug: str) -> tuple[str, str]:
 def category_index(slug: str) -> str:
     """GSI2PK of the active products of a category."""
     return f"CATEGORY#{slug}"
+
+
+# -- checkout domain ---------------------------------------------------------------------------------
+
+HELD_RESERVATIONS = "RESERVATIONS#HELD"  # GSI1PK of every held reservation (sparse: removed on release)
+
+
+def checkout(checkout_id: str) -> tuple[str, str]:
+    return f"CHECKOUT#{checkout_id}", "CHECKOUT"
+
+
+def reservation(checkout_id: str, sku_code: str) -> tuple[str, str]:
+    """One per SKU of a checkout, next to the checkout item (same partition)."""
+    return f"CHECKOUT#{checkout_id}", f"RESERVATION#{sku_code}"
+
+
+def held_reservation_index(expires_at: str, checkout_id: str, sku_code: str) -> tuple[str, str]:
+    """GSI1 keys of a held reservation: the expiry sweep queries `GSI1SK <= <now>`."""
+    return HELD_RESERVATIONS, f"{expires_at}#{checkout_id}#{sku_code}"
+
+
+def held_by_sku_index(sku_code: str, checkout_id: str) -> tuple[str, str]:
+    """GSI2 keys of a held reservation: per-SKU reconciliation of the `reserved` counter."""
+    return f"HELD#{sku_code}", checkout_id
+
+
+def customer_index(email_hash: str, created_at: str, kind: str) -> tuple[str, str]:
+    """GSI2 keys of a customer's checkouts/orders (`kind` CHECKOUT or ORDER); the email is hashed."""
+    return f"EMAIL#{email_hash}", f"{kind}#{created_at}"
+
+
+def promotion(code: str) -> tuple[str, str]:
+    return f"PROMO#{code}", "PROMO"
+
+
+def promotion_email(code: str, email_hash: str) -> tuple[str, str]:
+    """Per-email redemption counter of a promotion."""
+    return f"PROMO#{code}", f"EMAIL#{email_hash}"
