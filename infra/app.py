@@ -20,14 +20,22 @@ from cdk_nag import AwsSolutionsChecks
 from infra.layer_build import ensure_layers
 from infra.region_settings import load_region_settings, load_stage_settings, parse_regions
 from infra.stack import CloudtillStack
+from infra.wiring import FUNCTIONS, FunctionSpec
 
 DEFAULT_CONTEXT = {"stage": "dev", "regions": "eu-west-1"}
 
 
 def build_app(
-    app: App, *, with_nag: bool = True, layer_dirs: Mapping[str, Path] | None = None
+    app: App,
+    *,
+    with_nag: bool = True,
+    layer_dirs: Mapping[str, Path] | None = None,
+    functions: tuple[FunctionSpec, ...] = FUNCTIONS,
 ) -> list[CloudtillStack]:
-    """Adds one stack per region in the app's context (and cdk-nag) to `app`."""
+    """Adds one stack per region in the app's context (and cdk-nag) to `app`.
+
+    `functions` defaults to the wiring; tests pass variants (e.g. a function using Stripe).
+    """
     stage = load_stage_settings(str(app.node.try_get_context("stage") or DEFAULT_CONTEXT["stage"]))
     regions = parse_regions(str(app.node.try_get_context("regions") or DEFAULT_CONTEXT["regions"]))
     layers = dict(layer_dirs) if layer_dirs is not None else ensure_layers()
@@ -36,7 +44,12 @@ def build_app(
     account = os.environ.get("CDK_DEFAULT_ACCOUNT") or None
     stacks = [
         CloudtillStack(
-            app, stage=stage, region=load_region_settings(region), layer_dirs=layers, account=account
+            app,
+            stage=stage,
+            region=load_region_settings(region),
+            layer_dirs=layers,
+            account=account,
+            functions=functions,
         )
         for region in regions
     ]

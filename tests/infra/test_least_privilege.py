@@ -1,0 +1,126 @@
+"""Least privilege: each role holds what its domain needs; every queue consumer has a DLQ and
+every DLQ an alarm (checked generically, proven on a tiny stack that breaks the rule)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk import App, CfnResource, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Template
+
+from tests.infra.template_checks import (
+    actions_of,
+    dlqs_without_alarm,
+    function_logical_id,
+    function_role,
+    queue_consumers_without_dlq,
+    references,
+    resources_of_type,
+    role_statements,
+)
+
+
+def _table_ids(template: dict[str, Any]) -> dict[str, str]:
+    """'Main'/'Idempotency' -> the table's logical id (by its key schema)."""
+    ids = {}
+    for logical_id, table in resources_of_type(template, "AWS::DynamoDB::Table").items():
+        hash_key = next(
+            k["AttributeName"] for k in table["Properties"]["KeySchema"] if k["KeyType"] == "HASH"
+        )
+        ids["Main" if hash_key == "PK" else "Idempotency"] = logical_id
+    return ids
+
+
+def test_catalog_reads_and_writes_the_main_table_only(eu_template: dict[str, Any]) -> None:
+    role = function_role(eu_template, function_logical_id(eu_template, "catalog"))
+    statements = role_statements(eu_template, role)
+    actions = actions_of(statements)
+    tables = _table_ids(eu_template)
+
+    assert {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"} <= actions
+    assert not [a for a in actions if a.startswith("secretsmanager:")]
+    dynamodb_resources = {
+        ref
+        for statement in statements
+        if any(a.startswith("dynamodb:") for a in actions_of([statement]))
+        for ref in references(statement["Resource"])
+    }
+    assert dynamodb_resources == {tables["Main"]}
+    assert tables["Idempotency"] not in {ref for s in statements for ref in references(s["Resource"])}
+
+
+def test_function_roles_carry_no_aws_managed_policies(eu_template: dict[str, Any]) -> None:
+    for logical_id in resources_of_type(eu_template, "AWS::Lambda::Function"):
+        role = eu_template["Resources"][function_role(eu_template, logical_id)]
+        assert "ManagedPolicyArns" not in role["Properties"], logical_id
+
+
+def test_no_role_gets_wildcard_actions(eu_template: dict[str, Any]) -> None:
+    for logical_id in resources_of_type(eu_template, "AWS::IAM::Role"):
+        for action in actions_of(role_statements(eu_template, logical_id)):
+            assert not action.endswith(":*") and action != "*", f"{logical_id}: {action}"
+
+
+def test_every_queue_consumer_has_a_dlq_and_every_dlq_an_alarm(templates: dict[str, dict[str, Any]]) -> None:
+    for template in templates.values():
+        assert queue_consumers_without_dlq(template) == []
+        assert dlqs_without_alarm(template) == []
+
+
+@pytest.fixture(autouse=True)
+def _plain_templates(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The probe stacks need a plain template, not CloudFormation validation (3 s each).
+    monkeypatch.setenv("CDK_VALIDATION", "false")
+
+
+def _consumer_stack() -> tuple[Stack, lambda_.Function]:
+    stack = Stack(App(), "Probe")
+    consumer = lambda_.Function(
+        stack,
+        "Consumer",
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context): return None"),
+    )
+    return stack, consumer
+
+
+def _logical_id(stack: Stack, queue: sqs.Queue) -> str:
+    resource = queue.node.default_child
+    assert isinstance(resource, CfnResource)
+    return stack.get_logical_id(resource)
+
+
+def test_the_dlq_check_flags_a_consumer_queue_without_dlq() -> None:
+    # Given a function consuming a queue that has no dead-letter queue
+    stack, consumer = _consumer_stack()
+    queue = sqs.Queue(stack, "Orders")
+    consumer.add_event_source(event_sources.SqsEventSource(queue))
+    # Then the check names that queue
+    assert queue_consumers_without_dlq(Template.from_stack(stack).to_json()) == [_logical_id(stack, queue)]
+
+
+@pytest.mark.parametrize("with_alarm", [False, True])
+def test_the_alarm_check_flags_a_dlq_only_while_nobody_watches_it(with_alarm: bool) -> None:
+    # Given a consumer queue with a DLQ, with or without an alarm on the DLQ's depth
+    stack, consumer = _consumer_stack()
+    dlq = sqs.Queue(stack, "OrdersDlq")
+    queue = sqs.Queue(stack, "Orders", dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3))
+    consumer.add_event_source(event_sources.SqsEventSource(queue))
+    if with_alarm:
+        dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)).create_alarm(
+            stack,
+            "OrdersDlqAlarm",
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        )
+    template = Template.from_stack(stack).to_json()
+    # Then the DLQ check passes, and the alarm check flags the DLQ exactly when it is unwatched
+    assert queue_consumers_without_dlq(template) == []
+    assert dlqs_without_alarm(template) == ([] if with_alarm else [_logical_id(stack, dlq)])

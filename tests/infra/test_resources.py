@@ -1,0 +1,141 @@
+"""What the stack's resources promise: functions, tables, API stage, WAF, error responses."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra import layer_build
+from infra.app import build_app, create_app
+from infra.wiring import FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE
+from tests.infra.template_checks import (
+    actions_of,
+    function_logical_id,
+    function_role,
+    resources_of_type,
+    role_statements,
+)
+
+
+def _single(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
+    (resource,) = resources_of_type(template, resource_type).values()
+    return resource["Properties"]
+
+
+def test_functions_are_arm64_latest_python_traced_with_own_logs(eu_template: dict[str, Any]) -> None:
+    functions = resources_of_type(eu_template, "AWS::Lambda::Function")
+    for spec in FUNCTIONS:
+        properties = functions[function_logical_id(eu_template, spec.name)]["Properties"]
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["Runtime"] == f"python{layer_build.LAMBDA_PYTHON_VERSION}"
+        assert properties["Handler"] == "handler.lambda_handler"
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert properties["MemorySize"] == spec.memory_mb
+        assert properties["Timeout"] == spec.timeout_seconds
+        assert len(properties["Layers"]) == (3 if spec.uses_stripe else 2)
+        log_group = properties["LoggingConfig"]["LogGroup"]["Ref"]
+        assert eu_template["Resources"][log_group]["Properties"]["RetentionInDays"] == 14
+
+
+def test_tables_follow_the_wiring_and_survive_the_stack(eu_template: dict[str, Any]) -> None:
+    tables = resources_of_type(eu_template, "AWS::DynamoDB::Table")
+    by_hash_key = {
+        next(k["AttributeName"] for k in t["Properties"]["KeySchema"] if k["KeyType"] == "HASH"): t
+        for t in tables.values()
+    }
+    main, idempotency = by_hash_key[MAIN_TABLE.partition_key], by_hash_key[IDEMPOTENCY_TABLE.partition_key]
+    for table in (main, idempotency):
+        properties = table["Properties"]
+        assert table["DeletionPolicy"] == "Retain"
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        assert properties["DeletionProtectionEnabled"] is True
+        assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert properties["SSESpecification"]["SSEEnabled"] is True
+    assert main["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert main["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert {i["IndexName"] for i in main["Properties"]["GlobalSecondaryIndexes"]} == {"GSI1", "GSI2"}
+    assert idempotency["Properties"]["TimeToLiveSpecification"]["AttributeName"] == "expiration"
+
+
+def test_api_stage_is_throttled_logged_traced_and_behind_waf(eu_template: dict[str, Any]) -> None:
+    stage = _single(eu_template, "AWS::ApiGateway::Stage")
+    assert stage["StageName"] == "dev"
+    assert stage["TracingEnabled"] is True
+    assert json.loads(stage["AccessLogSetting"]["Format"])["requestId"] == "$context.requestId"
+    (method_setting,) = stage["MethodSettings"]
+    assert method_setting["ThrottlingRateLimit"] == 50
+    assert method_setting["ThrottlingBurstLimit"] == 100
+    assert method_setting["LoggingLevel"] == "ERROR"
+
+    acl = _single(eu_template, "AWS::WAFv2::WebACL")
+    assert acl["Scope"] == "REGIONAL"
+    rules = {rule["Name"]: rule for rule in acl["Rules"]}
+    assert rules["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]["Name"] == (
+        "AWSManagedRulesCommonRuleSet"
+    )
+    assert rules["RateLimitPerIp"]["Statement"]["RateBasedStatement"]["Limit"] == 1000
+    association = _single(eu_template, "AWS::WAFv2::WebACLAssociation")
+    assert "/stages/" in json.dumps(association["ResourceArn"])
+
+
+def test_unknown_routes_answer_404_problem_json(eu_template: dict[str, Any]) -> None:
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in resources_of_type(eu_template, "AWS::ApiGateway::GatewayResponse").values()
+    }
+    not_found = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert not_found["StatusCode"] == "404"
+    assert (
+        not_found["ResponseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+    )
+    assert '"status": 404' in not_found["ResponseTemplates"]["application/json"]
+    for response_type in ("DEFAULT_4XX", "DEFAULT_5XX", "UNAUTHORIZED", "THROTTLED"):
+        headers = responses[response_type]["ResponseParameters"]
+        assert headers["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+
+
+def test_cors_preflight_allows_the_regions_storefront_origins(templates: dict[str, dict[str, Any]]) -> None:
+    eu, us = (json.dumps(templates[r]) for r in ("eu-west-1", "us-east-1"))
+    assert "https://shop.example.com" in eu and "https://us.shop.example.com" not in eu
+    assert "https://us.shop.example.com" in us
+
+
+def test_admin_user_pool_requires_mfa_and_has_an_admin_group(eu_template: dict[str, Any]) -> None:
+    pool = _single(eu_template, "AWS::Cognito::UserPool")
+    assert pool["MfaConfiguration"] == "ON"
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert _single(eu_template, "AWS::Cognito::UserPoolGroup")["GroupName"] == "admin"
+
+
+def test_outputs_give_the_api_and_stripe_webhook_urls(eu_template: dict[str, Any]) -> None:
+    outputs = {key: json.dumps(value["Value"]) for key, value in eu_template["Outputs"].items()}
+    assert any(key.startswith("ApiApiUrl") for key in outputs)
+    (webhook,) = [value for key, value in outputs.items() if key.startswith("ApiStripeWebhookUrl")]
+    assert "/webhooks/stripe" in webhook
+
+
+@pytest.fixture(scope="module")
+def stripe_template(tmp_path_factory: pytest.TempPathFactory, layer_dirs: dict[str, Path]) -> dict[str, Any]:
+    """The app with the catalog pretending to call Stripe: the Stripe wiring, proven before payments."""
+    catalog = next(spec for spec in FUNCTIONS if spec.name == "catalog")
+    outdir = tmp_path_factory.mktemp("stripe-cdk.out")
+    app = create_app({"stage": "dev", "regions": "eu-west-1"}, outdir=str(outdir))
+    (stack,) = build_app(
+        app, layer_dirs=layer_dirs, functions=(dataclasses.replace(catalog, uses_stripe=True),)
+    )
+    app.synth()  # cdk-nag included: the Stripe secret's acknowledgement must hold
+    return dict(json.loads((outdir / f"{stack.stack_name}.template.json").read_text()))
+
+
+def test_only_stripe_functions_get_the_stripe_layer_and_secret(stripe_template: dict[str, Any]) -> None:
+    function_id = function_logical_id(stripe_template, "catalog")
+    properties = stripe_template["Resources"][function_id]["Properties"]
+    assert len(properties["Layers"]) == 3
+    assert "STRIPE_SECRET_ARN" in properties["Environment"]["Variables"]
+    statements = role_statements(stripe_template, function_role(stripe_template, function_id))
+    assert "secretsmanager:GetSecretValue" in actions_of(statements)
+    assert len(resources_of_type(stripe_template, "AWS::SecretsManager::Secret")) == 1
