@@ -16,6 +16,7 @@ from infra.constructs.api import Api
 from infra.constructs.data import DataTables
 from infra.constructs.domain import DomainFunctions
 from infra.constructs.messaging import Messaging
+from infra.constructs.operations import Operations
 from infra.constructs.registry import domain_construct
 from infra.function_factory import FunctionDependencies, FunctionFactory
 from infra.region_settings import RegionSettings, StageSettings
@@ -75,6 +76,14 @@ class CloudtillStack(Stack):
         self.functions: dict[str, lambda_.Function] = dict(self.function_factory.functions)
 
         self.api = Api(self, "Api", stage=stage, region=region, routes=routes, functions=self.functions)
+        self.operations = Operations(
+            self,
+            "Operations",
+            stage=stage,
+            region=region,
+            functions=self.functions,
+            rest_api=self.api.rest_api,
+        )
 
     def _stripe_secret(self, stage: StageSettings) -> secretsmanager.Secret:
         secret = secretsmanager.Secret(

@@ -16,6 +16,7 @@ from tests.infra.template_checks import (
     actions_of,
     function_logical_id,
     function_role,
+    references,
     resources_of_type,
     role_statements,
 )
@@ -139,3 +140,19 @@ def test_only_stripe_functions_get_the_stripe_layer_and_secret(stripe_template: 
     statements = role_statements(stripe_template, function_role(stripe_template, function_id))
     assert "secretsmanager:GetSecretValue" in actions_of(statements)
     assert len(resources_of_type(stripe_template, "AWS::SecretsManager::Secret")) == 1
+
+
+def test_every_function_alarms_on_errors_and_throttles_to_the_ops_topic(eu_template: dict[str, Any]) -> None:
+    (topic_id,) = resources_of_type(eu_template, "AWS::SNS::Topic")
+    assert "KmsMasterKeyId" in eu_template["Resources"][topic_id]["Properties"]
+    watched: dict[str, set[str]] = {}
+    for alarm in resources_of_type(eu_template, "AWS::CloudWatch::Alarm").values():
+        properties = alarm["Properties"]
+        assert [ref for ref in references(properties["AlarmActions"])] == [topic_id]
+        for dimension in properties.get("Dimensions", []):
+            if dimension["Name"] == "FunctionName":
+                (function_id,) = references(dimension["Value"])
+                watched.setdefault(function_id, set()).add(properties["MetricName"])
+    for spec in FUNCTIONS:
+        assert watched[function_logical_id(eu_template, spec.name)] == {"Errors", "Throttles"}, spec.name
+    assert resources_of_type(eu_template, "AWS::CloudWatch::Dashboard")
