@@ -10,8 +10,9 @@ from typing import IO
 from cloudtill.settings import ShopSettings
 
 from infra.environment import function_environment
-from infra.wiring import FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE
+from infra.wiring import FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE, routes_of
 from localrt.emulator import AwsEmulator
+from localrt.eventing import EventRouting
 from localrt.functions import FunctionPool, worker_environment
 from localrt.gateway import Gateway, LocalRequest, LocalResponse, json_response, make_http_server
 from localrt.openapi import SWAGGER_UI, merge
@@ -75,6 +76,12 @@ class LocalBackend:
         swagger = LocalResponse(200, SWAGGER_UI.encode(), "text/html")
         self.gateway.add_local_route("GET", "/docs", lambda r: swagger)
         self.gateway.add_local_route("POST", "/_local/schedules/{name}/run", self._run_schedule)
+        self.events = EventRouting(self.emulator, self.pools, EVENT_BUS_NAME, TABLE_NAMES)
+        self.gateway.add_local_route("GET", "/_local/events", self._list_events)
+        self.gateway.add_local_route(
+            "GET", "/_local/queues", lambda r: json_response(200, self.events.queue_depths())
+        )
+        self.gateway.add_local_route("POST", "/_local/faults/publisher", self._publisher_fault)
         self._server = make_http_server(self.gateway, host, port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
 
@@ -83,24 +90,43 @@ class LocalBackend:
             return json_response(404, {"detail": f"no schedule {request.params['name']}"})
         return json_response(200, {"result": self.scheduler.fire(request.params["name"], request.json())})
 
+    def _list_events(self, request: LocalRequest) -> LocalResponse:
+        """Events that reached the bus, newest first (`?detail_type=` filters)."""
+        wanted = request.query.get("detail_type")
+        events = [e for e in list(self.events.event_log) if wanted in (None, e.get("detail-type"))]
+        return json_response(200, {"items": events})
+
+    def _publisher_fault(self, request: LocalRequest) -> LocalResponse:
+        """Fault injection: `{"down": true}` stops the outbox publisher between write and publish."""
+        down = bool(request.json().get("down"))
+        if down:
+            self.events.publisher_paused.set()
+        else:
+            self.events.publisher_paused.clear()
+        return json_response(200, {"publisher_down": down})
+
     def openapi(self) -> bytes:
         with self._openapi_lock:
             if self._openapi is None:
-                documents = [pool.request({"kind": "openapi"}) for pool in self.pools.values()]
+                api_pools = [pool for name, pool in self.pools.items() if routes_of(name)]
+                documents = [pool.request({"kind": "openapi"}) for pool in api_pools]
                 self._openapi = json.dumps(merge(documents, API_VERSION), indent=1).encode()
             return self._openapi
 
     def start(self) -> None:
         self.emulator.start()
         self.emulator.create_tables(TABLE_NAMES)
+        self.events.create_resources()
         # Start one instance of every function up front, in parallel, so the first requests are warm.
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(lambda p: p.warm(), self.pools.values()))
         self._thread.start()
+        self.events.start()
         self.scheduler.start()
 
     def stop(self) -> None:
         self.scheduler.stop()
+        self.events.stop()
         self._server.shutdown()
         for pool in self.pools.values():
             pool.stop()

@@ -51,7 +51,11 @@ class AwsEmulator:
         self._server.stop()
 
     def client(self, service: str) -> Any:
-        session = boto3.session.Session(region_name=REGION, **CREDENTIALS)
+        session = boto3.session.Session(
+            aws_access_key_id=CREDENTIALS["aws_access_key_id"],
+            aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
+            region_name=REGION,
+        )
         return session.client(service, endpoint_url=self.endpoint)  # type: ignore[call-overload]
 
     def create_tables(self, names: dict[str, str]) -> None:

@@ -1,0 +1,233 @@
+"""Lambda's event source mappings and EventBridge's rules, played locally against moto:
+
+- the table stream -> the outbox publisher (stream poller: advances only past records the function
+  handled; on a batch item failure it retries from that record, as Lambda does for streams);
+- EventBridge bus -> rule per subscription -> SQS queue (+ DLQ after 3 receives) -> consumer (queue
+  poller with partial batch failures);
+- a catch-all rule into a local event log, listed at `GET /_local/events` (EventBridge's archive, here).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from infra.wiring import EVENT_SOURCE, STREAM_CONSUMERS, SUBSCRIPTIONS, StreamConsumer, Subscription
+from localrt.emulator import AwsEmulator
+from localrt.functions import FunctionPool, InvocationError
+
+MAX_RECEIVES_BEFORE_DLQ = 3
+LOCAL_VISIBILITY_TIMEOUT_S = 2  # short locally so retries show up within a test's patience
+EVENT_LOG_QUEUE = "cloudtill-local-event-log"
+
+
+def queue_name(subscription: Subscription) -> str:
+    return f"cloudtill-{subscription.name}"
+
+
+def dlq_name(subscription: Subscription) -> str:
+    return f"cloudtill-{subscription.name}-dlq"
+
+
+class EventRouting:
+    """Creates the bus, rules and queues of the wiring and runs the pollers."""
+
+    def __init__(
+        self,
+        emulator: AwsEmulator,
+        pools: dict[str, FunctionPool],
+        bus_name: str,
+        table_names: dict[str, str],
+    ) -> None:
+        self._emulator = emulator
+        self._pools = pools
+        self.bus_name = bus_name
+        self._table_names = table_names
+        self._stopped = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.event_log: deque[dict[str, Any]] = deque(maxlen=5000)
+        self.queue_urls: dict[str, str] = {}
+        self.publisher_paused = threading.Event()  # fault injection: the publisher "is down"
+
+    # -- resources -----------------------------------------------------------------------------
+
+    def _queue(self, sqs: Any, name: str, attributes: dict[str, str] | None = None) -> tuple[str, str]:
+        url = sqs.create_queue(QueueName=name, Attributes=attributes or {})["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, arn
+
+    def _route(self, events: Any, rule: str, pattern: dict[str, Any], target_arn: str) -> None:
+        events.put_rule(Name=rule, EventBusName=self.bus_name, EventPattern=json.dumps(pattern))
+        events.put_targets(
+            Rule=rule, EventBusName=self.bus_name, Targets=[{"Id": "queue", "Arn": target_arn}]
+        )
+
+    def create_resources(self) -> None:
+        events, sqs = self._emulator.client("events"), self._emulator.client("sqs")
+        events.create_event_bus(Name=self.bus_name)
+        for subscription in SUBSCRIPTIONS:
+            dlq_url, dlq_arn = self._queue(sqs, dlq_name(subscription))
+            redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES_BEFORE_DLQ})
+            url, arn = self._queue(
+                sqs,
+                queue_name(subscription),
+                {"RedrivePolicy": redrive, "VisibilityTimeout": str(LOCAL_VISIBILITY_TIMEOUT_S)},
+            )
+            self.queue_urls[subscription.name] = url
+            self.queue_urls[f"{subscription.name}-dlq"] = dlq_url
+            pattern = {
+                "source": [{"prefix": f"{EVENT_SOURCE}."}],
+                "detail-type": list(subscription.detail_types),
+            }
+            self._route(events, f"cloudtill-{subscription.name}", pattern, arn)
+        log_url, log_arn = self._queue(sqs, EVENT_LOG_QUEUE)
+        self.queue_urls[EVENT_LOG_QUEUE] = log_url
+        self._route(
+            events, "cloudtill-local-event-log", {"source": [{"prefix": f"{EVENT_SOURCE}."}]}, log_arn
+        )
+
+    # -- pollers -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        targets: list[Any] = [lambda c=c: self._poll_stream(c) for c in STREAM_CONSUMERS]
+        targets += [lambda s=s: self._poll_queue(s) for s in SUBSCRIPTIONS]
+        targets.append(self._drain_event_log)
+        for target in targets:
+            thread = threading.Thread(target=self._keep_running, args=(target,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _keep_running(self, poll: Callable[[], None]) -> None:
+        """A poller that hits an error starts again (as an event source mapping would), after a pause."""
+        while not self._stopped.is_set():
+            try:
+                poll()
+            except Exception:
+                traceback.print_exc()
+                self._stopped.wait(1.0)
+
+    def _poll_stream(self, consumer: StreamConsumer) -> None:
+        dynamodb, streams = self._emulator.client("dynamodb"), self._emulator.client("dynamodbstreams")
+        table = dynamodb.describe_table(TableName=self._table_names[consumer.table])["Table"]
+        shard = streams.describe_stream(StreamArn=table["LatestStreamArn"])["StreamDescription"]["Shards"][0]
+        iterator = streams.get_shard_iterator(
+            StreamArn=table["LatestStreamArn"], ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        pending: list[dict[str, Any]] = []
+        while not self._stopped.is_set():
+            if len(pending) < consumer.batch_size:
+                response = streams.get_records(ShardIterator=iterator, Limit=consumer.batch_size)
+                iterator = response["NextShardIterator"]
+                pending += [
+                    lambda_record(r) for r in response.get("Records", []) if self._wanted(r, consumer)
+                ]
+            if not pending or self.publisher_paused.is_set():
+                self._stopped.wait(0.2)
+                continue
+            batch = pending[: consumer.batch_size]
+            try:
+                result = self._pools[consumer.function].invoke({"Records": batch})
+            except InvocationError:
+                self._stopped.wait(1.0)  # the whole batch is retried
+                continue
+            failures = [f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])]
+            if failures:
+                first = min(failures, key=int)
+                failed_at = next(i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] == first)
+                pending = batch[failed_at:] + pending[len(batch) :]
+                self._stopped.wait(1.0)
+            else:
+                pending = pending[len(batch) :]
+
+    @staticmethod
+    def _wanted(record: dict[str, Any], consumer: StreamConsumer) -> bool:
+        """The event source mapping's filter: new images of the consumer's entities."""
+        entity = record.get("dynamodb", {}).get("NewImage", {}).get("entity", {}).get("S")
+        return entity in consumer.entities
+
+    def _poll_queue(self, subscription: Subscription) -> None:
+        sqs = self._emulator.client("sqs")
+        url = self.queue_urls[subscription.name]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        while not self._stopped.is_set():
+            messages = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(subscription.batch_size, 10),
+                WaitTimeSeconds=1,
+                AttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                continue
+            event = {"Records": [sqs_record(m, arn) for m in messages]}
+            try:
+                result = self._pools[subscription.function].invoke(event)
+            except InvocationError:
+                continue  # nothing deleted: every message comes back after the visibility timeout
+            failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+            done = [m for m in messages if m["MessageId"] not in failed]
+            if done:
+                sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                )
+
+    def _drain_event_log(self) -> None:
+        sqs = self._emulator.client("sqs")
+        url = self.queue_urls[EVENT_LOG_QUEUE]
+        while not self._stopped.is_set():
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                "Messages", []
+            )
+            for message in messages:
+                self.event_log.appendleft(json.loads(message["Body"]))
+            if messages:
+                sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+                    ],
+                )
+
+    def queue_depths(self) -> dict[str, int]:
+        sqs = self._emulator.client("sqs")
+        depths = {}
+        for name, url in self.queue_urls.items():
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            depths[name] = int(attributes["ApproximateNumberOfMessages"]) + int(
+                attributes["ApproximateNumberOfMessagesNotVisible"]
+            )
+        return depths
+
+
+def lambda_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A stream record as Lambda hands it over (boto3 parsed the creation time into a datetime)."""
+    created = record["dynamodb"].get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        record["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
+    return record
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """An SQS message as Lambda's SQS event source mapping hands it to a function."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": "eu-west-1",
+    }
