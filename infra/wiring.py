@@ -60,6 +60,12 @@ class Schedule:
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(name="catalog", domain="catalog", description="Catalog: products, variants, prices"),
+    FunctionSpec(
+        name="checkout",
+        domain="checkout",
+        description="Checkout: priced checkouts reserving stock, shipping methods, promotions",
+        timeout_seconds=15,
+    ),
 )
 
 ROUTES: tuple[Route, ...] = (
@@ -68,11 +74,19 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/admin/products", "catalog", auth="admin"),
     Route("PUT", "/admin/products/{product_id}", "catalog", auth="admin"),
     Route("DELETE", "/admin/products/{product_id}", "catalog", auth="admin"),
+    Route("POST", "/checkouts", "checkout"),
+    Route("GET", "/checkouts/{checkout_id}", "checkout"),
+    Route("GET", "/shipping-methods", "checkout"),
+    Route("POST", "/admin/promotions", "checkout", auth="admin"),
+    Route("GET", "/admin/promotions/{code}", "checkout", auth="admin"),
 )
 
 SUBSCRIPTIONS: tuple[Subscription, ...] = ()
 
-SCHEDULES: tuple[Schedule, ...] = ()
+SCHEDULES: tuple[Schedule, ...] = (
+    # Expired checkouts give their stock and promotion redemptions back within a minute.
+    Schedule("release-expired-checkouts", "checkout", "rate(1 minute)"),
+)
 
 # The event bus every domain event is published to (one per regional stack).
 EVENT_SOURCE = "cloudtill"

@@ -1,0 +1,174 @@
+"""Checkout function: create and read checkouts, shipping methods, promotion admin (thin handler),
+plus the `release-expired-checkouts` schedule (same entry point, dispatched on the event's shape)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from cloudtill import ddb
+from cloudtill.api import create_app, handle
+from cloudtill.checkout import tokens
+from cloudtill.checkout.dynamo import DynamoCheckoutRepository
+from cloudtill.checkout.models import (
+    CheckoutIn,
+    CheckoutOut,
+    CreatedCheckoutOut,
+    ShippingMethodsOut,
+)
+from cloudtill.checkout.promotions_dynamo import DynamoPromotionRepository
+from cloudtill.checkout.service import CheckoutService, PromotionService
+from cloudtill.clock import SystemClock
+from cloudtill.errors import Conflict, FieldError, ValidationFailed
+from cloudtill.observability import logger, metrics
+from cloudtill.problems import domain_problem
+from cloudtill.promotions import PromotionIn, PromotionOut
+from cloudtill.settings import get_settings
+
+settings = get_settings()
+app = create_app()
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+TOKEN_HEADER = "X-Checkout-Token"  # noqa: S105 - a header name, not a secret
+IDEMPOTENCY_WINDOW_SECONDS = 24 * 60 * 60
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+@functools.cache
+def checkouts() -> CheckoutService:
+    repository = DynamoCheckoutRepository(settings.table_name)
+    return CheckoutService(repository, SystemClock(), settings.shop_settings, settings.checkout_ttl_seconds)
+
+
+@functools.cache
+def promotions() -> PromotionService:
+    return PromotionService(
+        DynamoPromotionRepository(settings.table_name), SystemClock(), settings.shop_settings.currency
+    )
+
+
+def _create_with_key(request: dict[str, Any]) -> dict[str, Any]:
+    """Runs once per (Idempotency-Key, body) within 24 h; Powertools stores what it returns.
+
+    The stored result holds the token's salt, not the token (see cloudtill.checkout.tokens)."""
+    salt = tokens.new_salt()
+    token = tokens.token_for_idempotency_key(salt, request["idempotency_key"])
+    created = checkouts().create_checkout(CheckoutIn.model_validate(request["body"]), token)
+    return {"checkout": created.model_dump(mode="json", exclude={"token"}), "token_salt": salt}
+
+
+@functools.cache
+def idempotent_create() -> tuple[IdempotencyConfig, Callable[..., dict[str, Any]]]:
+    """Built on first use (not at import), with its own persistence layer object."""
+    config = IdempotencyConfig(
+        event_key_jmespath="idempotency_key",
+        payload_validation_jmespath="body",
+        expires_after_seconds=IDEMPOTENCY_WINDOW_SECONDS,
+        hash_function="sha256",
+    )
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.idempotency_table_name, boto3_client=ddb.client()
+    )
+    create = idempotent_function(
+        data_keyword_argument="request", config=config, persistence_store=persistence
+    )(_create_with_key)
+    return config, create
+
+
+@app.exception_handler(IdempotencyValidationError)
+def _key_reused(_: IdempotencyValidationError) -> Response[str]:
+    return domain_problem(
+        ValidationFailed(
+            f"This {IDEMPOTENCY_HEADER} was already used with a different request body.",
+            [FieldError(IDEMPOTENCY_HEADER, "already used with a different request body")],
+        )
+    )
+
+
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def _key_in_progress(_: IdempotencyAlreadyInProgressError) -> Response[str]:
+    return domain_problem(
+        Conflict(
+            f"A request with this {IDEMPOTENCY_HEADER} is still being processed; retry shortly.",
+            [FieldError(IDEMPOTENCY_HEADER, "a request with this key is in progress")],
+        )
+    )
+
+
+@app.post("/checkouts", summary="Create a checkout: price the lines and reserve the stock", tags=["checkout"])
+def create_checkout(
+    body: CheckoutIn,
+    idempotency_key: Annotated[
+        str | None, Header(alias=IDEMPOTENCY_HEADER, description="1..255 characters; replays within 24 h")
+    ] = None,
+) -> Response[CreatedCheckoutOut]:
+    # Checked here rather than by Header(min_length=...) so the problem names the header as
+    # documented (`Idempotency-Key`), not in the lower case API Gateway may deliver it in.
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise ValidationFailed.for_field(IDEMPOTENCY_HEADER, f"1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters")
+    if idempotency_key is None:
+        created = checkouts().create_checkout(body, tokens.new_token())
+    else:
+        config, create = idempotent_create()
+        config.register_lambda_context(app.lambda_context)
+        stored = create(request={"idempotency_key": idempotency_key, "body": body.model_dump(mode="json")})
+        token = tokens.token_for_idempotency_key(stored["token_salt"], idempotency_key)
+        created = CreatedCheckoutOut(**stored["checkout"], token=token)
+    metrics.add_metric(name="CheckoutCreated", unit="Count", value=1)
+    return Response(status_code=201, content_type="application/json", body=created)
+
+
+@app.get("/checkouts/<checkout_id>", summary="Get a checkout (needs its X-Checkout-Token)", tags=["checkout"])
+def get_checkout(
+    checkout_id: Annotated[str, Path(max_length=128)],
+    token: Annotated[str | None, Header(alias=TOKEN_HEADER, max_length=512)] = None,
+) -> CheckoutOut:
+    return checkouts().get_checkout(checkout_id, token)
+
+
+@app.get("/shipping-methods", summary="Shipping methods and prices for a country", tags=["checkout"])
+def list_shipping_methods(
+    country: Annotated[str, Query(min_length=2, max_length=2, examples=["IE"])],
+) -> ShippingMethodsOut:
+    return checkouts().shipping_methods(country)
+
+
+@app.post("/admin/promotions", summary="Create a promotion code", tags=["admin"])
+def create_promotion(body: PromotionIn) -> Response[PromotionOut]:
+    created = promotions().create_promotion(body)
+    return Response(status_code=201, content_type="application/json", body=created)
+
+
+@app.get("/admin/promotions/<code>", summary="Get a promotion with its redemption count", tags=["admin"])
+def get_promotion(code: Annotated[str, Path(max_length=64)]) -> PromotionOut:
+    return promotions().get_promotion(code)
+
+
+def release_expired_checkouts(event: dict[str, Any]) -> dict[str, Any]:
+    """The `release-expired-checkouts` schedule: expire every checkout whose reservations ran out."""
+    result = checkouts().release_expired()
+    logger.info("expired checkouts released", extra=result.model_dump())
+    metrics.add_metric(name="CheckoutExpired", unit="Count", value=result.expired)
+    return result.model_dump()
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "httpMethod" not in event and "schedule" in event:
+        return release_expired_checkouts(event)
+    return handle(app, event, context, settings.max_request_body_bytes)

@@ -1,0 +1,114 @@
+"""Checkout request/response models (the API contract; OpenAPI is generated from these)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from cloudtill.catalog.models import Sku
+from cloudtill.pricing import ShippingOption
+
+MAX_LINES = 100
+# One TransactWriteItems holds at most 100 items; each distinct SKU costs two (the SKU counter update
+# and its reservation item), plus the checkout, two promotion counters and two outbox events:
+# 2 * 45 + 5 = 95. See docs/checkout.md.
+MAX_DISTINCT_SKUS = 45
+MAX_QUANTITY = 999
+
+CheckoutStatus = Literal["awaiting_payment", "expired", "cancelled", "completed"]
+Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
+CountryCode = Annotated[str, Field(pattern=r"^[A-Za-z]{2}$", examples=["IE"])]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LineIn(_Strict):
+    sku: Sku
+    quantity: Quantity
+
+
+class AddressIn(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str | None = Field(default=None, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: CountryCode
+
+
+class CheckoutIn(_Strict):
+    """Body of `POST /checkouts`. Prices are never taken from the client."""
+
+    email: EmailStr = Field(max_length=254)
+    lines: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
+    shipping_address: AddressIn
+    shipping_method: str | None = Field(default=None, min_length=1, max_length=40)
+    promo_code: str | None = Field(default=None, min_length=1, max_length=64)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()-]{5,32}$")
+    marketing_consent: bool = False
+
+
+class CheckoutLineOut(BaseModel):
+    sku: str
+    name: str
+    quantity: int
+    unit_price: int = Field(description="catalog price, minor units")
+    line_total: int = Field(description="unit_price * quantity, minor units")
+    backordered: bool
+
+
+class AddressOut(BaseModel):
+    name: str
+    line1: str
+    line2: str | None
+    city: str
+    postal_code: str
+    country: str
+
+
+class CheckoutOut(BaseModel):
+    """A checkout as its owner sees it. Always ``subtotal - discount + shipping + tax == total``."""
+
+    id: str
+    status: CheckoutStatus
+    email: str
+    lines: list[CheckoutLineOut]
+    currency: str
+    subtotal: int
+    discount: int
+    shipping: int
+    tax: int
+    total: int
+    prices_include_tax: bool
+    tax_rate_bps: int
+    shipping_method: str
+    shipping_address: AddressOut
+    promo_code: str | None
+    created_at: str
+    expires_at: str
+    order_id: str | None = None
+    payment: dict[str, object] | None = Field(default=None, description="filled by the payments domain")
+
+
+class CreatedCheckoutOut(CheckoutOut):
+    """`POST /checkouts` answer: the checkout plus its access token (shown once; only a hash is kept)."""
+
+    token: str = Field(description="send as X-Checkout-Token to read the checkout")
+
+
+class ShippingMethodsOut(BaseModel):
+    """`GET /shipping-methods?country=XX`: the methods shipping there, cheapest first."""
+
+    country: str
+    currency: str
+    methods: list[ShippingOption]
+
+
+class ExpirySweepResult(BaseModel):
+    """What one run of the `release-expired-checkouts` schedule did."""
+
+    expired: int
+    already_released: int

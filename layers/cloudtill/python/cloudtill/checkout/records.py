@@ -1,0 +1,84 @@
+"""What the checkout domain stores (independent of DynamoDB)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloudtill.promotions import Promotion
+
+
+@dataclass(frozen=True, slots=True)
+class SkuSnapshot:
+    """A SKU item as checkout reads it: the catalog's price copy and the stock counters."""
+
+    sku: str
+    name: str
+    price: int
+    currency: str
+    active: bool
+    on_hand: int
+    reserved: int
+    backorder_limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutLineRecord:
+    sku: str
+    name: str
+    quantity: int
+    unit_price: int
+    line_total: int
+    discount: int
+    tax: int
+    backordered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionRedemption:
+    """The promotion counters a checkout holds: given back when it expires or is cancelled."""
+
+    code: str
+    email_hash: str
+    max_redemptions: int | None
+    max_per_email: int | None
+
+
+@dataclass(frozen=True)
+class CheckoutRecord:
+    id: str
+    token_hash: str
+    status: str
+    email: str
+    email_hash: str
+    phone: str | None
+    marketing_consent: bool
+    lines: tuple[CheckoutLineRecord, ...]
+    currency: str
+    subtotal: int
+    discount: int
+    shipping: int
+    tax: int
+    total: int
+    prices_include_tax: bool
+    tax_rate_bps: int
+    shipping_method: str
+    shipping_address: dict[str, Any]
+    redemption: PromotionRedemption | None
+    created_at: str
+    updated_at: str
+    expires_at: str
+    order_id: str | None = None
+    payment: dict[str, Any] | None = None
+    # What is reserved per SKU (lines of the same SKU summed), in order of first appearance.
+    reserved: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def promo_code(self) -> str | None:
+        return self.redemption.code if self.redemption else None
+
+
+@dataclass(frozen=True)
+class StoredPromotion:
+    promotion: Promotion
+    redeemed: int
