@@ -58,8 +58,26 @@ class Schedule:
     payload: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StreamConsumer:
+    """DynamoDB stream of a table -> function (event source mapping with partial batch failures)."""
+
+    name: str
+    function: str
+    table: str
+    # Only records whose NEW image has `entity` equal to one of these reach the function.
+    entities: tuple[str, ...]
+    batch_size: int = 100
+
+
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(name="catalog", domain="catalog", description="Catalog: products, variants, prices"),
+    FunctionSpec(
+        name="publisher",
+        domain="events",
+        description="Outbox publisher: table stream -> EventBridge",
+        timeout_seconds=30,
+    ),
     FunctionSpec(
         name="checkout",
         domain="checkout",
