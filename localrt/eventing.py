@@ -26,6 +26,16 @@ LOCAL_VISIBILITY_TIMEOUT_S = 2  # short locally so retries show up within a test
 EVENT_LOG_QUEUE = "cloudtill-local-event-log"
 
 
+def served_subscriptions() -> set[tuple[str, str, tuple[str, ...]]]:
+    """(name, consumer function, detail types) of every rule -> queue -> consumer run locally."""
+    return {(s.name, s.function, tuple(sorted(s.detail_types))) for s in SUBSCRIPTIONS}
+
+
+def served_stream_consumers() -> set[tuple[str, str, tuple[str, ...]]]:
+    """(table, function, entities) of every stream -> function mapping run locally."""
+    return {(c.table, c.function, tuple(sorted(c.entities))) for c in STREAM_CONSUMERS}
+
+
 def queue_name(subscription: Subscription) -> str:
     return f"cloudtill-{subscription.name}"
 

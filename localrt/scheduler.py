@@ -16,6 +16,11 @@ _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
+def served_schedules() -> set[tuple[str, str, str]]:
+    """(name, function, expression) of every schedule the local scheduler fires."""
+    return {(s.name, s.function, s.cron) for s in SCHEDULES}
+
+
 def rate_seconds(expression: str) -> int | None:
     """Seconds between runs of a `rate(...)` expression; None for `cron(...)` (fired on request)."""
     found = _RATE.match(expression)
@@ -55,7 +60,7 @@ class Scheduler:
                 try:
                     self.fire(name)
                 except Exception as error:  # a failed run is retried at the next tick, as Scheduler would
-                    print(f"schedule {name} failed: {error}", flush=True)  # noqa: T201
+                    print(f"schedule {name} failed: {error}", flush=True)
 
     def start(self) -> None:
         self._thread.start()
