@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from cloudtill.catalog.records import ProductRecord
 from cloudtill.errors import DuplicateSku, FieldError, ValidationFailed, VersionConflict
+from cloudtill.outbox import DomainEvent
+from cloudtill.stock.ports import StaleStock
+from cloudtill.stock.rules import MovementRecord, StockChange, StockState
 
 
 class FixedClock:
@@ -72,3 +76,41 @@ class InMemoryProductRepository:
 
     def available_units(self, skus: list[str]) -> dict[str, int]:
         return {s: self.stock.get(s, 0) for s in skus}
+
+
+class InMemoryStockRepository:
+    """Stock port fake: `save` succeeds only if the stored state is still `change.before`, like the
+    adapter's conditional transaction. `before_save` lets a test change the stock "concurrently"."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, StockState] = {}
+        self.movements: dict[str, list[MovementRecord]] = {}
+        self.events: list[DomainEvent] = []
+        self.before_save: Callable[[StockChange], None] | None = None
+        self.saves = 0
+
+    def get(self, sku: str) -> StockState | None:
+        return self.states.get(sku)
+
+    def save(self, change: StockChange, events: Sequence[DomainEvent]) -> None:
+        if self.before_save is not None:
+            self.before_save(change)
+        if self.states.get(change.before.sku) != change.before:
+            raise StaleStock(change.before.sku)
+        self.saves += 1
+        self.states[change.after.sku] = change.after
+        if change.movement is not None:
+            self.movements.setdefault(change.after.sku, []).append(change.movement)
+        self.events += events
+
+    def list_movements(
+        self, sku: str, limit: int, cursor: str | None
+    ) -> tuple[list[MovementRecord], str | None]:
+        newest_first = list(reversed(self.movements.get(sku, [])))
+        start = int(cursor) if cursor else 0
+        page = newest_first[start : start + limit]
+        more = start + limit < len(newest_first)
+        return page, str(start + limit) if more else None
+
+
+# -- checkout domain -----------------------------------------------------------------------------------

@@ -59,3 +59,18 @@ def promotion(code: str) -> tuple[str, str]:
 def promotion_email(code: str, email_hash: str) -> tuple[str, str]:
     """Per-email redemption counter of a promotion."""
     return f"PROMO#{code}", f"EMAIL#{email_hash}"
+
+
+# -- stock domain ------------------------------------------------------------------------------------
+
+MOVEMENT_PREFIX = "MOVEMENT#"
+
+
+def stock_movement(sku_code: str, at: str, movement_id: str) -> tuple[str, str]:
+    """One ledger movement, in the SKU item's partition; SK sorts by time (then sequence)."""
+    return f"SKU#{sku_code}", f"{MOVEMENT_PREFIX}{at}#{movement_id}"
+
+
+def held_by_sku_partition(sku_code: str) -> str:
+    """GSI2PK under which a SKU's held reservations are found (see `held_by_sku_index`)."""
+    return held_by_sku_index(sku_code, "")[0]

@@ -1,0 +1,294 @@
+"""DynamoDB adapter of the stock ports.
+
+Items (docs/stock.md):
+* the SKU item (`SKU#<sku>` / `SKU`, created by the catalog): the stock domain writes `on_hand`,
+  `available` (by delta), `backorder_limit`, `low_stock_threshold`, `low_stock`, `fifo`
+  (`FifoStock.to_dict()`) and `stock_version`; `reserved` belongs to the checkout, except that a
+  sale lowers it;
+* ledger movements (`SKU#<sku>` / `MOVEMENT#<iso time>#<sequence>`), put once, never changed.
+
+A change is ONE TransactWriteItems: the SKU item update conditioned on the values it was computed
+from, the ledger put, and the outbox events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from cloudtill import ddb, keys
+from cloudtill.errors import ValidationFailed
+from cloudtill.fifo import CostLayer, FifoStock
+from cloudtill.outbox import DomainEvent, outbox_put
+from cloudtill.stock.ports import StaleStock, StockCounters
+from cloudtill.stock.rules import MovementRecord, StockChange, StockState, is_low
+
+_MOVEMENT_CURSOR_KEYS = {"PK", "SK"}
+_NAMES = {
+    "#on_hand": "on_hand",
+    "#reserved": "reserved",
+    "#available": "available",
+    "#backorder_limit": "backorder_limit",
+    "#threshold": "low_stock_threshold",
+    "#low": "low_stock",
+    "#fifo": "fifo",
+    "#version": "stock_version",
+}
+
+
+def _fifo_of(item: dict[str, Any], on_hand: int) -> FifoStock:
+    if "fifo" in item:
+        return FifoStock.from_dict(item["fifo"])
+    # Stock that predates valuation (or was set outside this domain) has no known cost: one layer
+    # at cost 0, so the layers still hold exactly `on_hand` units.
+    if on_hand > 0:
+        return FifoStock(layers=(CostLayer(1, on_hand, 0),), next_seq=2)
+    return FifoStock(unvalued_backorder=-on_hand)
+
+
+def state_from_item(item: dict[str, Any]) -> StockState:
+    on_hand = int(item.get("on_hand", 0))
+    reserved = int(item.get("reserved", 0))
+    threshold = int(item.get("low_stock_threshold", 0))
+    low = item.get("low_stock")
+    return StockState(
+        sku=item["sku"],
+        on_hand=on_hand,
+        reserved=reserved,
+        backorder_limit=int(item.get("backorder_limit", 0)),
+        low_stock_threshold=threshold,
+        # Never written yet: the flag is whatever the current level says, so no alert for a SKU
+        # that was already low before the stock domain first touched it.
+        low_stock=bool(low) if low is not None else is_low(max(on_hand - reserved, 0), threshold),
+        fifo=_fifo_of(item, on_hand),
+        version=int(item.get("stock_version", 0)),
+    )
+
+
+def movement_item(record: MovementRecord) -> dict[str, Any]:
+    pk, sk = keys.stock_movement(record.sku, record.at, record.id)
+    return {
+        "PK": pk,
+        "SK": sk,
+        "entity": "stock_movement",
+        "id": record.id,
+        "sequence": record.sequence,
+        "sku": record.sku,
+        "type": record.type,
+        "quantity": record.quantity,
+        "delta": record.delta,
+        "on_hand_before": record.on_hand_before,
+        "on_hand_after": record.on_hand_after,
+        "unit_cost": record.unit_cost,
+        "value_before": record.value_before,
+        "value_after": record.value_after,
+        "cost_of_goods_sold": record.cost_of_goods_sold,
+        "reason": record.reason,
+        "reference": record.reference,
+        "at": record.at,
+    }
+
+
+def movement_from_item(item: dict[str, Any]) -> MovementRecord:
+    return MovementRecord(
+        sku=item["sku"],
+        sequence=int(item["sequence"]),
+        type=item["type"],
+        quantity=int(item["quantity"]),
+        delta=int(item["delta"]),
+        on_hand_before=int(item["on_hand_before"]),
+        on_hand_after=int(item["on_hand_after"]),
+        unit_cost=item.get("unit_cost"),
+        value_before=int(item["value_before"]),
+        value_after=int(item["value_after"]),
+        cost_of_goods_sold=int(item["cost_of_goods_sold"]),
+        reason=item["reason"],
+        reference=item.get("reference"),
+        at=item["at"],
+    )
+
+
+class DynamoStockRepository:
+    """The stock repository (StockRepository) and reconciliation reader (ReservationLedger)."""
+
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self._table = table_name
+        self._client = client or ddb.client()
+
+    # -- StockRepository ---------------------------------------------------------------------------
+
+    def get(self, sku: str) -> StockState | None:
+        item = self._get_sku_item(sku)
+        return state_from_item(item) if item else None
+
+    def save(self, change: StockChange, events: Sequence[DomainEvent]) -> None:
+        try:
+            self._client.transact_write_items(TransactItems=self.transaction_items(change, events))  # type: ignore[arg-type]
+        except ClientError as error:
+            if ddb.is_transaction_cancelled(error) and ddb.cancellation_codes(error)[:1] == [
+                "ConditionalCheckFailed"
+            ]:
+                raise StaleStock(change.before.sku) from None
+            raise
+
+    def transaction_items(self, change: StockChange, events: Sequence[DomainEvent]) -> list[dict[str, Any]]:
+        """The TransactWriteItems parts of `change`: the SKU item update FIRST (a cancellation code
+        `ConditionalCheckFailed` at index 0 means the stock changed: read again, recompute), then the
+        ledger movement, then the outbox events.
+
+        The order workflow commits a sale with these parts plus its own (reservation -> committed):
+        `change = rules.commit_sale(repo.get(sku), qty, order_id, at)`,
+        `events = [stock_adjusted(change.after, change.movement, now)]`."""
+        items: list[dict[str, Any]] = [self._sku_update(change)]
+        if change.movement is not None:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": ddb.to_item(movement_item(change.movement)),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
+            )
+        items += [outbox_put(self._table, event) for event in events]
+        return items
+
+    def list_movements(
+        self, sku: str, limit: int, cursor: str | None
+    ) -> tuple[list[MovementRecord], str | None]:
+        pk, _ = keys.sku(sku)
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": ddb.to_values({":pk": pk, ":prefix": keys.MOVEMENT_PREFIX}),
+            "ScanIndexForward": False,
+            "Limit": limit,
+            "ConsistentRead": True,
+        }
+        start = ddb.decode_cursor(cursor, _MOVEMENT_CURSOR_KEYS)
+        if start is not None:
+            # A cursor of another SKU's ledger (or another listing) is not one we issued for this.
+            if start["PK"]["S"] != pk or not start["SK"]["S"].startswith(keys.MOVEMENT_PREFIX):
+                raise ValidationFailed.for_field("cursor", "not a cursor of this SKU's movements")
+            query["ExclusiveStartKey"] = start
+        response = self._client.query(**query)
+        records = [movement_from_item(ddb.from_item(i)) for i in response.get("Items", [])]
+        return records, ddb.encode_cursor(response.get("LastEvaluatedKey"))
+
+    # -- ReservationLedger -------------------------------------------------------------------------
+
+    def stock_counters(self, sku: str) -> StockCounters | None:
+        item = self._get_sku_item(sku)
+        if item is None:
+            return None
+        on_hand = int(item.get("on_hand", 0))
+        return StockCounters(
+            sku=sku,
+            on_hand=on_hand,
+            reserved=int(item.get("reserved", 0)),
+            available=int(item.get("available", 0)),
+            backorder_limit=int(item.get("backorder_limit", 0)),
+            fifo_quantity=FifoStock.from_dict(item["fifo"]).quantity if "fifo" in item else None,
+            version=int(item.get("stock_version", 0)),
+        )
+
+    def held_quantity(self, sku: str) -> int:
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "GSI2",
+            "KeyConditionExpression": "GSI2PK = :pk",
+            "ExpressionAttributeValues": ddb.to_values({":pk": keys.held_by_sku_partition(sku)}),
+        }
+        total = 0
+        while True:
+            response = self._client.query(**query)
+            for raw in response.get("Items", []):
+                item = ddb.from_item(raw)
+                if item.get("entity") == "reservation" and item.get("status", "held") == "held":
+                    total += int(item.get("quantity", 0))
+            if not response.get("LastEvaluatedKey"):
+                return total
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def all_skus(self) -> list[str]:
+        # An admin-only full scan: fine for a shop's catalogue size, run on demand, not on a hot path.
+        scan: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "entity = :sku",
+            "ProjectionExpression": "sku",
+            "ExpressionAttributeValues": ddb.to_values({":sku": "sku"}),
+        }
+        skus: list[str] = []
+        while True:
+            response = self._client.scan(**scan)
+            skus += [ddb.from_item(i)["sku"] for i in response.get("Items", [])]
+            if not response.get("LastEvaluatedKey"):
+                return sorted(skus)
+            scan["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _get_sku_item(self, sku: str) -> dict[str, Any] | None:
+        pk, sk = keys.sku(sku)
+        response = self._client.get_item(TableName=self._table, Key=ddb.key(pk, sk), ConsistentRead=True)
+        item = response.get("Item")
+        return ddb.from_item(item) if item else None
+
+    def _sku_update(self, change: StockChange) -> dict[str, Any]:
+        before, after = change.before, change.after
+        reserved_delta = after.reserved - before.reserved
+        values: dict[str, Any] = {
+            ":on_hand": after.on_hand,
+            ":available_delta": after.reservable - before.reservable,
+            ":backorder_limit": after.backorder_limit,
+            ":threshold": after.low_stock_threshold,
+            ":low": after.low_stock,
+            ":fifo": after.fifo.to_dict(),
+            ":version": after.version,
+            ":read_version": before.version,
+            ":read_on_hand": before.on_hand,
+            ":read_backorder_limit": before.backorder_limit,
+        }
+        assignments = [
+            "#on_hand = :on_hand",
+            # By delta: a stored `available` that was already wrong stays visibly wrong for
+            # reconciliation instead of being silently overwritten.
+            "#available = #available + :available_delta",
+            "#backorder_limit = :backorder_limit",
+            "#threshold = :threshold",
+            "#low = :low",
+            "#fifo = :fifo",
+            "#version = :version",
+        ]
+        conditions = [
+            "attribute_exists(PK)",
+            "#on_hand = :read_on_hand",
+            "#backorder_limit = :read_backorder_limit",
+            "attribute_not_exists(#version)" if before.version == 0 else "#version = :read_version",
+        ]
+        if before.version == 0:
+            del values[":read_version"]
+        if reserved_delta:
+            # A sale: reservations of other checkouts may come and go meanwhile; only the units sold
+            # must still be reserved.
+            assignments.append("#reserved = #reserved + :reserved_delta")
+            conditions.append("#reserved >= :units_sold")
+            values[":reserved_delta"] = reserved_delta
+            values[":units_sold"] = -reserved_delta
+        else:
+            # The low-stock flag was computed from this reserved count.
+            conditions.append("#reserved = :read_reserved")
+            values[":read_reserved"] = before.reserved
+        pk, sk = keys.sku(before.sku)
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": ddb.key(pk, sk),
+                "UpdateExpression": "SET " + ", ".join(assignments),
+                "ConditionExpression": " AND ".join(conditions),
+                "ExpressionAttributeNames": _NAMES,
+                "ExpressionAttributeValues": ddb.to_values(values),
+            }
+        }
