@@ -8,8 +8,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from cloudtill.catalog.records import ProductRecord
-from cloudtill.errors import DuplicateSku, FieldError, ValidationFailed, VersionConflict
+from cloudtill.checkout.ports import ReservationRejected
+from cloudtill.checkout.records import CheckoutRecord, SkuSnapshot, StoredPromotion
+from cloudtill.errors import Conflict, DuplicateSku, FieldError, ValidationFailed, VersionConflict
 from cloudtill.outbox import DomainEvent
+from cloudtill.promotions import Promotion
 from cloudtill.stock.ports import StaleStock
 from cloudtill.stock.rules import MovementRecord, StockChange, StockState
 
@@ -114,3 +117,128 @@ class InMemoryStockRepository:
 
 
 # -- checkout domain -----------------------------------------------------------------------------------
+
+
+class InMemoryCheckoutRepository:
+    """Checkout port fake: SKU counters, promotions and checkouts in dicts, each `create`/`release`
+    all-or-nothing like the DynamoDB transaction. `before_write` lets a test change the world between
+    the service's reads and its write (a competing shopper)."""
+
+    def __init__(self) -> None:
+        self.sku_items: dict[str, SkuSnapshot] = {}
+        self.promotions: dict[str, StoredPromotion] = {}
+        self.email_counts: dict[tuple[str, str], int] = {}
+        self.checkouts: dict[str, CheckoutRecord] = {}
+        self.held: dict[tuple[str, str], int] = {}  # (checkout id, sku) -> quantity while held
+        self.events: list[DomainEvent] = []
+        self.before_write: Callable[[], None] | None = None
+        self.contended_writes = 0  # answer this many creates with a TransactionConflict
+
+    def add_sku(
+        self,
+        sku: str,
+        price: int,
+        on_hand: int = 0,
+        *,
+        backorder_limit: int = 0,
+        active: bool = True,
+        currency: str = "EUR",
+    ) -> None:
+        self.sku_items[sku] = SkuSnapshot(
+            sku, f"Item {sku}", price, currency, active, on_hand, 0, backorder_limit
+        )
+
+    def available(self, sku: str) -> int:
+        s = self.sku_items[sku]
+        return s.on_hand + s.backorder_limit - s.reserved
+
+    # CheckoutRepository
+    def skus(self, codes: Sequence[str]) -> dict[str, SkuSnapshot]:
+        return {c: self.sku_items[c] for c in codes if c in self.sku_items}
+
+    def promotion(self, code: str) -> StoredPromotion | None:
+        return self.promotions.get(code)
+
+    def email_redemptions(self, code: str, email_hash: str) -> int:
+        return self.email_counts.get((code, email_hash), 0)
+
+    def create(self, checkout: CheckoutRecord, events: Sequence[DomainEvent]) -> None:
+        if self.before_write is not None:
+            hook, self.before_write = self.before_write, None
+            hook()
+        if self.contended_writes:
+            self.contended_writes -= 1
+            raise ReservationRejected(contended=True)
+        short = [
+            sku
+            for sku, qty in checkout.reserved.items()
+            if sku not in self.sku_items or not self.sku_items[sku].active or self.available(sku) < qty
+        ]
+        promotion_refused = False
+        redemption = checkout.redemption
+        if redemption is not None:
+            stored = self.promotions.get(redemption.code)
+            email_used = self.email_counts.get((redemption.code, redemption.email_hash), 0)
+            promotion_refused = (
+                stored is None
+                or not stored.promotion.active
+                or (redemption.max_redemptions is not None and stored.redeemed >= redemption.max_redemptions)
+                or (redemption.max_per_email is not None and email_used >= redemption.max_per_email)
+            )
+        if short or promotion_refused:
+            raise ReservationRejected(short, promotion_refused)
+        assert checkout.id not in self.checkouts
+        for sku, qty in checkout.reserved.items():
+            item = self.sku_items[sku]
+            self.sku_items[sku] = replace(item, reserved=item.reserved + qty)
+            self.held[(checkout.id, sku)] = qty
+        if redemption is not None:
+            stored = self.promotions[redemption.code]
+            self.promotions[redemption.code] = replace(stored, redeemed=stored.redeemed + 1)
+            if redemption.max_per_email is not None:
+                key = (redemption.code, redemption.email_hash)
+                self.email_counts[key] = self.email_counts.get(key, 0) + 1
+        self.checkouts[checkout.id] = checkout
+        self.events += events
+
+    def get(self, checkout_id: str) -> CheckoutRecord | None:
+        return self.checkouts.get(checkout_id)
+
+    def expired_checkout_ids(self, now: str, limit: int) -> list[str]:
+        ids = {cid for (cid, _sku) in self.held if self.checkouts[cid].expires_at <= now}
+        return sorted(ids)[:limit]
+
+    def release(
+        self, checkout: CheckoutRecord, new_status: str, at: str, events: Sequence[DomainEvent]
+    ) -> bool:
+        stored = self.checkouts.get(checkout.id)
+        if stored is None or stored.status != "awaiting_payment":
+            return False
+        for sku, qty in checkout.reserved.items():
+            del self.held[(checkout.id, sku)]
+            item = self.sku_items[sku]
+            self.sku_items[sku] = replace(item, reserved=item.reserved - qty)
+        redemption = checkout.redemption
+        if redemption is not None:
+            promo = self.promotions[redemption.code]
+            self.promotions[redemption.code] = replace(promo, redeemed=promo.redeemed - 1)
+            if redemption.max_per_email is not None:
+                self.email_counts[(redemption.code, redemption.email_hash)] -= 1
+        self.checkouts[checkout.id] = replace(stored, status=new_status, updated_at=at)
+        self.events += events
+        return True
+
+
+class InMemoryPromotionRepository:
+    """Promotion port fake sharing its promotions with an InMemoryCheckoutRepository."""
+
+    def __init__(self, checkouts: InMemoryCheckoutRepository) -> None:
+        self._checkouts = checkouts
+
+    def create(self, promotion: Promotion, created_at: str) -> None:
+        if promotion.code in self._checkouts.promotions:
+            raise Conflict("exists", [FieldError("code", f"{promotion.code} already exists")])
+        self._checkouts.promotions[promotion.code] = StoredPromotion(promotion, redeemed=0)
+
+    def get(self, code: str) -> StoredPromotion | None:
+        return self._checkouts.promotions.get(code)

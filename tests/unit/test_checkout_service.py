@@ -1,0 +1,309 @@
+"""Checkout use cases against in-memory fakes: pricing from the catalog, all-or-nothing reservation,
+promotion limits, races between read and write, token-protected reads and expiry."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from cloudtill.checkout.models import MAX_DISTINCT_SKUS, CheckoutIn
+from cloudtill.checkout.service import CheckoutService, PromotionService
+from cloudtill.checkout.tokens import token_for_idempotency_key, token_hash, token_matches
+from cloudtill.errors import Conflict, NotFound, OutOfStock, ValidationFailed
+from cloudtill.promotions import Promotion, PromotionIn
+from cloudtill.settings import ShopSettings
+
+from tests.fakes import FixedClock, InMemoryCheckoutRepository, InMemoryPromotionRepository
+
+TTL = 900
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def store() -> InMemoryCheckoutRepository:
+    store = InMemoryCheckoutRepository()
+    store.add_sku("MUG", price=1200, on_hand=10)
+    store.add_sku("TEE", price=2500, on_hand=3, backorder_limit=2)
+    store.add_sku("OLD", price=900, on_hand=5, active=False)
+    return store
+
+
+@pytest.fixture
+def service(store: InMemoryCheckoutRepository, clock: FixedClock) -> CheckoutService:
+    return CheckoutService(store, clock, ShopSettings(), TTL, backoff=lambda attempt: None)
+
+
+def body(*lines: tuple[str, int], **overrides: Any) -> CheckoutIn:
+    data: dict[str, Any] = {
+        "email": "Ann@Example.com",
+        "lines": [{"sku": sku, "quantity": qty} for sku, qty in lines],
+        "shipping_address": {
+            "name": "Ann",
+            "line1": "1 Main Street",
+            "city": "Dublin",
+            "postal_code": "D01 X2Y3",
+            "country": "ie",
+        },
+        **overrides,
+    }
+    return CheckoutIn.model_validate(data)
+
+
+def add_promotion(store: InMemoryCheckoutRepository, **fields: Any) -> None:
+    rules = {"code": "TEN", "kind": "percentage", "value": 1000, **fields}
+    InMemoryPromotionRepository(store).create(Promotion(**rules), "2026-01-01T00:00:00.000Z")
+
+
+def fields_of(error: pytest.ExceptionInfo[Any]) -> list[str]:
+    return [e.field for e in error.value.errors]
+
+
+def test_a_checkout_is_priced_from_the_catalog_and_reserves_its_lines(
+    service: CheckoutService, store: InMemoryCheckoutRepository, clock: FixedClock
+) -> None:
+    # Given 10 mugs at 12.00 / When 2 mugs are checked out
+    created = service.create_checkout(body(("MUG", 2)), token="secret-token")
+    # Then the price is the catalog's, the totals add up, and 2 mugs are reserved until the TTL
+    assert [(ln.sku, ln.unit_price, ln.line_total, ln.backordered) for ln in created.lines] == [
+        ("MUG", 1200, 2400, False)
+    ]
+    assert created.subtotal - created.discount + created.shipping + created.tax == created.total
+    assert created.total == 2400 + 495  # tax-inclusive shelf price + standard shipping
+    assert created.status == "awaiting_payment" and created.order_id is None and created.payment is None
+    assert created.email == "ann@example.com"
+    assert created.expires_at == "2026-11-23T12:15:00.000Z"
+    assert store.available("MUG") == 8
+    assert [e.detail_type for e in store.events] == ["CheckoutCreated", "StockReserved"]
+    # And only a hash of the token is stored
+    assert store.checkouts[created.id].token_hash == token_hash("secret-token") != "secret-token"
+
+
+def test_lines_of_one_sku_are_summed_and_backorders_are_flagged(
+    service: CheckoutService, store: InMemoryCheckoutRepository
+) -> None:
+    # Given 3 tees in stock and 2 more allowed on backorder / When 2 + 2 tees are ordered
+    created = service.create_checkout(body(("TEE", 2), ("MUG", 1), ("TEE", 2)), token="t")
+    # Then 4 tees are reserved and both tee lines are backordered
+    assert [ln.backordered for ln in created.lines] == [True, False, True]
+    assert store.available("TEE") == 1
+    assert store.checkouts[created.id].reserved == {"TEE": 4, "MUG": 1}
+
+
+def test_out_of_stock_names_each_short_line_and_reserves_nothing(
+    service: CheckoutService, store: InMemoryCheckoutRepository
+) -> None:
+    with pytest.raises(OutOfStock) as error:
+        service.create_checkout(body(("MUG", 1), ("TEE", 4), ("TEE", 2)), token="t")
+    assert fields_of(error) == ["lines[1].sku", "lines[2].sku"]
+    assert error.value.extra["unavailable"] == [{"sku": "TEE", "requested": 6, "available": 5}]
+    assert store.available("MUG") == 10 and store.available("TEE") == 5 and not store.checkouts
+
+
+def test_unknown_and_inactive_skus_are_422_naming_the_line(
+    service: CheckoutService, store: InMemoryCheckoutRepository
+) -> None:
+    with pytest.raises(ValidationFailed) as error:
+        service.create_checkout(body(("MUG", 1), ("NOPE", 1), ("OLD", 1)), token="t")
+    assert fields_of(error) == ["lines[1].sku", "lines[2].sku"]
+    assert store.available("MUG") == 10
+
+
+def test_too_many_different_skus_for_one_transaction_is_422_on_lines(
+    service: CheckoutService, store: InMemoryCheckoutRepository
+) -> None:
+    for i in range(MAX_DISTINCT_SKUS + 1):
+        store.add_sku(f"S{i}", price=100, on_hand=5)
+    with pytest.raises(ValidationFailed) as error:
+        service.create_checkout(body(*[(f"S{i}", 1) for i in range(MAX_DISTINCT_SKUS + 1)]), token="t")
+    assert fields_of(error) == ["lines"]
+    assert service.create_checkout(body(*[(f"S{i}", 1) for i in range(MAX_DISTINCT_SKUS)]), token="t")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        (
+            {
+                "shipping_address": {
+                    "name": "A",
+                    "line1": "x",
+                    "city": "y",
+                    "postal_code": "z",
+                    "country": "US",
+                }
+            },
+            "shipping_address.country",
+        ),
+        ({"shipping_method": "teleport"}, "shipping_method"),
+        ({"promo_code": "NOPE"}, "promo_code"),
+    ],
+)
+def test_unsupported_destination_method_or_code_is_422(
+    service: CheckoutService, store: InMemoryCheckoutRepository, overrides: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ValidationFailed) as error:
+        service.create_checkout(body(("MUG", 1), **overrides), token="t")
+    assert fields_of(error) == [field]
+    assert store.available("MUG") == 10
+
+
+def test_a_promotion_discounts_and_counts_one_redemption(
+    service: CheckoutService, store: InMemoryCheckoutRepository
+) -> None:
+    add_promotion(store, max_redemptions=1)
+    created = service.create_checkout(body(("MUG", 5), promo_code="ten"), token="t")
+    assert created.promo_code == "TEN" and created.discount > 0
+    assert created.subtotal - created.discount + created.shipping + created.tax == created.total
+    assert created.total == 6000 - 600  # 10 % off, free shipping above 50.00
+    assert store.promotions["TEN"].redeemed == 1
+    # When the limit is reached the next shopper gets 422 on promo_code and reserves nothing
+    with pytest.raises(ValidationFailed) as error:
+        service.create_checkout(body(("MUG", 1), promo_code="TEN"), token="t")
+    assert fields_of(error) == ["promo_code"]
+    assert store.available("MUG") == 5
+
+
+def test_the_per_email_limit_ignores_the_case_of_the_address(
+    service: CheckoutService, store: InMemoryCheckoutRepository
+) -> None:
+    add_promotion(store, max_per_email=1)
+    service.create_checkout(body(("MUG", 1), promo_code="TEN"), token="t")
+    with pytest.raises(ValidationFailed) as error:
+        service.create_checkout(body(("MUG", 1), promo_code="TEN", email=" ANN@example.COM"), token="t")
+    assert fields_of(error) == ["promo_code"]
+    assert service.create_checkout(body(("MUG", 1), promo_code="TEN", email="bob@example.com"), token="t")
+
+
+def test_stock_taken_between_read_and_write_is_a_409_with_current_numbers(
+    service: CheckoutService, store: InMemoryCheckoutRepository
+) -> None:
+    # Given another shopper takes 9 mugs after our read / When we try to reserve 2
+    def competitor() -> None:
+        store.sku_items["MUG"] = replace(store.sku_items["MUG"], reserved=9)
+
+    store.before_write = competitor
+    with pytest.raises(OutOfStock) as error:
+        service.create_checkout(body(("MUG", 2)), token="t")
+    assert error.value.extra["unavailable"] == [{"sku": "MUG", "requested": 2, "available": 1}]
+    assert store.available("MUG") == 1 and not store.checkouts
+
+
+def test_the_last_redemption_taken_between_read_and_write_is_a_422(
+    service: CheckoutService, store: InMemoryCheckoutRepository
+) -> None:
+    add_promotion(store, max_redemptions=3)
+
+    def competitor() -> None:
+        store.promotions["TEN"] = replace(store.promotions["TEN"], redeemed=3)
+
+    store.before_write = competitor
+    with pytest.raises(ValidationFailed) as error:
+        service.create_checkout(body(("MUG", 1), promo_code="TEN"), token="t")
+    assert fields_of(error) == ["promo_code"]
+    assert store.available("MUG") == 10
+
+
+def test_a_contended_transaction_is_retried_then_reported_as_a_conflict(
+    service: CheckoutService, store: InMemoryCheckoutRepository
+) -> None:
+    store.contended_writes = 1
+    assert service.create_checkout(body(("MUG", 1)), token="t").status == "awaiting_payment"
+    store.contended_writes = 10
+    with pytest.raises(Conflict):
+        service.create_checkout(body(("MUG", 1)), token="t")
+    assert store.available("MUG") == 9
+
+
+def test_reading_needs_the_right_token_and_hides_existence_otherwise(
+    service: CheckoutService, store: InMemoryCheckoutRepository
+) -> None:
+    mine = service.create_checkout(body(("MUG", 1)), token="mine")
+    theirs = service.create_checkout(body(("MUG", 1)), token="theirs")
+    assert service.get_checkout(mine.id, "mine").model_dump() == mine.model_dump(exclude={"token"})
+    for checkout_id, token in [(mine.id, None), (mine.id, ""), (mine.id, "theirs"), (theirs.id, "mine")]:
+        with pytest.raises(NotFound) as error:
+            service.get_checkout(checkout_id, token)
+        assert str(error.value) == "No such checkout."
+    with pytest.raises(NotFound):
+        service.get_checkout("chk_unknown", "mine")
+
+
+def test_expiry_gives_stock_and_redemption_back_exactly_once(
+    service: CheckoutService, store: InMemoryCheckoutRepository, clock: FixedClock
+) -> None:
+    add_promotion(store, max_redemptions=5, max_per_email=1)
+    created = service.create_checkout(body(("MUG", 3), ("TEE", 1), promo_code="TEN"), token="t")
+    # Not yet due: nothing happens
+    clock.advance(TTL - 1)
+    assert service.release_expired().expired == 0
+    assert service.expire_checkout(created.id) is False
+    # Due: stock, promotion and per-email counters are back, status expired, events recorded
+    clock.advance(1)
+    result = service.release_expired()
+    assert (result.expired, result.already_released) == (1, 0)
+    assert store.available("MUG") == 10 and store.available("TEE") == 5
+    assert store.promotions["TEN"].redeemed == 0
+    assert service.get_checkout(created.id, "t").status == "expired"
+    assert [e.detail_type for e in store.events][-2:] == ["StockReleased", "CheckoutExpired"]
+    assert store.events[-2].detail["items"] == [{"sku": "MUG", "quantity": 3}, {"sku": "TEE", "quantity": 1}]
+    # Running again changes nothing
+    assert service.expire_checkout(created.id) is False
+    assert service.release_expired().expired == 0
+    assert len(store.events) == 4
+    # And the same email may use the code again
+    assert service.create_checkout(body(("MUG", 1), promo_code="TEN"), token="t").promo_code == "TEN"
+
+
+def test_shipping_methods_are_listed_cheapest_first_and_unknown_countries_refused(
+    service: CheckoutService,
+) -> None:
+    listed = service.shipping_methods("fr")
+    assert listed.country == "FR" and [m.id for m in listed.methods] == ["standard", "express"]
+    with pytest.raises(ValidationFailed) as error:
+        service.shipping_methods("US")
+    assert fields_of(error) == ["country"]
+
+
+def test_promotions_are_created_once_and_report_redemptions(store: InMemoryCheckoutRepository) -> None:
+    promotions = PromotionService(InMemoryPromotionRepository(store), FixedClock(), "EUR")
+    created = promotions.create_promotion(
+        PromotionIn(code="spring-5", kind="fixed", value=500, currency="EUR")
+    )
+    assert created.code == "SPRING-5" and created.redeemed == 0
+    with pytest.raises(Conflict):
+        promotions.create_promotion(PromotionIn(code="SPRING-5", kind="percentage", value=10))
+    with pytest.raises(NotFound):
+        promotions.get_promotion("NOPE")
+    assert promotions.get_promotion("spring-5").redeemed == 0
+
+
+def test_a_fixed_promotion_must_be_in_the_shop_currency(store: InMemoryCheckoutRepository) -> None:
+    promotions = PromotionService(InMemoryPromotionRepository(store), FixedClock(), "EUR")
+    with pytest.raises(ValidationFailed) as error:
+        promotions.create_promotion(PromotionIn(code="USD5", kind="fixed", value=500, currency="USD"))
+    assert fields_of(error) == ["currency"]
+
+
+def test_an_idempotent_replay_derives_the_same_token_without_storing_it() -> None:
+    token = token_for_idempotency_key("salt-1", "key-1")
+    assert token == token_for_idempotency_key("salt-1", "key-1")
+    assert token != token_for_idempotency_key("salt-2", "key-1")
+    assert token != token_for_idempotency_key("salt-1", "key-2")
+    assert token_matches(token, token_hash(token)) and not token_matches(None, token_hash(token))
+
+
+def test_a_promotion_outside_its_window_is_refused(
+    service: CheckoutService, store: InMemoryCheckoutRepository, clock: FixedClock
+) -> None:
+    add_promotion(store, ends_at=clock.now() + timedelta(seconds=10))
+    clock.advance(10)
+    with pytest.raises(ValidationFailed) as error:
+        service.create_checkout(body(("MUG", 1), promo_code="TEN"), token="t")
+    assert fields_of(error) == ["promo_code"]
+    assert datetime(2026, 11, 23, tzinfo=UTC) < clock.now()
