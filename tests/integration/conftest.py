@@ -3,6 +3,7 @@ subprocess on free loopback ports, driven over real HTTP. Its log is kept for th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -36,15 +37,19 @@ class RunningBackend:
         return self.log_path.read_text(errors="replace")
 
 
-@pytest.fixture(scope="session")
-def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBackend]:
+@contextlib.contextmanager
+def start_backend(
+    workdir: Path, env_overrides: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()
+) -> Iterator[RunningBackend]:
+    """Start `python -m localrt` on free ports (log in `workdir`), wait until it serves, stop it after."""
     port, aws_port = free_port(), free_port()
-    log_path = tmp_path_factory.mktemp("localrt") / "backend.log"
+    log_path = workdir / "backend.log"
     env = {
         **os.environ,
         "ADMIN_TOKEN": ADMIN_TOKEN,
         "PYTHONPATH": f"{ROOT / 'layers/cloudtill/python'}{os.pathsep}{ROOT}",
         "CHECKOUT_TTL_SECONDS": os.environ.get("CHECKOUT_TTL_SECONDS", "900"),
+        **(env_overrides or {}),
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -58,6 +63,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBackend
                 str(aws_port),
                 "--max-instances",
                 "4",
+                *extra_args,
             ],
             cwd=ROOT,
             env=env,
@@ -65,22 +71,29 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBackend
             stderr=subprocess.STDOUT,
         )
     running = RunningBackend(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{aws_port}", log_path, process)
-    deadline = time.monotonic() + 120
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"local backend exited:\n{running.log_text()[-4000:]}")
-        if "Press Ctrl-C to stop." in running.log_text():
-            break
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"local backend did not start:\n{running.log_text()[-4000:]}")
-        time.sleep(0.2)
-    yield running
-    process.terminate()
     try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"local backend exited:\n{running.log_text()[-4000:]}")
+            if "Press Ctrl-C to stop." in running.log_text():
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"local backend did not start:\n{running.log_text()[-4000:]}")
+            time.sleep(0.2)
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBackend]:
+    with start_backend(tmp_path_factory.mktemp("localrt")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
