@@ -73,16 +73,21 @@ class StreamConsumer:
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(name="catalog", domain="catalog", description="Catalog: products, variants, prices"),
     FunctionSpec(
+        name="checkout",
+        domain="checkout",
+        description="Checkout: priced checkouts reserving stock, shipping methods, promotions",
+        timeout_seconds=15,
+    ),
+    FunctionSpec(
         name="publisher",
         domain="events",
         description="Outbox publisher: table stream -> EventBridge",
         timeout_seconds=30,
     ),
     FunctionSpec(
-        name="checkout",
-        domain="checkout",
-        description="Checkout: priced checkouts reserving stock, shipping methods, promotions",
-        timeout_seconds=15,
+        name="stock",
+        domain="stock",
+        description="Stock: levels, movement ledger, FIFO valuation, low-stock alerts, reconciliation",
     ),
 )
 
@@ -97,6 +102,12 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/shipping-methods", "checkout"),
     Route("POST", "/admin/promotions", "checkout", auth="admin"),
     Route("GET", "/admin/promotions/{code}", "checkout", auth="admin"),
+    # The literal `reconciliation` before `{sku}`: the local gateway matches in this order.
+    Route("GET", "/admin/stock/reconciliation", "stock", auth="admin"),
+    Route("GET", "/admin/stock/{sku}", "stock", auth="admin"),
+    Route("PUT", "/admin/stock/{sku}/settings", "stock", auth="admin"),
+    Route("POST", "/admin/stock/{sku}/movements", "stock", auth="admin"),
+    Route("GET", "/admin/stock/{sku}/movements", "stock", auth="admin"),
 )
 
 SUBSCRIPTIONS: tuple[Subscription, ...] = ()
@@ -104,6 +115,11 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = ()
 SCHEDULES: tuple[Schedule, ...] = (
     # Expired checkouts give their stock and promotion redemptions back within a minute.
     Schedule("release-expired-checkouts", "checkout", "rate(1 minute)"),
+)
+
+# The transactional outbox: outbox items written with each state change reach EventBridge this way.
+STREAM_CONSUMERS: tuple[StreamConsumer, ...] = (
+    StreamConsumer(name="outbox", function="publisher", table="Main", entities=("outbox",)),
 )
 
 # The event bus every domain event is published to (one per regional stack).
