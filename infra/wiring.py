@@ -85,6 +85,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=30,
     ),
     FunctionSpec(
+        name="payments",
+        domain="payments",
+        description="Payments: Stripe webhooks (signed, deduplicated) and admin refunds",
+        uses_stripe=True,
+    ),
+    FunctionSpec(
         name="stock",
         domain="stock",
         description="Stock: levels, movement ledger, FIFO valuation, low-stock alerts, reconciliation",
@@ -97,6 +103,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/admin/products", "catalog", auth="admin"),
     Route("PUT", "/admin/products/{product_id}", "catalog", auth="admin"),
     Route("DELETE", "/admin/products/{product_id}", "catalog", auth="admin"),
+    Route("POST", "/webhooks/stripe", "payments", auth="webhook"),
+    Route("POST", "/admin/orders/{order_id}/refunds", "payments", auth="admin"),
     Route("POST", "/checkouts", "checkout"),
     Route("GET", "/checkouts/{checkout_id}", "checkout"),
     Route("GET", "/shipping-methods", "checkout"),

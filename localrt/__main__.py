@@ -20,6 +20,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--aws-port", type=int, default=int(os.environ.get("AWS_PORT", "4566")))
+    parser.add_argument("--stripe-port", type=int, default=int(os.environ.get("STRIPE_PORT", "0")) or None)
     parser.add_argument("--no-seed", action="store_true", help="start with an empty catalog")
     parser.add_argument("--max-instances", type=int, default=int(os.environ.get("LOCAL_MAX_INSTANCES", "4")))
     args = parser.parse_args()
@@ -34,6 +35,7 @@ def main() -> None:
         max_instances=args.max_instances,
         extra_env={k: v for k, v in os.environ.items() if k.startswith("CHECKOUT_")},
         log=sys.stderr,
+        stripe_port=args.stripe_port,
     )
     stopped = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
@@ -46,6 +48,7 @@ def main() -> None:
         f"  API docs:     {backend.base_url}/docs  (OpenAPI: {backend.base_url}/openapi.json)\n"
         f"  Admin token:  {admin_token}  (Authorization: Bearer <token>)\n"
         f"  AWS (moto):   {backend.emulator.endpoint}\n"
+        f"  Stripe:       {backend.stripe.api_base}  (localstripe; pay: POST /_local/payments/<pi>/confirm)\n"
         f"  Demo catalog: {products} products\n"
         f"Press Ctrl-C to stop.",
         flush=True,

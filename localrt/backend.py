@@ -13,10 +13,12 @@ from infra.environment import function_environment
 from infra.wiring import FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE, routes_of
 from localrt.emulator import AwsEmulator
 from localrt.eventing import EventRouting
+from localrt.workflows import start_workflows
 from localrt.functions import FunctionPool, worker_environment
 from localrt.gateway import Gateway, LocalRequest, LocalResponse, json_response, make_http_server
 from localrt.openapi import SWAGGER_UI, merge
 from localrt.scheduler import Scheduler
+from localrt.stripe_emulator import StripeEmulator
 
 TABLE_NAMES = {
     MAIN_TABLE.logical_name: "cloudtill-main",
@@ -38,10 +40,12 @@ class LocalBackend:
         max_instances: int,
         extra_env: dict[str, str],
         log: IO[str] | None,
+        stripe_port: int | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.base_url = f"http://{host}:{port}"
         self.emulator = AwsEmulator(aws_port)
+        self.stripe = StripeEmulator(stripe_port, log)
         self.pools = {
             spec.name: FunctionPool(
                 spec.name,
@@ -57,6 +61,7 @@ class LocalBackend:
                             event_bus_name=EVENT_BUS_NAME,
                         ),
                         **extra_env,
+                        **(self.stripe.env() if spec.uses_stripe else {}),
                     },
                     self.emulator.endpoint,
                 ),
@@ -67,6 +72,7 @@ class LocalBackend:
             for spec in FUNCTIONS
         }
         self.gateway = Gateway(self.pools, admin_token)
+        self.stripe.add_local_routes(self.gateway)
         self._openapi: bytes | None = None
         self._openapi_lock = threading.Lock()
         self.scheduler = Scheduler(self.pools)
@@ -116,7 +122,10 @@ class LocalBackend:
     def start(self) -> None:
         self.emulator.start()
         self.emulator.create_tables(TABLE_NAMES)
+        self.stripe.start()
+        self.stripe.register_webhook(f"{self.base_url}/webhooks/stripe")
         self.events.create_resources()
+        start_workflows(self.emulator, self.pools)
         # Start one instance of every function up front, in parallel, so the first requests are warm.
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(lambda p: p.warm(), self.pools.values()))
@@ -130,4 +139,5 @@ class LocalBackend:
         self._server.shutdown()
         for pool in self.pools.values():
             pool.stop()
+        self.stripe.stop()
         self.emulator.stop()

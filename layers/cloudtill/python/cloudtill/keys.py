@@ -74,3 +74,27 @@ def stock_movement(sku_code: str, at: str, movement_id: str) -> tuple[str, str]:
 def held_by_sku_partition(sku_code: str) -> str:
     """GSI2PK under which a SKU's held reservations are found (see `held_by_sku_index`)."""
     return held_by_sku_index(sku_code, "")[0]
+
+
+# -- payments domain ---------------------------------------------------------------------------------
+
+PAYMENT_ORPHANS = "PAYMENT_ORPHANS"  # GSI1PK of webhook events for PaymentIntents we do not know
+
+
+def payment_event(event_id: str) -> tuple[str, str]:
+    """Dedupe record of a Stripe webhook event (kept 35 days: Stripe retries for up to 3 days)."""
+    return f"PAYMENT_EVENT#{event_id}", "EVENT"
+
+
+def payment_intent(payment_intent_id: str) -> tuple[str, str]:
+    """The payment record of a PaymentIntent: expected amount, status, refunds, disputes."""
+    return f"PAYMENT_INTENT#{payment_intent_id}", "INTENT"
+
+
+def payment_charge(charge_id: str) -> tuple[str, str]:
+    """Charge -> PaymentIntent, for webhooks (disputes, old refunds) that name only the charge."""
+    return f"PAYMENT_CHARGE#{charge_id}", "CHARGE"
+
+
+def order(order_id: str) -> tuple[str, str]:
+    return f"ORDER#{order_id}", "ORDER"

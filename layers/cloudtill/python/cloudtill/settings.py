@@ -11,7 +11,7 @@ import functools
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CountryCode = str  # ISO 3166-1 alpha-2, upper case
@@ -94,6 +94,15 @@ class Settings(BaseSettings):
     shop_settings: ShopSettings = Field(default_factory=ShopSettings)
     checkout_ttl_seconds: int = Field(default=900, ge=1, le=86_400)
     max_request_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Payments (only functions with `uses_stripe` get these). In AWS the key and webhook secrets live in
+    # Secrets Manager (STRIPE_SECRET_ARN); locally they come straight from the environment.
+    payment_capture: Literal["automatic", "manual"] = "automatic"
+    stripe_api_base: str | None = None  # None: api.stripe.com; locally the localstripe emulator
+    stripe_api_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    # During a webhook secret rotation: the secret being replaced, still accepted until removed.
+    stripe_webhook_secret_previous: SecretStr | None = None
+    stripe_secret_arn: str | None = None
 
 
 @functools.cache

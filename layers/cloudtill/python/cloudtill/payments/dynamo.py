@@ -1,0 +1,194 @@
+"""DynamoDB adapters of the payments ports (single table, keys in `cloudtill.keys`).
+
+- `PAYMENT_INTENT#<pi>` / `INTENT` (entity `payment`): the payment record, versioned; every write is
+  conditional on the version read (optimistic concurrency, no blind read-modify-write).
+- `PAYMENT_EVENT#<event id>` / `EVENT` (entity `payment_event`, TTL 35 days): webhook dedupe, put with
+  `attribute_not_exists` IN the transaction of the effect; orphans also carry GSI1 `PAYMENT_ORPHANS`.
+- `PAYMENT_CHARGE#<ch>` / `CHARGE`: charge -> PaymentIntent for webhooks naming only the charge.
+- `ORDER#<id>` / `ORDER`: read only, attribute `payment_intent_id` (written by the orders domain).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from cloudtill import ddb, keys
+from cloudtill.outbox import outbox_put
+from cloudtill.payments.ports import StaleRecord, WebhookEffect
+from cloudtill.payments.records import PaymentRecord
+
+DEDUPE_RETENTION = timedelta(days=35)
+
+
+def record_to_item(record: PaymentRecord) -> dict[str, Any]:
+    pk, sk = keys.payment_intent(record.payment_intent_id)
+    return {
+        "PK": pk,
+        "SK": sk,
+        "entity": "payment",
+        "payment_intent_id": record.payment_intent_id,
+        "checkout_id": record.checkout_id,
+        "amount": record.amount,
+        "currency": record.currency,
+        "status": record.status,
+        "status_event_created": record.status_event_created,
+        "retryable": record.retryable,
+        "amount_received": record.amount_received,
+        "currency_received": record.currency_received,
+        "flagged_for_review": record.flagged_for_review,
+        "failure_code": record.failure_code,
+        "charge_id": record.charge_id,
+        "refunds": dict(record.refunds),
+        "refunded_amount": record.refunded_amount,
+        "disputes": list(record.disputes),
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "version": record.version,
+    }
+
+
+def record_from_item(item: dict[str, Any]) -> PaymentRecord:
+    data = ddb.from_item(item)
+    return PaymentRecord(
+        payment_intent_id=data["payment_intent_id"],
+        checkout_id=data["checkout_id"],
+        amount=int(data["amount"]),
+        currency=data["currency"],
+        created_at=data["created_at"],
+        updated_at=data["updated_at"],
+        status=data["status"],
+        status_event_created=int(data.get("status_event_created", 0)),
+        amount_received=data.get("amount_received"),
+        currency_received=data.get("currency_received"),
+        flagged_for_review=bool(data.get("flagged_for_review", False)),
+        failure_code=data.get("failure_code"),
+        charge_id=data.get("charge_id"),
+        refunds={k: int(v) for k, v in (data.get("refunds") or {}).items()},
+        disputes=tuple(data.get("disputes") or ()),
+        version=int(data.get("version", 0)),
+    )
+
+
+class DynamoPaymentStore:
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @property
+    def _ddb(self) -> Any:
+        return self._client or ddb.client()
+
+    def create(self, record: PaymentRecord) -> PaymentRecord | None:
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=ddb.to_item(record_to_item(record)),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except ClientError as error:
+            if not ddb.is_conditional_failure(error):
+                raise
+            return self.get(record.payment_intent_id)
+        return None
+
+    def get(self, payment_intent_id: str) -> PaymentRecord | None:
+        found = self._ddb.get_item(
+            TableName=self._table, Key=ddb.key(*keys.payment_intent(payment_intent_id)), ConsistentRead=True
+        ).get("Item")
+        return record_from_item(found) if found else None
+
+    def payment_intent_of_charge(self, charge_id: str) -> str | None:
+        found = self._ddb.get_item(
+            TableName=self._table, Key=ddb.key(*keys.payment_charge(charge_id)), ConsistentRead=True
+        ).get("Item")
+        return str(ddb.from_item(found)["payment_intent_id"]) if found else None
+
+    def is_processed(self, event_id: str) -> bool:
+        found = self._ddb.get_item(
+            TableName=self._table,
+            Key=ddb.key(*keys.payment_event(event_id)),
+            ProjectionExpression="PK",
+            ConsistentRead=True,
+        )
+        return "Item" in found
+
+    def commit(self, effect: WebhookEffect) -> bool:
+        received = datetime.fromisoformat(effect.received_at.replace("Z", "+00:00")).astimezone(UTC)
+        pk, sk = keys.payment_event(effect.event_id)
+        dedupe = {
+            "PK": pk,
+            "SK": sk,
+            "entity": "payment_event",
+            "event_id": effect.event_id,
+            "event_type": effect.event_type,
+            "payment_intent_id": effect.payment_intent_id,
+            "received_at": effect.received_at,
+            "orphan": effect.orphan,
+            "ttl": int((received + DEDUPE_RETENTION).timestamp()),
+        }
+        if effect.orphan:  # ops list them: Query GSI1 PAYMENT_ORPHANS
+            dedupe["GSI1PK"] = keys.PAYMENT_ORPHANS
+            dedupe["GSI1SK"] = f"{effect.received_at}#{effect.event_id}"
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": ddb.to_item(dedupe),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        ]
+        if effect.record is not None:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": ddb.to_item(record_to_item(effect.record)),
+                        "ConditionExpression": "version = :expected",
+                        "ExpressionAttributeValues": ddb.to_values({":expected": effect.expected_version}),
+                    }
+                }
+            )
+        if effect.charge_link is not None:
+            charge_id, intent_id = effect.charge_link
+            cpk, csk = keys.payment_charge(charge_id)
+            link = {"PK": cpk, "SK": csk, "entity": "payment_charge", "payment_intent_id": intent_id}
+            items.append({"Put": {"TableName": self._table, "Item": ddb.to_item(link)}})
+        items.extend(outbox_put(self._table, event) for event in effect.events)
+        try:
+            self._ddb.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if not ddb.is_transaction_cancelled(error):
+                raise
+            codes = ddb.cancellation_codes(error)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return False  # this event id was processed before: no effect
+            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                raise StaleRecord(effect.payment_intent_id) from None
+            raise
+        return True
+
+
+class DynamoOrderPaymentLookup:
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    def payment_intent_of_order(self, order_id: str) -> str | None:
+        found = (
+            (self._client or ddb.client())
+            .get_item(
+                TableName=self._table,
+                Key=ddb.key(*keys.order(order_id)),
+                ProjectionExpression="payment_intent_id",
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
+        if not found:
+            return None
+        value = ddb.from_item(found).get("payment_intent_id")
+        return str(value) if value else None

@@ -1,0 +1,107 @@
+"""What the payments domain needs from the outside world: small Protocols, adapters elsewhere.
+
+`PaymentGateway` is Stripe (`stripe_adapter.StripePaymentGateway`, pointed at api.stripe.com in AWS and at
+localstripe locally); `PaymentStore` and `OrderPaymentLookup` are DynamoDB (`dynamo`); unit tests use the
+in-memory fakes of `tests/fakes.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cloudtill.outbox import DomainEvent
+from cloudtill.payments.records import PaymentRecord
+
+
+@dataclass(frozen=True)
+class PaymentIntentRef:
+    """What the checkout keeps and returns: the client secret goes to the shopper's browser only."""
+
+    id: str
+    client_secret: str = field(repr=False)
+    status: str
+
+
+@dataclass(frozen=True)
+class RefundRef:
+    id: str
+    amount: int
+    currency: str
+    status: str
+
+
+class PaymentGateway(Protocol):
+    def create_payment_intent(
+        self, checkout_id: str, amount: int, currency: str, capture_manual: bool
+    ) -> PaymentIntentRef:
+        """One intent per checkout: the idempotency key is `checkout-<checkout_id>`, so a retried
+        checkout gets the same intent back. Metadata carries `checkout_id`."""
+        ...
+
+    def cancel_payment_intent(self, payment_intent_id: str) -> str:
+        """Cancel (checkout expired or cancelled); returns the intent's status."""
+        ...
+
+    def capture(self, payment_intent_id: str, amount: int | None = None) -> str:
+        """Capture a manually captured intent (all of it, or `amount`); returns the status."""
+        ...
+
+    def refund(
+        self,
+        payment_intent_id: str,
+        amount: int,
+        reason: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> RefundRef: ...
+
+
+class SignatureVerifier(Protocol):
+    def is_valid(self, payload: str, header: str | None, secret: str, tolerance_seconds: int) -> bool:
+        """True when `header` (Stripe-Signature) holds a v1 signature of `payload` by `secret`, made
+        at most `tolerance_seconds` ago."""
+        ...
+
+
+class StaleRecord(Exception):
+    """The payment record changed since it was read: read it again and re-plan."""
+
+
+@dataclass(frozen=True)
+class WebhookEffect:
+    """Everything one webhook event changes, committed in ONE transaction (or not at all)."""
+
+    event_id: str
+    event_type: str
+    received_at: str
+    payment_intent_id: str | None
+    # The new state of the payment record (None: unchanged), written only if still at `expected_version`.
+    record: PaymentRecord | None = None
+    expected_version: int | None = None
+    events: Sequence[DomainEvent] = ()
+    # charge id -> payment intent, remembered for webhooks that name only the charge.
+    charge_link: tuple[str, str] | None = None
+    orphan: bool = False
+
+
+class PaymentStore(Protocol):
+    def create(self, record: PaymentRecord) -> PaymentRecord | None:
+        """Write a new record; if one exists already, write nothing and return the existing one."""
+        ...
+
+    def get(self, payment_intent_id: str) -> PaymentRecord | None: ...
+
+    def payment_intent_of_charge(self, charge_id: str) -> str | None: ...
+
+    def is_processed(self, event_id: str) -> bool: ...
+
+    def commit(self, effect: WebhookEffect) -> bool:
+        """Dedupe put + record update + outbox events, atomically. False (nothing written) when the
+        event id was processed before; raises `StaleRecord` when the record moved on meanwhile."""
+        ...
+
+
+class OrderPaymentLookup(Protocol):
+    def payment_intent_of_order(self, order_id: str) -> str | None: ...
