@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +12,8 @@ from cloudtill.checkout.ports import ReservationRejected
 from cloudtill.checkout.records import CheckoutRecord, SkuSnapshot, StoredPromotion
 from cloudtill.errors import Conflict, DuplicateSku, FieldError, ValidationFailed, VersionConflict
 from cloudtill.outbox import DomainEvent
+from cloudtill.payments.ports import PaymentIntentRef, RefundRef, StaleRecord, WebhookEffect
+from cloudtill.payments.records import PaymentRecord
 from cloudtill.promotions import Promotion
 from cloudtill.stock.ports import StaleStock
 from cloudtill.stock.rules import MovementRecord, StockChange, StockState
@@ -242,3 +244,113 @@ class InMemoryPromotionRepository:
 
     def get(self, code: str) -> StoredPromotion | None:
         return self._checkouts.promotions.get(code)
+
+
+# -- payments -----------------------------------------------------------------------------------------
+
+
+class InMemoryPaymentStore:
+    """`PaymentStore` with the adapter's transaction semantics: dedupe + versioned record + outbox,
+    all or nothing."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, PaymentRecord] = {}
+        self.processed: dict[str, WebhookEffect] = {}
+        self.charges: dict[str, str] = {}
+        self.outbox: list[DomainEvent] = []
+        # Test hook: called before each commit (e.g. to simulate a concurrent writer).
+        self.before_commit: Callable[[WebhookEffect], None] | None = None
+
+    def create(self, record: PaymentRecord) -> PaymentRecord | None:
+        if record.payment_intent_id in self.records:
+            return self.records[record.payment_intent_id]
+        self.records[record.payment_intent_id] = record
+        return None
+
+    def get(self, payment_intent_id: str) -> PaymentRecord | None:
+        return self.records.get(payment_intent_id)
+
+    def payment_intent_of_charge(self, charge_id: str) -> str | None:
+        return self.charges.get(charge_id)
+
+    def is_processed(self, event_id: str) -> bool:
+        return event_id in self.processed
+
+    def commit(self, effect: WebhookEffect) -> bool:
+        if self.before_commit is not None:
+            self.before_commit(effect)
+        if effect.event_id in self.processed:
+            return False
+        if effect.record is not None:
+            stored = self.records[effect.record.payment_intent_id]
+            if stored.version != effect.expected_version:
+                raise StaleRecord(effect.record.payment_intent_id)
+            self.records[effect.record.payment_intent_id] = effect.record
+        self.processed[effect.event_id] = effect
+        if effect.charge_link is not None:
+            self.charges[effect.charge_link[0]] = effect.charge_link[1]
+        self.outbox.extend(effect.events)
+        return True
+
+    def outbox_of(self, detail_type: str) -> list[DomainEvent]:
+        return [e for e in self.outbox if e.detail_type == detail_type]
+
+
+class FakePaymentGateway:
+    """`PaymentGateway` keeping what was asked; intents are keyed by checkout like Stripe's idempotency."""
+
+    def __init__(self) -> None:
+        self.intents: dict[str, PaymentIntentRef] = {}
+        self.refunds: list[dict[str, object]] = []
+        self.canceled: list[str] = []
+        self.captured: list[tuple[str, int | None]] = []
+
+    def create_payment_intent(
+        self, checkout_id: str, amount: int, currency: str, capture_manual: bool
+    ) -> PaymentIntentRef:
+        if checkout_id not in self.intents:
+            n = len(self.intents) + 1
+            self.intents[checkout_id] = PaymentIntentRef(
+                f"pi_fake{n}", f"pi_fake{n}_secret_x", "requires_payment_method"
+            )
+        return self.intents[checkout_id]
+
+    def cancel_payment_intent(self, payment_intent_id: str) -> str:
+        self.canceled.append(payment_intent_id)
+        return "canceled"
+
+    def capture(self, payment_intent_id: str, amount: int | None = None) -> str:
+        self.captured.append((payment_intent_id, amount))
+        return "succeeded"
+
+    def refund(
+        self,
+        payment_intent_id: str,
+        amount: int,
+        reason: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> RefundRef:
+        for done in self.refunds:
+            if done["idempotency_key"] == idempotency_key:
+                return RefundRef(str(done["id"]), amount, "eur", "succeeded")
+        refund_id = f"re_fake{len(self.refunds) + 1}"
+        self.refunds.append(
+            {
+                "id": refund_id,
+                "payment_intent_id": payment_intent_id,
+                "amount": amount,
+                "reason": reason,
+                "idempotency_key": idempotency_key,
+                "metadata": dict(metadata or {}),
+            }
+        )
+        return RefundRef(refund_id, amount, "eur", "succeeded")
+
+
+class InMemoryOrderPaymentLookup:
+    def __init__(self, orders: dict[str, str] | None = None) -> None:
+        self.orders = dict(orders or {})
+
+    def payment_intent_of_order(self, order_id: str) -> str | None:
+        return self.orders.get(order_id)

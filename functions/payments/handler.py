@@ -21,7 +21,7 @@ from cloudtill.payments.credentials import StripeCredentialsSource
 from cloudtill.payments.dynamo import DynamoOrderPaymentLookup, DynamoPaymentStore
 from cloudtill.payments.refunds import RefundReason, request_refund
 from cloudtill.payments.stripe_adapter import StripePaymentGateway, StripeSignatureVerifier
-from cloudtill.payments.webhooks import SIGNATURE_HEADER, WebhookProcessor, verify_event
+from cloudtill.payments.webhooks import SIGNATURE_HEADER, WebhookProcessor, receive_webhook
 from cloudtill.settings import get_settings
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,8 +77,10 @@ def stripe_webhook() -> WebhookAck:
     if event_in.is_base64_encoded:
         raw = base64.b64decode(raw).decode("utf-8", errors="replace")
     secrets = [s.get_secret_value() for s in credentials().get().webhook_secrets]
-    event = verify_event(raw, event_in.headers.get(SIGNATURE_HEADER), secrets, StripeSignatureVerifier())
-    outcome = WebhookProcessor(store(), SystemClock()).process(event)
+    processor = WebhookProcessor(store(), SystemClock())
+    event, outcome = receive_webhook(
+        raw, event_in.headers.get(SIGNATURE_HEADER), secrets, StripeSignatureVerifier(), processor
+    )
     log = logger.warning if outcome.result == "orphan" else logger.info
     # Ids and types only: the body holds the client secret and the customer's details.
     log(

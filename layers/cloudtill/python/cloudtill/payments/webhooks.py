@@ -114,6 +114,18 @@ def register_payment_intent(
     return existing
 
 
+def receive_webhook(
+    payload: str,
+    signature_header: str | None,
+    secrets: Sequence[str],
+    verifier: SignatureVerifier,
+    processor: WebhookProcessor,
+) -> tuple[Event, WebhookOutcome]:
+    """The webhook endpoint's whole job: verify (400 and no write on failure), then process."""
+    event = verify_event(payload, signature_header, secrets, verifier)
+    return event, processor.process(event)
+
+
 class WebhookProcessor:
     def __init__(self, store: PaymentStore, clock: Clock) -> None:
         self._store = store
