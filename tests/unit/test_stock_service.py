@@ -12,6 +12,7 @@ from cloudtill.stock.rules import InsufficientStock, StockChange, StockState
 from cloudtill.stock.service import StockBusy, StockService
 
 from tests.fakes import FixedClock, InMemoryStockRepository
+from tests.unit.test_event_schemas import detail_validator
 
 SKU = "MUG-BLK"
 
@@ -306,3 +307,18 @@ def test_ledger_pages_newest_first(service: StockService) -> None:
     quantities = [m.quantity for page in (first, second, third) for m in page.items]
     assert quantities == [5, 4, 3, 2, 1]
     assert third.next_cursor is None
+
+
+def test_emitted_events_match_their_schemas(
+    service: StockService, repository: InMemoryStockRepository
+) -> None:
+    # Given a SKU that receives, drops below its threshold (with a backorder), and sells
+    service.update_settings(SKU, StockSettingsIn(low_stock_threshold=2, backorder_limit=3))
+    service.record_movement(SKU, _movement("receive", 5, 100))
+    service.record_movement(SKU, _movement("adjust", -4).model_copy(update={"reference": "damaged"}))
+    _reserve(repository, 3)
+    service.commit_sale(SKU, 3, reference="ord_9")
+    # Then every event validates against events/schemas
+    assert {e.detail_type for e in repository.events} == {"StockAdjusted", "StockLow"}
+    for event in repository.events:
+        detail_validator(event.detail_type).validate(event.envelope()["detail"])

@@ -220,7 +220,9 @@ def commit_sale(before: StockState, quantity: int, reference: str | None, at_iso
     """Turn `quantity` reserved units into a sale: on hand and reserved both fall by `quantity`
     (reservable is unchanged), the oldest FIFO layers are consumed and their cost is the COGS.
 
-    The sellable quantity does not change, so a sale never crosses the low-stock threshold."""
+    A sale does not change the sellable quantity, but the reservation before it did: if that
+    reservation took the SKU to or below its threshold without setting `low_stock`, this is the
+    first stock write to see it, and StockLow fires now."""
     if quantity < 1:
         raise ValueError("a sale takes at least 1 unit")
     if before.reserved < quantity:
@@ -229,11 +231,13 @@ def commit_sale(before: StockState, quantity: int, reference: str | None, at_iso
             [FieldError("quantity", f"at most {before.reserved} reserved units")],
         )
     fifo, cogs = consume(before.fifo, quantity)
+    low, became_low = _low_flag_change(before, before.sellable, before.low_stock_threshold)
     after = replace(
         before,
         on_hand=before.on_hand - quantity,
         reserved=before.reserved - quantity,
         fifo=fifo,
+        low_stock=low,
         version=before.version + 1,
     )
     record = MovementRecord(
@@ -252,7 +256,7 @@ def commit_sale(before: StockState, quantity: int, reference: str | None, at_iso
         reference=reference,
         at=at_iso,
     )
-    return StockChange(before, after, record, became_low=False)
+    return StockChange(before, after, record, became_low)
 
 
 def change_settings(

@@ -108,7 +108,10 @@ class StockService:
         The order workflow, which must also mark its reservation committed in the same transaction,
         uses the adapter's `sale_operations` with `rules.commit_sale` instead."""
         change = self._write(
-            sku, lambda state: commit_sale(state, quantity, reference, iso(self._clock.now())), "movement"
+            sku,
+            lambda state: commit_sale(state, quantity, reference, iso(self._clock.now())),
+            # The sale only reveals a drop that the reservation before it caused.
+            "reservation",
         )
         assert change.movement is not None
         return change.movement
