@@ -17,10 +17,11 @@ from typing import Any
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from infra.declaration import Declaration
+from infra.function_factory import FUNCTIONS_DIR
 from infra.layer_build import ensure_layers
 from infra.region_settings import load_region_settings, load_stage_settings, parse_regions
 from infra.stack import CloudtillStack
-from infra.wiring import FUNCTIONS, FunctionSpec
 
 DEFAULT_CONTEXT = {"stage": "dev", "regions": "eu-west-1"}
 
@@ -30,11 +31,14 @@ def build_app(
     *,
     with_nag: bool = True,
     layer_dirs: Mapping[str, Path] | None = None,
-    functions: tuple[FunctionSpec, ...] = FUNCTIONS,
+    declaration: Declaration | None = None,
+    functions_dir: Path = FUNCTIONS_DIR,
 ) -> list[CloudtillStack]:
     """Adds one stack per region in the app's context (and cdk-nag) to `app`.
 
-    `functions` defaults to the wiring; tests pass variants (e.g. a function using Stripe).
+    `declaration` defaults to `infra/wiring.py`; tests pass variants (e.g. a function using Stripe,
+    one more subscription) built with `dataclasses.replace(Declaration.from_wiring(), ...)`, and
+    `functions_dir` when a variant needs function folders that do not exist yet.
     """
     stage = load_stage_settings(str(app.node.try_get_context("stage") or DEFAULT_CONTEXT["stage"]))
     regions = parse_regions(str(app.node.try_get_context("regions") or DEFAULT_CONTEXT["regions"]))
@@ -49,7 +53,8 @@ def build_app(
             region=load_region_settings(region),
             layer_dirs=layers,
             account=account,
-            functions=functions,
+            declaration=declaration,
+            functions_dir=functions_dir,
         )
         for region in regions
     ]

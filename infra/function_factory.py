@@ -70,8 +70,10 @@ class FunctionFactory(Construct):
         stage: StageSettings,
         dependencies: FunctionDependencies,
         layer_dirs: dict[str, Path],
+        functions_dir: Path = FUNCTIONS_DIR,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._functions_dir = functions_dir
         self._region = region
         self._stage = stage
         self._dependencies = dependencies
@@ -138,7 +140,9 @@ class FunctionFactory(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(function_code_dir(spec)), exclude=ASSET_EXCLUDES),
+            code=lambda_.Code.from_asset(
+                str(function_code_dir(spec, self._functions_dir)), exclude=ASSET_EXCLUDES
+            ),
             layers=layers,
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),

@@ -15,10 +15,13 @@ from infra.acknowledgements import acknowledge
 from infra.constructs.api import Api
 from infra.constructs.data import DataTables
 from infra.constructs.domain import DomainFunctions
+from infra.constructs.eventing import Eventing
 from infra.constructs.messaging import Messaging
 from infra.constructs.operations import Operations
 from infra.constructs.registry import domain_construct
-from infra.function_factory import FunctionDependencies, FunctionFactory
+from infra.constructs.schedules import Schedules
+from infra.declaration import Declaration
+from infra.function_factory import FUNCTIONS_DIR, FunctionDependencies, FunctionFactory
 from infra.region_settings import RegionSettings, StageSettings
 
 
@@ -35,9 +38,11 @@ class CloudtillStack(Stack):
         region: RegionSettings,
         layer_dirs: dict[str, Path],
         account: str | None = None,
-        functions: tuple[wiring.FunctionSpec, ...] = wiring.FUNCTIONS,
-        routes: tuple[wiring.Route, ...] = wiring.ROUTES,
+        declaration: Declaration | None = None,
+        functions_dir: Path = FUNCTIONS_DIR,
     ) -> None:
+        declaration = (declaration or Declaration.from_wiring()).validate()
+        functions = declaration.functions
         name = stack_name(stage.stage, region.region)
         super().__init__(
             scope,
@@ -49,7 +54,8 @@ class CloudtillStack(Stack):
         Tags.of(self).add("app", "cloudtill")
         Tags.of(self).add("stage", stage.stage)
 
-        self.data = DataTables(self, "Data")
+        self.declaration = declaration
+        self.data = DataTables(self, "Data", specs=declaration.tables)
         self.messaging = Messaging(self, "Messaging", stage=stage.stage)
         dependencies = FunctionDependencies(
             tables=self.data,
@@ -57,7 +63,13 @@ class CloudtillStack(Stack):
             stripe_secret=self._stripe_secret(stage) if any(f.uses_stripe for f in functions) else None,
         )
         self.function_factory = FunctionFactory(
-            self, "Functions", region=region, stage=stage, dependencies=dependencies, layer_dirs=layer_dirs
+            self,
+            "Functions",
+            region=region,
+            stage=stage,
+            dependencies=dependencies,
+            layer_dirs=layer_dirs,
+            functions_dir=functions_dir,
         )
 
         specs_by_domain: dict[str, list[wiring.FunctionSpec]] = defaultdict(list)
@@ -75,7 +87,9 @@ class CloudtillStack(Stack):
         }
         self.functions: dict[str, lambda_.Function] = dict(self.function_factory.functions)
 
-        self.api = Api(self, "Api", stage=stage, region=region, routes=routes, functions=self.functions)
+        self.api = Api(
+            self, "Api", stage=stage, region=region, routes=declaration.routes, functions=self.functions
+        )
         self.operations = Operations(
             self,
             "Operations",
@@ -83,7 +97,29 @@ class CloudtillStack(Stack):
             region=region,
             functions=self.functions,
             rest_api=self.api.rest_api,
+            routes=declaration.routes,
         )
+        self.eventing = Eventing(
+            self,
+            "Eventing",
+            stage=stage.stage,
+            declaration=declaration,
+            functions=self.functions,
+            tables=self.data.tables,
+            event_bus=self.messaging.event_bus,
+            operations=self.operations,
+        )
+        self.schedules = Schedules(
+            self,
+            "Schedules",
+            stage=stage.stage,
+            default_timezone=region.shop.timezone,
+            declaration=declaration,
+            functions=self.functions,
+            operations=self.operations,
+        )
+        # Last: the dashboard shows every alarm, DLQ and workflow built above.
+        self.operations.build_dashboard()
 
     def _stripe_secret(self, stage: StageSettings) -> secretsmanager.Secret:
         secret = secretsmanager.Secret(

@@ -1,9 +1,9 @@
 """Base of the per-domain constructs: a domain's functions plus the grants that domain needs.
 
 A function added to `infra/wiring.py` is built by the function factory under its domain's
-construct. A domain without its own construct gets this base class, which grants nothing:
-least privilege by default, the function can log and trace but touches no data until a
-domain construct (e.g. `CatalogDomain`) says what it may do.
+construct. The factory's role can log and trace and nothing else; each domain's subclass (e.g.
+`CatalogDomain`) grants exactly what that domain needs with `grant_*` methods. A domain with no
+subclass in `registry.py` fails the synth rather than deploying a function that cannot work.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ class DomainFunctions(Construct):
     def grant(
         self, spec: FunctionSpec, function: lambda_.Function, dependencies: FunctionDependencies
     ) -> None:
-        """The domain's data access. The base class grants nothing."""
+        """The domain's data access (`grant_*` only). Subclasses must say what they need."""
+        raise NotImplementedError(f"{type(self).__name__} must define the {self.domain!r} domain's grants")
 
 
 def acknowledge_index_access(function: lambda_.Function, table: dynamodb.Table) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,11 @@ import pytest
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from infra.app import build_app, create_app
+from infra.declaration import Declaration
+from infra.function_factory import FUNCTIONS_DIR
 from infra.layer_build import ensure_layers
 from infra.stack import stack_name
+from infra.wiring import FunctionSpec, Route, Schedule, Subscription
 
 REGIONS = ("eu-west-1", "us-east-1")
 STAGE = "dev"
@@ -36,9 +41,15 @@ def layer_dirs() -> dict[str, Path]:
     return ensure_layers()
 
 
-def synthesize(outdir: Path, context: dict[str, str], layer_dirs: dict[str, Path]) -> Synthesis:
+def synthesize(
+    outdir: Path,
+    context: dict[str, str],
+    layer_dirs: dict[str, Path],
+    declaration: Declaration | None = None,
+    functions_dir: Path = FUNCTIONS_DIR,
+) -> Synthesis:
     app = create_app(context, outdir=str(outdir))
-    stacks = build_app(app, layer_dirs=layer_dirs)
+    stacks = build_app(app, layer_dirs=layer_dirs, declaration=declaration, functions_dir=functions_dir)
     error: Exception | None = None
     try:
         app.synth()
@@ -71,3 +82,75 @@ def templates(synthesis: Synthesis) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="session")
 def eu_template(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return templates["eu-west-1"]
+
+
+# --- the wiring as it is about to grow: proves what the current wiring cannot yet show ------------
+
+PROBE_SUBSCRIPTION = Subscription(
+    name="probe-stock-alerts", function="stock", detail_types=("StockLow", "ProductCreated"), batch_size=5
+)
+PROBE_SCHEDULE = Schedule(
+    "probe-nightly", "stock", "cron(0 2 * * ? *)", timezone="UTC", payload={"kind": "probe"}
+)
+PAYMENTS = FunctionSpec(
+    name="payments", domain="payments", description="Payments: Stripe webhook, refunds", uses_stripe=True
+)
+PAYMENTS_ROUTES = (
+    Route("POST", "/webhooks/stripe", "payments", auth="webhook"),
+    Route("POST", "/admin/orders/{order_id}/refunds", "payments", auth="admin"),
+)
+
+
+def extended_declaration() -> Declaration:
+    """Today's wiring plus: payments (Stripe), checkout calling Stripe, one subscription, one
+    schedule with its own time zone and payload."""
+    wiring = Declaration.from_wiring()
+    functions = tuple(
+        dataclasses.replace(spec, uses_stripe=True) if spec.name == "checkout" else spec
+        for spec in wiring.functions
+    )
+    routes = wiring.routes
+    if "payments" not in {spec.name for spec in functions}:
+        functions += (PAYMENTS,)
+        routes += PAYMENTS_ROUTES
+    return dataclasses.replace(
+        wiring,
+        functions=functions,
+        routes=routes,
+        subscriptions=(*wiring.subscriptions, PROBE_SUBSCRIPTION),
+        schedules=(*wiring.schedules, PROBE_SCHEDULE),
+    )
+
+
+def stub_functions_dir(root: Path, specs: tuple[FunctionSpec, ...]) -> Path:
+    """Copies of the real function folders, with a stub handler where one does not exist yet."""
+    for spec in specs:
+        target = root / spec.name
+        if (FUNCTIONS_DIR / spec.name).is_dir():
+            shutil.copytree(FUNCTIONS_DIR / spec.name, target, ignore=shutil.ignore_patterns("__pycache__"))
+        target.mkdir(parents=True, exist_ok=True)
+        if not (target / "handler.py").exists():
+            (target / "handler.py").write_text("def lambda_handler(event, context):\n    return None\n")
+    return root
+
+
+@dataclass
+class Extended:
+    declaration: Declaration
+    synthesis: Synthesis
+
+    @property
+    def template(self) -> dict[str, Any]:
+        return self.synthesis.templates["eu-west-1"]
+
+
+@pytest.fixture(scope="session")
+def extended(tmp_path_factory: pytest.TempPathFactory, layer_dirs: dict[str, Path]) -> Extended:
+    """`extended_declaration()` synthesized for eu-west-1 with cdk-nag, like the real app."""
+    declaration = extended_declaration()
+    functions_dir = stub_functions_dir(tmp_path_factory.mktemp("functions"), declaration.functions)
+    outdir = tmp_path_factory.mktemp("extended-cdk.out")
+    synthesis = synthesize(
+        outdir, {"stage": STAGE, "regions": "eu-west-1"}, layer_dirs, declaration, functions_dir
+    )
+    return Extended(declaration, synthesis)

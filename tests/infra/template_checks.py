@@ -6,6 +6,7 @@ stacks built by a test to prove a check catches what it should.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -144,13 +145,26 @@ def queue_consumers_without_dlq(template: Template) -> list[str]:
 
 
 def dead_letter_queues(template: Template) -> set[str]:
+    """Queues that receive failures: redrive targets, and the on-failure / dead-letter destinations
+    of event source mappings, EventBridge rule targets and Scheduler schedules."""
     queues = resources_of_type(template, "AWS::SQS::Queue")
-    dlqs: set[str] = set()
-    for queue in queues.values():
-        redrive = queue.get("Properties", {}).get("RedrivePolicy")
-        if redrive:
-            dlqs |= {ref for ref in references(redrive) if ref in queues}
-    return dlqs
+    failure_destinations: list[Any] = [
+        queue.get("Properties", {}).get("RedrivePolicy") for queue in queues.values()
+    ]
+    failure_destinations += [
+        mapping["Properties"].get("DestinationConfig")
+        for mapping in resources_of_type(template, "AWS::Lambda::EventSourceMapping").values()
+    ]
+    failure_destinations += [
+        target.get("DeadLetterConfig")
+        for rule in resources_of_type(template, "AWS::Events::Rule").values()
+        for target in rule["Properties"].get("Targets", [])
+    ]
+    failure_destinations += [
+        schedule["Properties"]["Target"].get("DeadLetterConfig")
+        for schedule in resources_of_type(template, "AWS::Scheduler::Schedule").values()
+    ]
+    return {ref for destination in failure_destinations for ref in references(destination) if ref in queues}
 
 
 def dlqs_without_alarm(template: Template) -> list[str]:
@@ -165,3 +179,83 @@ def dlqs_without_alarm(template: Template) -> list[str]:
             if dimension["Name"] == "QueueName":
                 watched |= set(references(dimension["Value"]))
     return sorted(dead_letter_queues(template) - watched)
+
+
+# --- subscriptions, stream consumers, schedules (as the local runtime reports them) -----------------
+
+# (name, function, sorted detail types) / (table, function, sorted entities) / (name, function, expression)
+Served = tuple[str, str, tuple[str, ...]]
+
+
+def _single_ref(value: Any, among: dict[str, Any]) -> str:
+    found = [ref for ref in references(value) if ref in among]
+    assert len(found) == 1, f"expected one reference among {sorted(among)[:5]}..., got {found}"
+    return found[0]
+
+
+def event_source_functions(template: Template) -> dict[str, set[str]]:
+    """Event source (queue or table logical id) -> names of the functions its mappings invoke."""
+    names = function_names(template)
+    sources: dict[str, set[str]] = {}
+    for mapping in resources_of_type(template, "AWS::Lambda::EventSourceMapping").values():
+        properties = mapping["Properties"]
+        function = names[_single_ref(properties["FunctionName"], names)]
+        (source,) = references(properties["EventSourceArn"])
+        sources.setdefault(source, set()).add(function)
+    return sources
+
+
+def subscriptions(template: Template, stage: str) -> set[Served]:
+    """(name, function, detail types) of every bus rule whose SQS target feeds a function."""
+    queues = resources_of_type(template, "AWS::SQS::Queue")
+    consumers = event_source_functions(template)
+    found = set()
+    for rule in resources_of_type(template, "AWS::Events::Rule").values():
+        properties = rule["Properties"]
+        for target in properties.get("Targets", []):
+            queue_id = _single_ref(target["Arn"], queues)
+            for function in consumers.get(queue_id, set()):
+                name = properties["Name"].removeprefix(f"cloudtill-{stage}-")
+                detail_types = tuple(sorted(properties["EventPattern"]["detail-type"]))
+                found.add((name, function, detail_types))
+    return found
+
+
+def table_logical_names(template: Template, tables: tuple[Any, ...]) -> dict[str, str]:
+    """Table logical id -> the wiring's TableSpec.logical_name, matched by key schema."""
+    by_keys = {(spec.partition_key, spec.sort_key): spec.logical_name for spec in tables}
+    names = {}
+    for logical_id, table in resources_of_type(template, "AWS::DynamoDB::Table").items():
+        keys = {k["KeyType"]: k["AttributeName"] for k in table["Properties"]["KeySchema"]}
+        names[logical_id] = by_keys[(keys["HASH"], keys.get("RANGE"))]
+    return names
+
+
+def stream_consumers(template: Template, tables: tuple[Any, ...]) -> set[Served]:
+    """(table, function, entities) of every mapping on a table stream, entities from its filters."""
+    table_names = table_logical_names(template, tables)
+    names = function_names(template)
+    found = set()
+    for mapping in resources_of_type(template, "AWS::Lambda::EventSourceMapping").values():
+        properties = mapping["Properties"]
+        (source,) = references(properties["EventSourceArn"])
+        if source not in table_names:
+            continue
+        entities: set[str] = set()
+        for criteria in properties.get("FilterCriteria", {}).get("Filters", []):
+            entities |= set(json.loads(criteria["Pattern"])["dynamodb"]["NewImage"]["entity"]["S"])
+        function = names[_single_ref(properties["FunctionName"], names)]
+        found.add((table_names[source], function, tuple(sorted(entities))))
+    return found
+
+
+def schedules(template: Template) -> set[tuple[str, str, str]]:
+    """(name, function, expression): the name is what the function receives in its input."""
+    names = function_names(template)
+    found = set()
+    for schedule in resources_of_type(template, "AWS::Scheduler::Schedule").values():
+        properties = schedule["Properties"]
+        target = properties["Target"]
+        function = names[_single_ref(target["Arn"], names)]
+        found.add((json.loads(target["Input"])["schedule"], function, properties["ScheduleExpression"]))
+    return found

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from infra import layer_build
-from infra.app import build_app, create_app
 from infra.wiring import FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE
 from tests.infra.template_checks import (
-    actions_of,
     function_logical_id,
-    function_role,
     references,
     resources_of_type,
-    role_statements,
 )
 
 
@@ -117,29 +109,6 @@ def test_outputs_give_the_api_and_stripe_webhook_urls(eu_template: dict[str, Any
     assert any(key.startswith("ApiApiUrl") for key in outputs)
     (webhook,) = [value for key, value in outputs.items() if key.startswith("ApiStripeWebhookUrl")]
     assert "/webhooks/stripe" in webhook
-
-
-@pytest.fixture(scope="module")
-def stripe_template(tmp_path_factory: pytest.TempPathFactory, layer_dirs: dict[str, Path]) -> dict[str, Any]:
-    """The app with the catalog pretending to call Stripe: the Stripe wiring, proven before payments."""
-    functions = tuple(
-        dataclasses.replace(spec, uses_stripe=True) if spec.name == "catalog" else spec for spec in FUNCTIONS
-    )
-    outdir = tmp_path_factory.mktemp("stripe-cdk.out")
-    app = create_app({"stage": "dev", "regions": "eu-west-1"}, outdir=str(outdir))
-    (stack,) = build_app(app, layer_dirs=layer_dirs, functions=functions)
-    app.synth()  # cdk-nag included: the Stripe secret's acknowledgement must hold
-    return dict(json.loads((outdir / f"{stack.stack_name}.template.json").read_text()))
-
-
-def test_only_stripe_functions_get_the_stripe_layer_and_secret(stripe_template: dict[str, Any]) -> None:
-    function_id = function_logical_id(stripe_template, "catalog")
-    properties = stripe_template["Resources"][function_id]["Properties"]
-    assert len(properties["Layers"]) == 3
-    assert "STRIPE_SECRET_ARN" in properties["Environment"]["Variables"]
-    statements = role_statements(stripe_template, function_role(stripe_template, function_id))
-    assert "secretsmanager:GetSecretValue" in actions_of(statements)
-    assert len(resources_of_type(stripe_template, "AWS::SecretsManager::Secret")) == 1
 
 
 def test_every_function_alarms_on_errors_and_throttles_to_the_ops_topic(eu_template: dict[str, Any]) -> None:
