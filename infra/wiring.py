@@ -70,6 +70,19 @@ class StreamConsumer:
     batch_size: int = 100
 
 
+@dataclass(frozen=True)
+class StateMachineSpec:
+    """A Step Functions Standard state machine whose ASL lives in a JSON file under infra/statemachines/.
+
+    `${Name}` placeholders in the file are substituted with the ARN of the function `tasks[Name]`
+    (CDK's definition substitutions in AWS; the local runtime does the same text substitution).
+    """
+
+    name: str
+    definition_file: str
+    tasks: dict[str, str] = field(default_factory=dict)
+
+
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(name="catalog", domain="catalog", description="Catalog: products, variants, prices"),
     FunctionSpec(
@@ -129,6 +142,8 @@ SCHEDULES: tuple[Schedule, ...] = (
 STREAM_CONSUMERS: tuple[StreamConsumer, ...] = (
     StreamConsumer(name="outbox", function="publisher", table="Main", entities=("outbox",)),
 )
+
+STATE_MACHINES: tuple[StateMachineSpec, ...] = ()
 
 # The event bus every domain event is published to (one per regional stack).
 EVENT_SOURCE = "cloudtill"

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3.session
 from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from infra.wiring import TABLES, TableSpec
@@ -23,17 +24,23 @@ _dynamodb_lock = threading.RLock()
 def _serialize_dynamodb_requests() -> None:
     """DynamoDB applies each request atomically; moto's threaded server does not. One lock restores
     that: a conditional write or transaction is never interleaved with another (oversell tests rely on it)."""
-    original: Callable[..., Any] = DynamoHandler.call_action
-    if getattr(original, "_cloudtill_locked", False):
-        return
+    # Stream reads take the same lock: moto applies a transaction item by item and rolls back a
+    # cancelled one, so an unlocked reader could see records of a transaction that never committed.
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        original: Callable[..., Any] = handler.call_action
+        if getattr(original, "_cloudtill_locked", False):
+            continue
+        handler.call_action = _locked(original)  # type: ignore[method-assign]
 
+
+def _locked(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
-    def locked(self: DynamoHandler) -> Any:
+    def locked(self: Any) -> Any:
         with _dynamodb_lock:
             return original(self)
 
     locked._cloudtill_locked = True  # type: ignore[attr-defined]
-    DynamoHandler.call_action = locked  # type: ignore[method-assign]
+    return locked
 
 
 class AwsEmulator:

@@ -127,18 +127,27 @@ class EventRouting:
     def _poll_stream(self, consumer: StreamConsumer) -> None:
         dynamodb, streams = self._emulator.client("dynamodb"), self._emulator.client("dynamodbstreams")
         table = dynamodb.describe_table(TableName=self._table_names[consumer.table])["Table"]
-        shard = streams.describe_stream(StreamArn=table["LatestStreamArn"])["StreamDescription"]["Shards"][0]
-        iterator = streams.get_shard_iterator(
-            StreamArn=table["LatestStreamArn"], ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
+        stream_arn = table["LatestStreamArn"]
+        shard_id = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        fetched_up_to: str | None = None
         pending: list[dict[str, Any]] = []
         while not self._stopped.is_set():
             if len(pending) < consumer.batch_size:
-                response = streams.get_records(ShardIterator=iterator, Limit=consumer.batch_size)
-                iterator = response["NextShardIterator"]
-                pending += [
-                    lambda_record(r) for r in response.get("Records", []) if self._wanted(r, consumer)
-                ]
+                # A fresh iterator each time, positioned after the last record read: moto replaces a
+                # table's stream object when it rolls back a cancelled transaction, which would strand a
+                # long-lived iterator on the old one.
+                position: dict[str, str] = (
+                    {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": fetched_up_to}
+                    if fetched_up_to
+                    else {"ShardIteratorType": "TRIM_HORIZON"}
+                )
+                iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id, **position)
+                records = streams.get_records(
+                    ShardIterator=iterator["ShardIterator"], Limit=consumer.batch_size
+                ).get("Records", [])
+                if records:
+                    fetched_up_to = records[-1]["dynamodb"]["SequenceNumber"]
+                pending += [lambda_record(r) for r in records if self._wanted(r, consumer)]
             if not pending or self.publisher_paused.is_set():
                 self._stopped.wait(0.2)
                 continue

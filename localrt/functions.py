@@ -17,7 +17,12 @@ WORKER = Path(__file__).resolve().parent / "worker.py"
 
 
 class InvocationError(RuntimeError):
-    """The handler raised (Lambda reports a function error)."""
+    """The handler raised (Lambda reports a function error with the exception's type and message)."""
+
+    def __init__(self, function: str, error_type: str, message: str) -> None:
+        super().__init__(f"{function}: {error_type}: {message}")
+        self.error_type = error_type
+        self.error_message = message
 
 
 class Worker:
@@ -119,7 +124,7 @@ class FunctionPool:
         finally:
             self._release(worker)
         if "error" in reply:
-            raise InvocationError(f"{self.function}: {reply['error']['type']}: {reply['error']['message']}")
+            raise InvocationError(self.function, reply["error"]["type"], reply["error"]["message"])
         return reply["result"]
 
     def invoke(self, event: dict[str, Any]) -> Any:
