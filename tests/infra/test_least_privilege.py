@@ -13,6 +13,8 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 
+from infra.declaration import Declaration
+from tests.infra.conftest import Extended
 from tests.infra.template_checks import (
     actions_of,
     dlqs_without_alarm,
@@ -54,20 +56,125 @@ def test_catalog_reads_and_writes_the_main_table_only(eu_template: dict[str, Any
     assert tables["Idempotency"] not in {ref for s in statements for ref in references(s["Resource"])}
 
 
+def _grants(template: dict[str, Any], function: str) -> tuple[set[str], dict[str, set[str]]]:
+    """(actions, action prefix -> referenced logical ids) of the function's role."""
+    statements = role_statements(template, function_role(template, function_logical_id(template, function)))
+    resources: dict[str, set[str]] = {}
+    for statement in statements:
+        for action in actions_of([statement]):
+            resources.setdefault(action.split(":")[0], set()).update(references(statement["Resource"]))
+    return actions_of(statements), resources
+
+
+def _secret_ids(template: dict[str, Any]) -> set[str]:
+    return set(resources_of_type(template, "AWS::SecretsManager::Secret"))
+
+
+DYNAMODB_WRITES = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    # Transactions need no action of their own: each item is authorized as Put/Update/ConditionCheck.
+    "dynamodb:ConditionCheckItem",
+}
+STREAM_READS = {
+    "dynamodb:ListStreams",
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+}
+
+
+@pytest.mark.parametrize("function", ["catalog", "stock"])
+def test_catalog_and_stock_touch_neither_the_stripe_secret_nor_the_idempotency_table(
+    extended: Extended, function: str
+) -> None:
+    # Even in a stack that has the Stripe secret (payments, checkout using Stripe)
+    template = extended.template
+    assert _secret_ids(template), "the extended stack should have the Stripe secret"
+    actions, resources = _grants(template, function)
+    tables = _table_ids(template)
+    assert not [a for a in actions if a.startswith("secretsmanager:")]
+    assert resources["dynamodb"] == {tables["Main"]}
+    assert actions >= DYNAMODB_WRITES
+
+
+def test_checkout_uses_both_tables_and_the_secret_only_once_it_calls_stripe(
+    eu_template: dict[str, Any], extended: Extended
+) -> None:
+    for template in (eu_template, extended.template):
+        _, resources = _grants(template, "checkout")
+        tables = _table_ids(template)
+        assert resources["dynamodb"] == {tables["Main"], tables["Idempotency"]}
+    # Today's checkout does not call Stripe: no secret in its role (nor in the stack)
+    assert "secretsmanager" not in _grants(eu_template, "checkout")[1]
+    # The extended checkout does (uses_stripe=True): it reads exactly the Stripe secret
+    assert _grants(extended.template, "checkout")[1]["secretsmanager"] == _secret_ids(extended.template)
+
+
+def test_payments_uses_the_main_table_and_the_stripe_secret(extended: Extended) -> None:
+    actions, resources = _grants(extended.template, "payments")
+    tables = _table_ids(extended.template)
+    assert resources["dynamodb"] == {tables["Main"]}
+    assert actions >= DYNAMODB_WRITES
+    assert resources["secretsmanager"] == _secret_ids(extended.template)
+    assert {a for a in actions if a.startswith("secretsmanager:")} <= {
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+    }
+
+
+def test_publisher_puts_events_on_the_stacks_bus_and_only_reads_the_stream(
+    eu_template: dict[str, Any],
+) -> None:
+    actions, resources = _grants(eu_template, "publisher")
+    (bus_id,) = resources_of_type(eu_template, "AWS::Events::EventBus")
+    assert {a for a in actions if a.startswith("events:")} == {"events:PutEvents"}
+    assert resources["events"] == {bus_id}
+    assert {a for a in actions if a.startswith("dynamodb:")} <= STREAM_READS
+    # The stream reads are on the main table's stream (GetAtt StreamArn), ListStreams needs "*"
+    assert resources["dynamodb"] == {_table_ids(eu_template)["Main"]}
+    assert not [a for a in actions if a.startswith("secretsmanager:")]
+
+
+def test_only_stripe_functions_get_the_stripe_layer_and_secret(
+    eu_template: dict[str, Any], extended: Extended
+) -> None:
+    for template, declaration in (
+        (eu_template, Declaration.from_wiring()),
+        (extended.template, extended.declaration),
+    ):
+        functions = resources_of_type(template, "AWS::Lambda::Function")
+        for spec in declaration.functions:
+            logical_id = function_logical_id(template, spec.name)
+            properties = functions[logical_id]["Properties"]
+            actions, _ = _grants(template, spec.name)
+            assert len(properties["Layers"]) == (3 if spec.uses_stripe else 2), spec.name
+            assert ("STRIPE_SECRET_ARN" in properties["Environment"]["Variables"]) == spec.uses_stripe, (
+                spec.name
+            )
+            assert ("secretsmanager:GetSecretValue" in actions) == spec.uses_stripe, spec.name
+        assert len(_secret_ids(template)) == (1 if any(s.uses_stripe for s in declaration.functions) else 0)
+
+
 def test_function_roles_carry_no_aws_managed_policies(eu_template: dict[str, Any]) -> None:
     for logical_id in resources_of_type(eu_template, "AWS::Lambda::Function"):
         role = eu_template["Resources"][function_role(eu_template, logical_id)]
         assert "ManagedPolicyArns" not in role["Properties"], logical_id
 
 
-def test_no_role_gets_wildcard_actions(eu_template: dict[str, Any]) -> None:
-    for logical_id in resources_of_type(eu_template, "AWS::IAM::Role"):
-        for action in actions_of(role_statements(eu_template, logical_id)):
-            assert not action.endswith(":*") and action != "*", f"{logical_id}: {action}"
+def test_no_role_gets_wildcard_actions(eu_template: dict[str, Any], extended: Extended) -> None:
+    for template in (eu_template, extended.template):
+        for logical_id in resources_of_type(template, "AWS::IAM::Role"):
+            for action in actions_of(role_statements(template, logical_id)):
+                assert not action.endswith(":*") and action != "*", f"{logical_id}: {action}"
 
 
-def test_every_queue_consumer_has_a_dlq_and_every_dlq_an_alarm(templates: dict[str, dict[str, Any]]) -> None:
-    for template in templates.values():
+def test_every_queue_consumer_has_a_dlq_and_every_dlq_an_alarm(
+    templates: dict[str, dict[str, Any]], extended: Extended
+) -> None:
+    for template in (*templates.values(), extended.template):
         assert queue_consumers_without_dlq(template) == []
         assert dlqs_without_alarm(template) == []
 
