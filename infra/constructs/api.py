@@ -148,15 +148,18 @@ class Api(Construct):
         )
         self._acknowledge_cloudwatch_role()
 
-        CfnOutput(self, "ApiUrl", value=self.rest_api.url, description="Base URL of the cloudtill API")
-        CfnOutput(
-            self,
-            "StripeWebhookUrl",
-            value=self.rest_api.url_for_path(STRIPE_WEBHOOK_PATH),
-            description="Register this URL as the Stripe webhook endpoint",
-        )
-        CfnOutput(self, "AdminUserPoolId", value=self.user_pool.user_pool_id)
-        CfnOutput(self, "AdminUserPoolClientId", value=self.user_pool_client.user_pool_client_id)
+        # Stable output keys (no construct-path hash): the deploy guide and scripts read them by name.
+        outputs = {
+            "ApiUrl": (self.rest_api.url, "Base URL of the cloudtill API"),
+            "StripeWebhookUrl": (
+                self.rest_api.url_for_path(STRIPE_WEBHOOK_PATH),
+                "Register this URL as the Stripe webhook endpoint",
+            ),
+            "AdminUserPoolId": (self.user_pool.user_pool_id, "Cognito user pool of the back-office users"),
+            "AdminUserPoolClientId": (self.user_pool_client.user_pool_client_id, "Back-office app client"),
+        }
+        for key, (value, description) in outputs.items():
+            CfnOutput(self, key, value=value, description=description).override_logical_id(key)
 
     def _admin_user_pool(self, stage: StageSettings) -> tuple[cognito.UserPool, cognito.UserPoolClient]:
         """Back-office users: invited by an operator, never self-registered, MFA required."""

@@ -102,11 +102,12 @@ PAYMENTS_ROUTES = (
 
 
 def extended_declaration() -> Declaration:
-    """Today's wiring plus: payments (Stripe), checkout calling Stripe, one subscription, one
-    schedule with its own time zone and payload."""
+    """Today's wiring plus payments (Stripe) if not wired yet, one subscription, one schedule with
+    its own time zone and payload, and checkout's `uses_stripe` flipped: whichever way the wiring
+    has it, the two syntheses together show checkout with and without the Stripe secret."""
     wiring = Declaration.from_wiring()
     functions = tuple(
-        dataclasses.replace(spec, uses_stripe=True) if spec.name == "checkout" else spec
+        dataclasses.replace(spec, uses_stripe=not spec.uses_stripe) if spec.name == "checkout" else spec
         for spec in wiring.functions
     )
     routes = wiring.routes

@@ -100,17 +100,22 @@ def test_catalog_and_stock_touch_neither_the_stripe_secret_nor_the_idempotency_t
     assert actions >= DYNAMODB_WRITES
 
 
-def test_checkout_uses_both_tables_and_the_secret_only_once_it_calls_stripe(
+def test_checkout_uses_both_tables_and_the_secret_only_when_it_calls_stripe(
     eu_template: dict[str, Any], extended: Extended
 ) -> None:
-    for template in (eu_template, extended.template):
+    # The extended wiring flips checkout's uses_stripe, so one of the two has it each way
+    cases = [
+        (eu_template, Declaration.from_wiring().function("checkout")),
+        (extended.template, extended.declaration.function("checkout")),
+    ]
+    assert {spec.uses_stripe for _, spec in cases} == {True, False}
+    for template, spec in cases:
         _, resources = _grants(template, "checkout")
         tables = _table_ids(template)
         assert resources["dynamodb"] == {tables["Main"], tables["Idempotency"]}
-    # Today's checkout does not call Stripe: no secret in its role (nor in the stack)
-    assert "secretsmanager" not in _grants(eu_template, "checkout")[1]
-    # The extended checkout does (uses_stripe=True): it reads exactly the Stripe secret
-    assert _grants(extended.template, "checkout")[1]["secretsmanager"] == _secret_ids(extended.template)
+        assert resources.get("secretsmanager", set()) == (
+            _secret_ids(template) if spec.uses_stripe else set()
+        )
 
 
 def test_payments_uses_the_main_table_and_the_stripe_secret(extended: Extended) -> None:
