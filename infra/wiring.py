@@ -90,6 +90,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         domain="checkout",
         description="Checkout: priced checkouts reserving stock, shipping methods, promotions",
         timeout_seconds=15,
+        uses_stripe=True,
     ),
     FunctionSpec(
         name="publisher",

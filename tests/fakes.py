@@ -230,6 +230,30 @@ class InMemoryCheckoutRepository:
         self.events += events
         return True
 
+    def attach_payment(self, checkout_id: str, payment: dict[str, str]) -> None:
+        self.checkouts[checkout_id] = replace(self.checkouts[checkout_id], payment=payment)
+
+
+class FakePaymentStarter:
+    """Payment starter fake: one intent per checkout id, or a provider outage when `down`."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.started: dict[str, tuple[int, str]] = {}
+
+    def start(self, checkout_id: str, amount: int, currency: str) -> dict[str, str]:
+        from cloudtill.checkout.ports import PaymentStartFailed
+
+        if self.down:
+            raise PaymentStartFailed("provider down")
+        self.started.setdefault(checkout_id, (amount, currency))
+        return {
+            "provider": "stripe",
+            "payment_intent_id": f"pi_{checkout_id}",
+            "client_secret": f"pi_{checkout_id}_secret_x",
+            "status": "requires_payment_method",
+        }
+
 
 class InMemoryPromotionRepository:
     """Promotion port fake sharing its promotions with an InMemoryCheckoutRepository."""

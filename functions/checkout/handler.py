@@ -35,6 +35,10 @@ from cloudtill.checkout.service import CheckoutService, PromotionService
 from cloudtill.clock import SystemClock
 from cloudtill.errors import Conflict, FieldError, ValidationFailed
 from cloudtill.observability import logger, metrics
+from cloudtill.payments.checkout_payments import StripeCheckoutPayments
+from cloudtill.payments.credentials import StripeCredentialsSource
+from cloudtill.payments.dynamo import DynamoPaymentStore
+from cloudtill.payments.stripe_adapter import StripePaymentGateway
 from cloudtill.problems import domain_problem
 from cloudtill.promotions import PromotionIn, PromotionOut
 from cloudtill.settings import get_settings
@@ -51,7 +55,16 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 255
 @functools.cache
 def checkouts() -> CheckoutService:
     repository = DynamoCheckoutRepository(settings.table_name)
-    return CheckoutService(repository, SystemClock(), settings.shop_settings, settings.checkout_ttl_seconds)
+    credentials = StripeCredentialsSource(settings)
+    payments = StripeCheckoutPayments(
+        StripePaymentGateway(lambda: credentials.get().api_key.get_secret_value(), settings.stripe_api_base),
+        DynamoPaymentStore(settings.table_name),
+        SystemClock(),
+        capture_manual=settings.payment_capture == "manual",
+    )
+    return CheckoutService(
+        repository, SystemClock(), settings.shop_settings, settings.checkout_ttl_seconds, payments
+    )
 
 
 @functools.cache

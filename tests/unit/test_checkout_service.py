@@ -11,11 +11,16 @@ import pytest
 from cloudtill.checkout.models import MAX_DISTINCT_SKUS, CheckoutIn
 from cloudtill.checkout.service import CheckoutService, PromotionService
 from cloudtill.checkout.tokens import token_for_idempotency_key, token_hash, token_matches
-from cloudtill.errors import Conflict, NotFound, OutOfStock, ValidationFailed
+from cloudtill.errors import Conflict, NotFound, OutOfStock, ServiceUnavailable, ValidationFailed
 from cloudtill.promotions import Promotion, PromotionIn
 from cloudtill.settings import ShopSettings
 
-from tests.fakes import FixedClock, InMemoryCheckoutRepository, InMemoryPromotionRepository
+from tests.fakes import (
+    FakePaymentStarter,
+    FixedClock,
+    InMemoryCheckoutRepository,
+    InMemoryPromotionRepository,
+)
 
 TTL = 900
 
@@ -35,8 +40,15 @@ def store() -> InMemoryCheckoutRepository:
 
 
 @pytest.fixture
-def service(store: InMemoryCheckoutRepository, clock: FixedClock) -> CheckoutService:
-    return CheckoutService(store, clock, ShopSettings(), TTL, backoff=lambda attempt: None)
+def payments() -> FakePaymentStarter:
+    return FakePaymentStarter()
+
+
+@pytest.fixture
+def service(
+    store: InMemoryCheckoutRepository, clock: FixedClock, payments: FakePaymentStarter
+) -> CheckoutService:
+    return CheckoutService(store, clock, ShopSettings(), TTL, payments, backoff=lambda attempt: None)
 
 
 def body(*lines: tuple[str, int], **overrides: Any) -> CheckoutIn:
@@ -75,7 +87,7 @@ def test_a_checkout_is_priced_from_the_catalog_and_reserves_its_lines(
     ]
     assert created.subtotal - created.discount + created.shipping + created.tax == created.total
     assert created.total == 2400 + 495  # tax-inclusive shelf price + standard shipping
-    assert created.status == "awaiting_payment" and created.order_id is None and created.payment is None
+    assert created.status == "awaiting_payment" and created.order_id is None and created.payment is not None
     assert created.email == "ann@example.com"
     assert created.expires_at == "2026-11-23T12:15:00.000Z"
     assert store.available("MUG") == 8
@@ -307,3 +319,24 @@ def test_a_promotion_outside_its_window_is_refused(
         service.create_checkout(body(("MUG", 1), promo_code="TEN"), token="t")
     assert fields_of(error) == ["promo_code"]
     assert datetime(2026, 11, 23, tzinfo=UTC) < clock.now()
+
+
+def test_checkout_opens_one_payment_for_its_total(
+    service: CheckoutService, store: InMemoryCheckoutRepository, payments: FakePaymentStarter
+) -> None:
+    # Given stock, When a checkout is created, Then its payment is opened for exactly the quoted total
+    created = service.create_checkout(body(("MUG", 2)), "token-1")
+    assert payments.started == {created.id: (created.total, created.currency)}
+    assert created.payment is not None and created.payment["payment_intent_id"] == f"pi_{created.id}"
+    assert store.checkouts[created.id].payment == created.payment
+
+
+def test_payment_provider_outage_gives_the_stock_back(
+    service: CheckoutService, store: InMemoryCheckoutRepository, payments: FakePaymentStarter
+) -> None:
+    # Given the provider is down, When a checkout is created, Then 503 and nothing stays reserved
+    payments.down = True
+    with pytest.raises(ServiceUnavailable):
+        service.create_checkout(body(("MUG", 2)), "token-1")
+    assert store.sku_items["MUG"].reserved == 0
+    assert [c.status for c in store.checkouts.values()] == ["cancelled"]

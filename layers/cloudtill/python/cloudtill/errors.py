@@ -83,6 +83,14 @@ class PayloadTooLarge(DomainError):
     title = "Request body too large"
 
 
+class ServiceUnavailable(DomainError):
+    """A provider we depend on (Stripe) failed; nothing was kept, the client may retry."""
+
+    status = 503
+    type_slug = "service-unavailable"
+    title = "Temporarily unavailable"
+
+
 class ValidationFailed(DomainError):
     status = 422
     type_slug = "validation-failed"

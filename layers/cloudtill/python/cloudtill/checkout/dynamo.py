@@ -324,6 +324,16 @@ class DynamoCheckoutRepository:
             raise
         return True
 
+    def attach_payment(self, checkout_id: str, payment: dict[str, str]) -> None:
+        pk, sk = keys.checkout(checkout_id)
+        self._client.update_item(
+            TableName=self._table,
+            Key=ddb.key(pk, sk),
+            UpdateExpression="SET payment = :payment",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues=ddb.to_values({":payment": payment}),
+        )
+
     # -- transaction parts -----------------------------------------------------------------------------
 
     def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:

@@ -69,6 +69,15 @@ class AddressOut(BaseModel):
     country: str
 
 
+class PaymentOut(BaseModel):
+    """Where the shopper pays: the client secret goes to Stripe.js in the shopper's browser only."""
+
+    provider: Literal["stripe"]
+    payment_intent_id: str
+    client_secret: str
+    status: str
+
+
 class CheckoutOut(BaseModel):
     """A checkout as its owner sees it. Always ``subtotal - discount + shipping + tax == total``."""
 
@@ -90,7 +99,7 @@ class CheckoutOut(BaseModel):
     created_at: str
     expires_at: str
     order_id: str | None = None
-    payment: dict[str, object] | None = Field(default=None, description="filled by the payments domain")
+    payment: PaymentOut | None = Field(default=None, description="The payment to complete with Stripe.js")
 
 
 class CreatedCheckoutOut(CheckoutOut):

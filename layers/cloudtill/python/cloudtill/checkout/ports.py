@@ -57,6 +57,19 @@ class CheckoutRepository(Protocol):
         reservations (stock back to available), give its promotion redemption back and record
         `events`. False (and nothing written) when the checkout was no longer awaiting payment."""
 
+    def attach_payment(self, checkout_id: str, payment: dict[str, str]) -> None:
+        """Record the checkout's payment (the `payment` object of the API) on the checkout."""
+
+
+class PaymentStarter(Protocol):
+    def start(self, checkout_id: str, amount: int, currency: str) -> dict[str, str]:
+        """Open the payment for a committed checkout: `{"provider", "payment_intent_id",
+        "client_secret", "status"}`. Idempotent per checkout id. Raises PaymentStartFailed."""
+
+
+class PaymentStartFailed(Exception):
+    """The payment provider could not open the payment (outage, refusal)."""
+
 
 class PromotionRepository(Protocol):
     def create(self, promotion: Promotion, created_at: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from cloudtill.checkout.models import (
@@ -24,7 +25,13 @@ from cloudtill.checkout.models import (
     ExpirySweepResult,
     ShippingMethodsOut,
 )
-from cloudtill.checkout.ports import CheckoutRepository, PromotionRepository, ReservationRejected
+from cloudtill.checkout.ports import (
+    CheckoutRepository,
+    PaymentStarter,
+    PaymentStartFailed,
+    PromotionRepository,
+    ReservationRejected,
+)
 from cloudtill.checkout.records import (
     CheckoutLineRecord,
     CheckoutRecord,
@@ -34,7 +41,14 @@ from cloudtill.checkout.records import (
 )
 from cloudtill.checkout.tokens import email_hash, token_hash, token_matches
 from cloudtill.clock import Clock, iso
-from cloudtill.errors import Conflict, FieldError, NotFound, OutOfStock, ValidationFailed
+from cloudtill.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    OutOfStock,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from cloudtill.money import Money
 from cloudtill.outbox import DomainEvent
 from cloudtill.pricing import (
@@ -60,6 +74,7 @@ from cloudtill.settings import ShopSettings
 DOMAIN = "checkout"
 AWAITING_PAYMENT = "awaiting_payment"
 EXPIRED = "expired"
+CANCELLED = "cancelled"
 # A cancelled transaction is answered by reading again: the fresh read explains the refusal (409/422)
 # or, when the competing change is gone, the next attempt succeeds.
 MAX_ATTEMPTS = 3
@@ -81,10 +96,12 @@ class CheckoutService:
         clock: Clock,
         shop: ShopSettings,
         ttl_seconds: int,
+        payments: PaymentStarter,
         new_id: Callable[[], str] = new_checkout_id,
         backoff: Callable[[int], None] = lambda attempt: time.sleep(0.02 * attempt),
     ) -> None:
         self._repository = repository
+        self._payments = payments
         self._clock = clock
         self._shop = shop
         self._ttl = timedelta(seconds=ttl_seconds)
@@ -120,9 +137,23 @@ class CheckoutService:
             except ReservationRejected as rejected:
                 rejection = rejected
                 continue
+            record = replace(record, payment=self._open_payment(record))
             return CreatedCheckoutOut(**checkout_out(record).model_dump(), token=token)
         assert rejection is not None
         raise self._explain(rejection, body, snapshots)
+
+    def _open_payment(self, record: CheckoutRecord) -> dict[str, str]:
+        """The stock is held; now the payment. If the provider fails, the checkout is cancelled at once
+        (its stock and promotion given back) and the shopper may simply try again."""
+        try:
+            payment = self._payments.start(record.id, record.total, record.currency)
+        except PaymentStartFailed:
+            self._repository.release(record, CANCELLED, iso(self._clock.now()), [])
+            raise ServiceUnavailable(
+                "The payment provider is unavailable; nothing was reserved. Please try again."
+            ) from None
+        self._repository.attach_payment(record.id, payment)
+        return payment
 
     def _prepare(
         self, body: CheckoutIn, checkout_id: str, hashed_token: str
