@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import threading
@@ -9,6 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3.session
+from moto.dynamodb import models as moto_dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -19,6 +23,14 @@ REGION = "eu-west-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 _dynamodb_lock = threading.RLock()
+
+
+def _patch_dynamodb() -> None:
+    _serialize_dynamodb_requests()
+    if not getattr(DynamoDBBackend.transact_write_items, "_cloudtill_patched", False):
+        DynamoDBBackend.transact_write_items = _one_backup_per_table(  # type: ignore[method-assign]
+            DynamoDBBackend.transact_write_items
+        )
 
 
 def _serialize_dynamodb_requests() -> None:
@@ -43,6 +55,50 @@ def _locked(original: Callable[..., Any]) -> Callable[..., Any]:
     return locked
 
 
+class _TableCopyElision:
+    """Stands in for the `copy` module inside moto's DynamoDB backend during a transaction: moto backs up
+    the whole table once per *item* of a transaction (and with it the table's ever-growing stream), which
+    makes every transaction slower as the table grows. `_one_backup_per_table` takes that backup once."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+def _one_backup_per_table(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        names = {op.get("TableName") for item in transact_items for op in item.values()}
+        backups: dict[str, tuple[Table, Any, int]] = {}
+        for name in names:
+            table = self.tables.get(name) if name else None
+            if table is None:
+                continue
+            shard, table.stream_shard = table.stream_shard, None
+            try:
+                backups[name] = (copy.deepcopy(table), shard, len(shard.items) if shard else 0)
+            finally:
+                table.stream_shard = shard
+        moto_dynamodb_models.copy = _TableCopyElision  # type: ignore[assignment]
+        try:
+            original(self, transact_items)
+        except Exception:
+            # Roll back: the tables as they were, and their streams without the cancelled records
+            # (the stream object itself is kept, so readers' iterators stay valid).
+            for name, (backup, shard, length) in backups.items():
+                if shard is not None:
+                    del shard.items[length:]
+                    shard.table = backup
+                    backup.stream_shard = shard
+                self.tables[name] = backup
+            raise
+        finally:
+            moto_dynamodb_models.copy = copy  # type: ignore[assignment]
+
+    transact_write_items._cloudtill_patched = True  # type: ignore[attr-defined]
+    return transact_write_items
+
+
 class AwsEmulator:
     def __init__(self, port: int) -> None:
         self.port = port
@@ -51,7 +107,7 @@ class AwsEmulator:
 
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access lines: paths carry ids
-        _serialize_dynamodb_requests()
+        _patch_dynamodb()
         self._server.start()
 
     def stop(self) -> None:
