@@ -23,6 +23,7 @@ from cloudtill.checkout.models import (
     CheckoutOut,
     CreatedCheckoutOut,
     ExpirySweepResult,
+    PaymentOut,
     ShippingMethodsOut,
 )
 from cloudtill.checkout.ports import (
@@ -437,7 +438,7 @@ def checkout_out(record: CheckoutRecord) -> CheckoutOut:
         created_at=record.created_at,
         expires_at=record.expires_at,
         order_id=record.order_id,
-        payment=record.payment,
+        payment=PaymentOut.model_validate(record.payment) if record.payment else None,
     )
 
 
