@@ -327,8 +327,8 @@ def test_checkout_opens_one_payment_for_its_total(
     # Given stock, When a checkout is created, Then its payment is opened for exactly the quoted total
     created = service.create_checkout(body(("MUG", 2)), "token-1")
     assert payments.started == {created.id: (created.total, created.currency)}
-    assert created.payment is not None and created.payment["payment_intent_id"] == f"pi_{created.id}"
-    assert store.checkouts[created.id].payment == created.payment
+    assert created.payment is not None and created.payment.payment_intent_id == f"pi_{created.id}"
+    assert store.checkouts[created.id].payment == created.payment.model_dump()
 
 
 def test_payment_provider_outage_gives_the_stock_back(
