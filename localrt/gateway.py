@@ -229,6 +229,9 @@ def make_http_server(gateway: Gateway, host: str, port: int) -> ThreadingHTTPSer
         def log_message(self, format: str, *args: Any) -> None:
             pass  # access lines would carry paths with ids and emails; the handlers log what matters
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # a burst of storefront requests must queue, not be reset
+        daemon_threads = True
+
+    server = Server((host, port), Handler)
     return server
