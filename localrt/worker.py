@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -34,6 +35,8 @@ class LocalContext:
 
 
 def main() -> None:
+    # Ctrl-C reaches the whole process group; the runtime stops its workers itself, in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     function_name = sys.argv[1]
     # The worker's own folder must not be importable by the handler (no function imports localrt).
     sys.path[:] = [p for p in sys.path if os.path.abspath(p) != os.path.dirname(os.path.abspath(__file__))]

@@ -176,10 +176,11 @@ def test_malformed_json_is_400(admin: httpx.Client) -> None:
     assert_problem(response, 400, "body")
 
 
-def test_oversized_body_is_413_naming_the_body(admin: httpx.Client, unique: str) -> None:
+def test_oversized_body_is_413_naming_the_body(admin: httpx.Client, api: httpx.Client, unique: str) -> None:
     body = product_body(unique)
     body["description"] = "x" * (300 * 1024)
     assert_problem(admin.post("/admin/products", json=body), 413, "body")
+    assert all_pages(api, category=body["category"]) == []
 
 
 @pytest.mark.parametrize(
