@@ -7,7 +7,9 @@ calls without the admin group, then resolves.
 
 from __future__ import annotations
 
+from re import Match
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
@@ -28,8 +30,18 @@ def caller_groups(event: dict[str, Any]) -> set[str]:
     return {g for g in str(groups).strip("[]").replace(",", " ").split() if g}
 
 
+class _DecodingRestResolver(APIGatewayRestResolver):
+    """API Gateway REST delivers `path` still percent-encoded (only `pathParameters` are decoded), and
+    Powertools takes path parameters from `path`: `/admin/stock/A%20B` would reach the handler as the
+    SKU `A%20B`. Routes are matched on the encoded path (so `%2F` stays inside one segment); each
+    parameter is decoded afterwards, as API Gateway decodes `pathParameters`."""
+
+    def _convert_matches_into_route_keys(self, match: Match[str]) -> dict[str, str]:
+        return {name: unquote(value) for name, value in match.groupdict().items()}
+
+
 def create_app() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = _DecodingRestResolver(enable_validation=True)
     register_problem_handlers(app)
     return app
 
