@@ -378,3 +378,93 @@ class InMemoryOrderPaymentLookup:
 
     def payment_intent_of_order(self, order_id: str) -> str | None:
         return self.orders.get(order_id)
+
+
+# -- notifications -----------------------------------------------------------------------------------
+
+
+class FakeMailer:
+    """Records sent e-mails; `fail_next` makes the next sends raise (as SES throttling would)."""
+
+    def __init__(self) -> None:
+        from cloudtill.notifications.ports import Email
+
+        self.sent: list[Email] = []
+        self.fail_next = 0
+
+    def send(self, email: object) -> str:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise RuntimeError("TooManyRequestsException (fake)")
+        self.sent.append(email)  # type: ignore[arg-type]
+        return f"msg-{len(self.sent)}"
+
+
+class FakeSmsSender:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, phone: str, text: str) -> str:
+        self.sent.append((phone, text))
+        return f"sms-{len(self.sent)}"
+
+
+class InMemoryNotificationLog:
+    """Same two-phase contract as DynamoNotificationLog (claim -> finish)."""
+
+    def __init__(self, clock: FixedClock, resend_after: timedelta = timedelta(seconds=60)) -> None:
+        self.records: dict[tuple[str, str], dict[str, object]] = {}
+        self._clock = clock
+        self._resend_after = resend_after
+
+    def claim(self, event_id: str, recipient: str, message: str, channel: str) -> object:
+        from cloudtill.notifications.ports import ClaimResult
+
+        now = self._clock.now()
+        record = self.records.get((event_id, recipient))
+        if record is not None:
+            stale = record["status"] == "sending" and record["claimed_at"] < now - self._resend_after  # type: ignore[operator]
+            if record["status"] != "failed" and not stale:
+                return ClaimResult(False, str(record["status"]), int(record["attempts"]))  # type: ignore[call-overload]
+        attempts = int(record["attempts"]) + 1 if record else 1  # type: ignore[call-overload]
+        self.records[(event_id, recipient)] = {
+            "status": "sending",
+            "message": message,
+            "channel": channel,
+            "claimed_at": now,
+            "attempts": attempts,
+        }
+        return ClaimResult(True, "sending", attempts)
+
+    def finish(self, event_id: str, recipient: str, status: str, details: Mapping[str, object]) -> None:
+        record = self.records[(event_id, recipient)]
+        assert record["status"] == "sending", "only the claimant finishes"
+        record.update(status=status, **details)
+
+    def statuses(self) -> list[str]:
+        return [str(r["status"]) for r in self.records.values()]
+
+
+class InMemorySuppressions:
+    def __init__(self) -> None:
+        self.addresses: dict[str, str] = {}
+
+    def is_suppressed(self, email: str) -> bool:
+        return email.strip().lower() in self.addresses
+
+    def suppress(self, email: str, reason: str, feedback_id: str) -> None:
+        self.addresses.setdefault(email.strip().lower(), reason)
+
+
+class InMemoryContacts:
+    def __init__(self) -> None:
+        from cloudtill.notifications.ports import Contact
+
+        self.checkouts: dict[str, Contact] = {}
+        self.order_emails: dict[str, str] = {}
+
+    def of_checkout(self, checkout_id: str) -> object:
+        return self.checkouts.get(checkout_id)
+
+    def email_of_order(self, order_id: str) -> str | None:
+        return self.order_emails.get(order_id)

@@ -98,3 +98,16 @@ def payment_charge(charge_id: str) -> tuple[str, str]:
 
 def order(order_id: str) -> tuple[str, str]:
     return f"ORDER#{order_id}", "ORDER"
+
+
+# -- notifications domain ----------------------------------------------------------------------------
+
+
+def notification(event_id: str, recipient_hash: str) -> tuple[str, str]:
+    """One message of one event to one recipient (hash of channel + address): sent at most once."""
+    return f"NOTIFICATION#{event_id}#{recipient_hash}", "SENT"
+
+
+def suppression(email_hash: str) -> tuple[str, str]:
+    """An address SES reported as bouncing or complaining: nothing is sent to it any more."""
+    return f"SUPPRESSED#{email_hash}", "SUPPRESSED"

@@ -60,6 +60,9 @@ class ShopSettings(BaseModel):
     )
     sender_email: str = "shop@example.com"
     ops_email: str = "ops@example.com"
+    # Shown in e-mails, and where their links (order page, retry payment) point.
+    shop_name: str = "cloudtill"
+    storefront_url: str = "http://localhost:3000"
     cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
 
     @field_validator("timezone")

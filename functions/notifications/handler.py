@@ -1,0 +1,120 @@
+"""Notifications: bus rule -> SQS queue (+ DLQ) -> this function -> SES e-mail / SNS SMS.
+
+Two event shapes reach it:
+- SQS records (EventBridge domain events): each is handled on its own; a record whose messages could
+  not all be sent is reported in `batchItemFailures`, so SQS delivers it again (after 3 receives: DLQ).
+- SNS records (SES bounces/complaints via the configuration set's event destination): addresses are
+  put on the suppression list.
+
+Logs carry event ids, message names and recipient hashes, never an address.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from babel import Locale
+from cloudtill.clock import SystemClock
+from cloudtill.notifications.aws import SesMailer, SnsSmsSender
+from cloudtill.notifications.dynamo import DynamoContacts, DynamoNotificationLog, DynamoSuppressions
+from cloudtill.notifications.feedback import record_feedback
+from cloudtill.notifications.models import IncomingEvent
+from cloudtill.notifications.rendering import Renderer
+from cloudtill.notifications.service import NotificationConfig, NotificationService
+from cloudtill.notifications.settings import NotificationSettings
+from cloudtill.observability import logger, metrics
+from cloudtill.settings import get_settings
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+settings = get_settings()
+notification_settings = NotificationSettings()
+
+
+@functools.cache
+def suppressions() -> DynamoSuppressions:
+    return DynamoSuppressions(settings.table_name, SystemClock())
+
+
+@functools.cache
+def service() -> NotificationService:
+    shop = settings.shop_settings
+    clock = SystemClock()
+    return NotificationService(
+        config=NotificationConfig(
+            sender_email=shop.sender_email,
+            ops_email=shop.ops_email,
+            storefront_url=shop.storefront_url,
+            shop_name=shop.shop_name,
+        ),
+        renderer=Renderer(
+            TEMPLATES_DIR,
+            shop.locale,
+            {
+                "name": shop.shop_name,
+                "url": shop.storefront_url,
+                "language": Locale.parse(shop.locale).language,
+            },
+        ),
+        mailer=SesMailer(shop.sender_email, notification_settings.ses_configuration_set, shop.shop_name),
+        sms=SnsSmsSender(notification_settings.sms_sender_id),
+        log=DynamoNotificationLog(
+            settings.table_name, clock, timedelta(seconds=notification_settings.resend_after_seconds)
+        ),
+        suppressions=suppressions(),
+        contacts=DynamoContacts(settings.table_name),
+    )
+
+
+def handle_queue_records(records: list[dict[str, Any]], notifications: NotificationService) -> dict[str, Any]:
+    failures = []
+    for record in records:
+        try:
+            event = IncomingEvent.model_validate_json(record["body"])
+        except ValueError:
+            # Not an event at all: retrying cannot help; the DLQ keeps it for a human.
+            logger.exception("unreadable queue message", extra={"message_id": record.get("messageId")})
+            failures.append({"itemIdentifier": record["messageId"]})
+            continue
+        try:
+            outcomes = notifications.handle(event)
+        except Exception:
+            logger.exception(
+                "notification failed; the queue redelivers it",
+                extra={"event_id": event.event_id, "detail_type": event.detail_type},
+            )
+            metrics.add_metric(name="NotificationsFailed", unit="Count", value=1)
+            failures.append({"itemIdentifier": record["messageId"]})
+            continue
+        for outcome in outcomes:
+            logger.info(
+                "notification",
+                extra={
+                    "event_id": event.event_id,
+                    "detail_type": event.detail_type,
+                    "message": outcome.message,
+                    "channel": outcome.channel,
+                    "recipient_hash": outcome.recipient_hash,
+                    "status": outcome.status,
+                },
+            )
+            metrics.add_metric(name=f"Notifications_{outcome.status}", unit="Count", value=1)
+    return {"batchItemFailures": failures}
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records = event.get("Records", [])
+    sns_records = [r for r in records if r.get("EventSource") == "aws:sns"]
+    if sns_records:
+        # SNS retries a failed invocation itself (and then its own DLQ): raising is the retry signal.
+        suppressed = record_feedback(sns_records, suppressions())
+        logger.info("SES feedback recorded", extra={"suppressed": suppressed})
+        metrics.add_metric(name="AddressesSuppressed", unit="Count", value=suppressed)
+        return {"suppressed": suppressed}
+    return handle_queue_records(records, service())

@@ -1,0 +1,178 @@
+"""DynamoDB adapters of the notifications ports (main table; keys in cloudtill.keys).
+
+The function may write only `NOTIFICATION#…` and `SUPPRESSED#…` items (IAM `dynamodb:LeadingKeys`,
+infra/constructs/notifications.py); it reads checkouts and orders to find the shopper.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from cloudtill import ddb, keys
+from cloudtill.clock import Clock, iso
+from cloudtill.notifications.ports import (
+    Channel,
+    ClaimResult,
+    Contact,
+    ContactLine,
+    address_hash,
+)
+
+SENDING = "sending"
+# Records are kept 90 days: longer than any redelivery, long enough to answer "did they get it?".
+RECORD_RETENTION = timedelta(days=90)
+
+
+class DynamoNotificationLog:
+    def __init__(self, table_name: str, clock: Clock, resend_after: timedelta) -> None:
+        self._table = table_name
+        self._clock = clock
+        self._resend_after = resend_after
+
+    def claim(self, event_id: str, recipient: str, message: str, channel: Channel) -> ClaimResult:
+        now = self._clock.now()
+        pk, sk = keys.notification(event_id, recipient)
+        try:
+            result = ddb.client().update_item(
+                TableName=self._table,
+                Key=ddb.key(pk, sk),
+                # New, failed before, or claimed by a delivery that has had its visibility timeout.
+                ConditionExpression=(
+                    "attribute_not_exists(PK) OR #status = :failed "
+                    "OR (#status = :sending AND claimed_at < :stale)"
+                ),
+                UpdateExpression=(
+                    "SET entity = :entity, #status = :sending, event_id = :event, message = :message, "
+                    "channel = :channel, claimed_at = :now, #ttl = :ttl ADD attempts :one"
+                ),
+                ExpressionAttributeNames={"#status": "status", "#ttl": "ttl"},
+                ExpressionAttributeValues=ddb.to_values(
+                    {
+                        ":failed": "failed",
+                        ":sending": SENDING,
+                        ":stale": iso(now - self._resend_after),
+                        ":entity": "notification",
+                        ":event": event_id,
+                        ":message": message,
+                        ":channel": channel,
+                        ":now": iso(now),
+                        ":ttl": int((now + RECORD_RETENTION).timestamp()),
+                        ":one": 1,
+                    }
+                ),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ddb.client().exceptions.ConditionalCheckFailedException as error:
+            old = ddb.from_item(error.response.get("Item") or {})
+            return ClaimResult(False, str(old.get("status")), int(old.get("attempts", 0)))
+        new = ddb.from_item(result["Attributes"])
+        return ClaimResult(True, SENDING, int(new.get("attempts", 1)))
+
+    def finish(self, event_id: str, recipient: str, status: str, details: dict[str, Any]) -> None:
+        pk, sk = keys.notification(event_id, recipient)
+        values = {":status": status, ":at": iso(self._clock.now()), ":sending": SENDING}
+        names = {"#status": "status"}
+        sets = ["#status = :status", "finished_at = :at"]
+        for n, (name, value) in enumerate(sorted(details.items())):
+            names[f"#d{n}"] = name
+            values[f":d{n}"] = value
+            sets.append(f"#d{n} = :d{n}")
+        # Only the claimant finishes: a record already final stays as it is.
+        ddb.client().update_item(
+            TableName=self._table,
+            Key=ddb.key(pk, sk),
+            ConditionExpression="#status = :sending",
+            UpdateExpression="SET " + ", ".join(sets),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=ddb.to_values(values),
+        )
+
+    def get(self, event_id: str, recipient: str) -> dict[str, Any] | None:
+        pk, sk = keys.notification(event_id, recipient)
+        item = ddb.client().get_item(TableName=self._table, Key=ddb.key(pk, sk), ConsistentRead=True)
+        return ddb.from_item(item["Item"]) if "Item" in item else None
+
+
+class DynamoSuppressions:
+    def __init__(self, table_name: str, clock: Clock) -> None:
+        self._table = table_name
+        self._clock = clock
+
+    def is_suppressed(self, email: str) -> bool:
+        pk, sk = keys.suppression(address_hash(email))
+        found = ddb.client().get_item(
+            TableName=self._table, Key=ddb.key(pk, sk), ConsistentRead=True, ProjectionExpression="PK"
+        )
+        return "Item" in found
+
+    def suppress(self, email: str, reason: str, feedback_id: str) -> None:
+        pk, sk = keys.suppression(address_hash(email))
+        # Idempotent: the first reason is kept, later feedback only counts.
+        ddb.client().update_item(
+            TableName=self._table,
+            Key=ddb.key(pk, sk),
+            UpdateExpression=(
+                "SET entity = :entity, reason = if_not_exists(reason, :reason), "
+                "suppressed_at = if_not_exists(suppressed_at, :at), last_feedback_id = :feedback "
+                "ADD feedback_count :one"
+            ),
+            ExpressionAttributeValues=ddb.to_values(
+                {
+                    ":entity": "suppression",
+                    ":reason": reason,
+                    ":at": iso(self._clock.now()),
+                    ":feedback": feedback_id,
+                    ":one": 1,
+                }
+            ),
+        )
+
+
+class DynamoContacts:
+    """Reads the checkout item (written by the checkout domain) and the order item (orders domain)."""
+
+    def __init__(self, table_name: str) -> None:
+        self._table = table_name
+
+    def _get(self, pk: str, sk: str, attributes: tuple[str, ...]) -> dict[str, Any] | None:
+        # Every name through a placeholder: `status`, `total`… are DynamoDB reserved words.
+        names = {f"#a{n}": name for n, name in enumerate(attributes)}
+        found = ddb.client().get_item(
+            TableName=self._table,
+            Key=ddb.key(pk, sk),
+            ProjectionExpression=", ".join(names),
+            ExpressionAttributeNames=names,
+        )
+        return ddb.from_item(found["Item"]) if "Item" in found else None
+
+    def of_checkout(self, checkout_id: str) -> Contact | None:
+        item = self._get(
+            *keys.checkout(checkout_id),
+            ("email", "phone", "marketing_consent", "currency", "total", "lines", "order_id", "status"),
+        )
+        if item is None or not item.get("email"):
+            return None
+        return Contact(
+            email=str(item["email"]),
+            phone=item.get("phone"),
+            marketing_consent=bool(item.get("marketing_consent", False)),
+            currency=str(item.get("currency", "")),
+            total=int(item.get("total", 0)),
+            lines=tuple(
+                ContactLine(
+                    name=str(line.get("name", line.get("sku", ""))),
+                    quantity=int(line["quantity"]),
+                    unit_price=int(line["unit_price"]),
+                    line_total=int(line["line_total"]),
+                )
+                for line in item.get("lines", [])
+            ),
+            order_id=item.get("order_id"),
+            status=item.get("status"),
+        )
+
+    def email_of_order(self, order_id: str) -> str | None:
+        item = self._get(*keys.order(order_id), ("email",))
+        return str(item["email"]) if item and item.get("email") else None

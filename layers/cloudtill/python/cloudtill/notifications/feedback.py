@@ -1,0 +1,54 @@
+"""SES feedback: bounces and complaints (configuration-set event publishing -> SNS -> this function).
+
+A permanent bounce or any complaint puts the address on the suppression list; later sends to it are
+recorded as `suppressed` instead of sent (a transient bounce, e.g. a full mailbox, suppresses nothing).
+Both SES formats are read: event publishing (`eventType`) and identity notifications
+(`notificationType`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cloudtill.notifications.ports import Suppressions
+
+
+@dataclass(frozen=True)
+class Feedback:
+    kind: str  # bounce | complaint
+    addresses: tuple[str, ...]
+    feedback_id: str
+
+
+def parse_feedback(message: dict[str, Any]) -> Feedback | None:
+    """The addresses an SES notification says must not be mailed again, or None if none must."""
+    kind = str(message.get("eventType") or message.get("notificationType") or "").lower()
+    if kind == "bounce":
+        bounce = message.get("bounce") or {}
+        if bounce.get("bounceType") != "Permanent":
+            return None
+        recipients = bounce.get("bouncedRecipients") or []
+        feedback_id = str(bounce.get("feedbackId") or "")
+    elif kind == "complaint":
+        complaint = message.get("complaint") or {}
+        recipients = complaint.get("complainedRecipients") or []
+        feedback_id = str(complaint.get("feedbackId") or "")
+    else:
+        return None
+    addresses = tuple(str(r["emailAddress"]) for r in recipients if r.get("emailAddress"))
+    return Feedback(kind, addresses, feedback_id) if addresses else None
+
+
+def record_feedback(sns_records: list[dict[str, Any]], suppressions: Suppressions) -> int:
+    """Suppresses every address the SNS-delivered SES notifications report; returns how many."""
+    suppressed = 0
+    for record in sns_records:
+        feedback = parse_feedback(json.loads(record["Sns"]["Message"]))
+        if feedback is None:
+            continue
+        for address in feedback.addresses:
+            suppressions.suppress(address, feedback.kind, feedback.feedback_id)
+            suppressed += 1
+    return suppressed

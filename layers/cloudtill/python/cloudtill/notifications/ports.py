@@ -1,0 +1,103 @@
+"""Ports of the notifications domain (Protocols) and the values that cross them.
+
+Adapters: `aws.SesMailer`, `aws.SnsSmsSender` (AWS and local), `dynamo.*` (main table); in-memory fakes
+for unit tests live in tests/fakes.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Channel = Literal["email", "sms"]
+# Final statuses of a notification record: a redelivery of the event finds one and does nothing.
+FINAL_STATUSES = frozenset({"sent", "suppressed", "no_consent"})
+
+
+def address_hash(address: str) -> str:
+    """SHA-256 of a normalised address: the only form an address takes in keys and logs."""
+    return hashlib.sha256(address.strip().lower().encode()).hexdigest()
+
+
+def recipient_hash(channel: Channel, address: str) -> str:
+    """Identifies (channel, address) in the notification record's key: e-mail and SMS are separate."""
+    return address_hash(f"{channel}:{address.strip().lower()}")
+
+
+@dataclass(frozen=True)
+class Email:
+    """One rendered e-mail to one recipient. `tags` travel with the message (event id, message)."""
+
+    to: str
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ContactLine:
+    name: str
+    quantity: int
+    unit_price: int
+    line_total: int
+
+
+@dataclass(frozen=True)
+class Contact:
+    """What a checkout (or the order made from it) tells about how to reach the shopper."""
+
+    email: str
+    phone: str | None
+    marketing_consent: bool
+    currency: str
+    total: int
+    lines: tuple[ContactLine, ...] = ()
+    order_id: str | None = None
+    status: str | None = None
+
+
+class Mailer(Protocol):
+    def send(self, email: Email) -> str:
+        """Sends `email`; returns the provider's message id. Raises on any failure (retried by SQS)."""
+        ...
+
+
+class SmsSender(Protocol):
+    def send(self, phone: str, text: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """`proceed`: this delivery sends. Otherwise `status` is why not (final, or another delivery is
+    sending right now)."""
+
+    proceed: bool
+    status: str | None = None
+    attempts: int = 0
+
+
+class NotificationLog(Protocol):
+    """One record per (event, recipient): the two-phase guard that makes sends exactly-once in effect."""
+
+    def claim(self, event_id: str, recipient: str, message: str, channel: Channel) -> ClaimResult:
+        """Marks the record `sending` unless it is final or another delivery claimed it recently."""
+        ...
+
+    def finish(self, event_id: str, recipient: str, status: str, details: dict[str, Any]) -> None:
+        """Records the outcome: `sent` (with the provider id), `failed`, `suppressed`, `no_consent`."""
+        ...
+
+
+class Suppressions(Protocol):
+    def is_suppressed(self, email: str) -> bool: ...
+
+    def suppress(self, email: str, reason: str, feedback_id: str) -> None: ...
+
+
+class Contacts(Protocol):
+    def of_checkout(self, checkout_id: str) -> Contact | None: ...
+
+    def email_of_order(self, order_id: str) -> str | None: ...

@@ -1,0 +1,279 @@
+"""Who gets which message for an event, and sending each one exactly once per (event, recipient).
+
+Per recipient the service follows a two-phase record (`NotificationLog`):
+
+1. claim: the record becomes `sending` unless it is final (`sent`, `suppressed`, `no_consent`) or
+   another delivery claimed it less than `resend_after` ago;
+2. checks: marketing without recorded consent -> `no_consent`; a suppressed address -> `suppressed`;
+3. send, then `sent` with the provider's message id; a failed send -> `failed` and the error is raised,
+   so the SQS record fails in the batch response and is delivered again (after 3 receives: the DLQ).
+
+Claiming *before* the send means a crash between the send and `sent` may send twice once the claim is
+stale; claiming *after* would lose the message on a failed send. Duplicates in that narrow window are
+the lesser evil (docs/notifications.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloudtill.notifications import models
+from cloudtill.notifications.ports import (
+    FINAL_STATUSES,
+    Channel,
+    Contact,
+    Contacts,
+    Email,
+    Mailer,
+    NotificationLog,
+    SmsSender,
+    Suppressions,
+    recipient_hash,
+)
+from cloudtill.notifications.rendering import Renderer
+
+# Report summary figures that are amounts in minor units (shown as money when the report has a currency).
+MONEY_SUMMARY_FIELDS = frozenset(
+    {"gross", "net", "revenue", "discounts", "discount", "shipping", "tax", "refunds", "average_order_value"}
+)
+
+
+class RecipientUnknown(LookupError):
+    """The event names a checkout/order we cannot find: the record goes to the DLQ, not to /dev/null."""
+
+
+class DeliveryInProgress(RuntimeError):
+    """Another delivery of the same event is sending this message right now: try again later."""
+
+
+class DeliveryFailed(RuntimeError):
+    """At least one message of the event could not be sent; the others are recorded."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    message: str
+    channel: Channel
+    address: str
+    marketing: bool
+    consent: bool
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one message (safe to log: the address only as a hash)."""
+
+    message: str
+    channel: Channel
+    recipient_hash: str
+    status: str  # sent | duplicate | suppressed | no_consent | failed
+
+
+@dataclass
+class NotificationConfig:
+    sender_email: str
+    ops_email: str
+    storefront_url: str
+    shop_name: str
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+
+class NotificationService:
+    def __init__(
+        self,
+        *,
+        config: NotificationConfig,
+        renderer: Renderer,
+        mailer: Mailer,
+        sms: SmsSender,
+        log: NotificationLog,
+        suppressions: Suppressions,
+        contacts: Contacts,
+    ) -> None:
+        self._config = config
+        self._renderer = renderer
+        self._mailer = mailer
+        self._sms = sms
+        self._log = log
+        self._suppressions = suppressions
+        self._contacts = contacts
+        self._planners: dict[str, Callable[[Any], list[Delivery]]] = {
+            "OrderConfirmed": self._order_confirmed,
+            "OrderShipped": self._order_shipped,
+            "OrderDelivered": self._order_delivered,
+            "OrderCancelled": self._order_cancelled,
+            "PaymentFailed": self._payment_failed,
+            "RefundIssued": self._refund_issued,
+            "CheckoutExpired": self._checkout_expired,
+            "StockLow": self._stock_low,
+            "ReportReady": self._report_ready,
+        }
+
+    # -- entry point ---------------------------------------------------------------------------------
+
+    def handle(self, event: models.IncomingEvent) -> list[Outcome]:
+        """Sends what `event` calls for, each message once. Raises if any message must be retried."""
+        model = models.DETAIL_MODELS.get(event.detail_type)
+        planner = self._planners.get(event.detail_type)
+        if model is None or planner is None:
+            return []
+        detail = model.model_validate({**event.detail, "event_id": event.event_id})
+        outcomes: list[Outcome] = []
+        errors: list[Exception] = []
+        for delivery in planner(detail):
+            try:
+                outcomes.append(self._deliver(event.event_id, delivery))
+            except Exception as error:  # every message gets its chance; raised below
+                errors.append(error)
+                outcomes.append(Outcome(delivery.message, delivery.channel, _hash(delivery), "failed"))
+        if errors:
+            raise DeliveryFailed(f"{len(errors)} message(s) of event {event.event_id} failed") from errors[0]
+        return outcomes
+
+    def _deliver(self, event_id: str, delivery: Delivery) -> Outcome:
+        recipient = _hash(delivery)
+
+        def outcome(status: str) -> Outcome:
+            return Outcome(delivery.message, delivery.channel, recipient, status)
+
+        claim = self._log.claim(event_id, recipient, delivery.message, delivery.channel)
+        if not claim.proceed:
+            if claim.status in FINAL_STATUSES:
+                return outcome("duplicate")
+            raise DeliveryInProgress(f"{delivery.message} for event {event_id} is being sent")
+        if delivery.marketing and not delivery.consent:
+            self._log.finish(event_id, recipient, "no_consent", {})
+            return outcome("no_consent")
+        if delivery.channel == "email" and self._suppressions.is_suppressed(delivery.address):
+            self._log.finish(event_id, recipient, "suppressed", {})
+            return outcome("suppressed")
+        try:
+            provider_id = self._send(event_id, delivery)
+        except Exception as error:
+            self._log.finish(event_id, recipient, "failed", {"error": type(error).__name__})
+            raise
+        self._log.finish(event_id, recipient, "sent", {"provider_message_id": provider_id})
+        return outcome("sent")
+
+    def _send(self, event_id: str, delivery: Delivery) -> str:
+        rendered = self._renderer.render(delivery.message, delivery.context)
+        if delivery.channel == "sms":
+            assert rendered.sms is not None
+            return self._sms.send(delivery.address, rendered.sms)
+        headers = dict(self._config.extra_headers)
+        if delivery.marketing:
+            # RFC 2369/8058: mail clients show an unsubscribe button for marketing mail.
+            headers["List-Unsubscribe"] = f"<{delivery.context['unsubscribe_url']}>"
+        return self._mailer.send(
+            Email(
+                to=delivery.address,
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+                headers=headers,
+                tags={"event_id": event_id, "message": delivery.message},
+            )
+        )
+
+    # -- recipients and contexts ---------------------------------------------------------------------
+
+    def _checkout_contact(self, checkout_id: str) -> Contact:
+        contact = self._contacts.of_checkout(checkout_id)
+        if contact is None:
+            raise RecipientUnknown(f"checkout {checkout_id} not found")
+        return contact
+
+    def _customer(
+        self,
+        message: str,
+        context: dict[str, Any],
+        *,
+        checkout_id: str,
+        order_id: str | None = None,
+        email: str | None = None,
+        marketing: bool = False,
+    ) -> list[Delivery]:
+        """The shopper's e-mail (from the event, else the order, else the checkout) and, where the
+        message has an SMS version, an SMS when the checkout has a phone and the shopper opted in."""
+        contact = self._contacts.of_checkout(checkout_id)
+        address = email or (self._contacts.email_of_order(order_id) if order_id else None)
+        address = address or (contact.email if contact else None)
+        if address is None:
+            raise RecipientUnknown(f"no e-mail address for checkout {checkout_id}")
+        consent = bool(contact and contact.marketing_consent)
+        context = {
+            **context,
+            "checkout_id": checkout_id,
+            "order_id": order_id,
+            "order_url": f"{self._config.storefront_url}/orders/{order_id}" if order_id else None,
+        }
+        deliveries = [Delivery(message, "email", address, marketing, consent, context)]
+        if contact and contact.phone and contact.marketing_consent and self._renderer.has_sms(message):
+            deliveries.append(Delivery(message, "sms", contact.phone, marketing, consent, context))
+        return deliveries
+
+    def _ops(self, message: str, context: dict[str, Any]) -> list[Delivery]:
+        return [Delivery(message, "email", self._config.ops_email, False, True, context)]
+
+    def _order_confirmed(self, d: models.OrderConfirmed) -> list[Delivery]:
+        context = {"order": d.model_dump(), "lines": [ln.model_dump() for ln in d.lines]}
+        return self._customer(
+            "order_confirmed", context, checkout_id=d.checkout_id, order_id=d.order_id, email=d.email
+        )
+
+    def _order_shipped(self, d: models.OrderShipped) -> list[Delivery]:
+        context = {"shipment": d.model_dump()}
+        return self._customer(
+            "order_shipped", context, checkout_id=d.checkout_id, order_id=d.order_id, email=d.email
+        )
+
+    def _order_delivered(self, d: models.OrderDelivered) -> list[Delivery]:
+        return self._customer(
+            "order_delivered", {}, checkout_id=d.checkout_id, order_id=d.order_id, email=d.email
+        )
+
+    def _order_cancelled(self, d: models.OrderCancelled) -> list[Delivery]:
+        context = {"cancellation": d.model_dump()}
+        return self._customer(
+            "order_cancelled", context, checkout_id=d.checkout_id, order_id=d.order_id, email=d.email
+        )
+
+    def _payment_failed(self, d: models.PaymentFailed) -> list[Delivery]:
+        contact = self._checkout_contact(d.checkout_id)
+        context = {
+            "payment": d.model_dump(),
+            "currency": contact.currency,
+            "total": contact.total,
+            "retry_url": f"{self._config.storefront_url}/checkout/{d.checkout_id}",
+        }
+        return self._customer("payment_failed", context, checkout_id=d.checkout_id, order_id=contact.order_id)
+
+    def _refund_issued(self, d: models.RefundIssued) -> list[Delivery]:
+        contact = self._checkout_contact(d.checkout_id)
+        return self._customer(
+            "refund_issued", {"refund": d.model_dump()}, checkout_id=d.checkout_id, order_id=contact.order_id
+        )
+
+    def _checkout_expired(self, d: models.CheckoutExpired) -> list[Delivery]:
+        contact = self._checkout_contact(d.checkout_id)
+        context = {
+            "lines": [vars(line) for line in contact.lines],
+            "currency": contact.currency,
+            "total": contact.total,
+            "shop_url": self._config.storefront_url,
+            "unsubscribe_url": f"mailto:{self._config.sender_email}?subject=unsubscribe",
+        }
+        return self._customer("checkout_reminder", context, checkout_id=d.checkout_id, marketing=True)
+
+    def _stock_low(self, d: models.StockLow) -> list[Delivery]:
+        return self._ops("stock_low", {"stock": d.model_dump()})
+
+    def _report_ready(self, d: models.ReportReady) -> list[Delivery]:
+        return self._ops("report_ready", {"report": d.model_dump(), "money_fields": MONEY_SUMMARY_FIELDS})
+
+
+def _hash(delivery: Delivery) -> str:
+    return recipient_hash(delivery.channel, delivery.address)

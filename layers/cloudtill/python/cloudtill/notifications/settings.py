@@ -1,0 +1,16 @@
+"""The notifications function's own settings (the shop's sender/ops addresses are in ShopSettings)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class NotificationSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", case_sensitive=False, extra="ignore")
+
+    # The SES configuration set (bounce/complaint events -> SNS). None locally: moto has no use for it.
+    ses_configuration_set: str | None = None
+    # A `sending` claim older than this is taken over by a redelivery: the queue's visibility timeout.
+    resend_after_seconds: int = Field(default=60, ge=1)
+    sms_sender_id: str | None = None
