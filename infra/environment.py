@@ -27,6 +27,7 @@ def function_environment(
     idempotency_table_name: str,
     event_bus_name: str,
     stripe_secret_arn: str | None = None,
+    state_machine_arn: str | None = None,
 ) -> dict[str, str]:
     """The environment of the function `spec` in `stage`, selling with `shop`'s settings.
 
@@ -46,4 +47,7 @@ def function_environment(
     }
     if spec.uses_stripe and stripe_secret_arn is not None:
         environment["STRIPE_SECRET_ARN"] = stripe_secret_arn
+    if state_machine_arn is not None:
+        # The order lifecycle: checkout starts executions; the others only resume task tokens.
+        environment["STATE_MACHINE_ARN"] = state_machine_arn
     return environment

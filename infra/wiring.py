@@ -109,6 +109,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         domain="stock",
         description="Stock: levels, movement ledger, FIFO valuation, low-stock alerts, reconciliation",
     ),
+    FunctionSpec(
+        name="orders",
+        domain="orders",
+        description="Orders: the order lifecycle's tasks, admin fulfilment/cancel/returns, shopper order view",
+        timeout_seconds=30,
+        # Refunds (cancel, returns, late payments) and cancelling PaymentIntents of expired checkouts.
+        uses_stripe=True,
+    ),
 )
 
 ROUTES: tuple[Route, ...] = (
@@ -130,6 +138,13 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/admin/stock/{sku}/settings", "stock", auth="admin"),
     Route("POST", "/admin/stock/{sku}/movements", "stock", auth="admin"),
     Route("GET", "/admin/stock/{sku}/movements", "stock", auth="admin"),
+    Route("GET", "/orders/{order_id}", "orders"),
+    Route("GET", "/admin/orders", "orders", auth="admin"),
+    Route("GET", "/admin/orders/{order_id}", "orders", auth="admin"),
+    Route("POST", "/admin/orders/{order_id}/fulfillments", "orders", auth="admin"),
+    Route("POST", "/admin/orders/{order_id}/delivered", "orders", auth="admin"),
+    Route("POST", "/admin/orders/{order_id}/cancel", "orders", auth="admin"),
+    Route("POST", "/admin/orders/{order_id}/returns", "orders", auth="admin"),
 )
 
 SUBSCRIPTIONS: tuple[Subscription, ...] = ()
@@ -144,7 +159,16 @@ STREAM_CONSUMERS: tuple[StreamConsumer, ...] = (
     StreamConsumer(name="outbox", function="publisher", table="Main", entities=("outbox",)),
 )
 
-STATE_MACHINES: tuple[StateMachineSpec, ...] = ()
+# One execution per checkout (named after it): payment -> order -> fulfilment -> delivery, with
+# compensation on every failure branch (docs/orders.md).
+ORDER_LIFECYCLE = "order-lifecycle"
+STATE_MACHINES: tuple[StateMachineSpec, ...] = (
+    StateMachineSpec(
+        name=ORDER_LIFECYCLE,
+        definition_file="infra/statemachines/order_lifecycle.asl.json",
+        tasks={"OrdersFunction": "orders"},
+    ),
+)
 
 # The event bus every domain event is published to (one per regional stack).
 EVENT_SOURCE = "cloudtill"

@@ -10,10 +10,10 @@ from typing import IO
 from cloudtill.settings import ShopSettings
 
 from infra.environment import function_environment
-from infra.wiring import FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE, routes_of
+from infra.wiring import FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE, ORDER_LIFECYCLE, STATE_MACHINES, routes_of
 from localrt.emulator import AwsEmulator
 from localrt.eventing import EventRouting
-from localrt.workflows import start_workflows
+from localrt.workflows import start_workflows, state_machine_arn
 from localrt.functions import FunctionPool, worker_environment
 from localrt.gateway import Gateway, LocalRequest, LocalResponse, json_response, make_http_server
 from localrt.openapi import SWAGGER_UI, merge
@@ -59,6 +59,11 @@ class LocalBackend:
                             table_name=TABLE_NAMES[MAIN_TABLE.logical_name],
                             idempotency_table_name=TABLE_NAMES[IDEMPOTENCY_TABLE.logical_name],
                             event_bus_name=EVENT_BUS_NAME,
+                            state_machine_arn=(
+                                state_machine_arn(ORDER_LIFECYCLE)
+                                if any(s.name == ORDER_LIFECYCLE for s in STATE_MACHINES)
+                                else None
+                            ),
                         ),
                         **extra_env,
                         **(self.stripe.env() if spec.uses_stripe else {}),

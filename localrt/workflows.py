@@ -4,6 +4,7 @@ ASL definition as the stack; their Lambda tasks reach the real handlers through 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,9 @@ def start_workflows(emulator: AwsEmulator, pools: dict[str, FunctionPool]) -> No
         "POST", f"{emulator.endpoint}/moto-api/config", body=json.dumps(config).encode(), timeout=10
     )
     route_lambda_invocations(pools)
+    # moto's interpreter calls Lambda (and other services) at http://localhost:$MOTO_PORT, read when
+    # each task runs; without this it tries moto's default port 5000 and every task fails.
+    os.environ["MOTO_PORT"] = str(emulator.port)
     if not STATE_MACHINES:
         return
     stepfunctions = emulator.client("stepfunctions")

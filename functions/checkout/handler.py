@@ -42,6 +42,7 @@ from cloudtill.payments.stripe_adapter import StripePaymentGateway
 from cloudtill.problems import domain_problem
 from cloudtill.promotions import PromotionIn, PromotionOut
 from cloudtill.settings import get_settings
+from cloudtill.workflow import StepFunctionsWorkflow
 
 settings = get_settings()
 app = create_app()
@@ -63,7 +64,12 @@ def checkouts() -> CheckoutService:
         capture_manual=settings.payment_capture == "manual",
     )
     return CheckoutService(
-        repository, SystemClock(), settings.shop_settings, settings.checkout_ttl_seconds, payments
+        repository,
+        SystemClock(),
+        settings.shop_settings,
+        settings.checkout_ttl_seconds,
+        payments,
+        lifecycle=StepFunctionsWorkflow(settings.state_machine_arn),
     )
 
 

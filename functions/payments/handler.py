@@ -17,6 +17,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cloudtill.api import create_app, handle
 from cloudtill.clock import SystemClock
 from cloudtill.observability import logger, metrics
+from cloudtill.orders.factory import order_lifecycle
+from cloudtill.orders.lifecycle import OrderLifecycle
 from cloudtill.payments.credentials import StripeCredentialsSource
 from cloudtill.payments.dynamo import DynamoOrderPaymentLookup, DynamoPaymentStore
 from cloudtill.payments.refunds import RefundReason, request_refund
@@ -70,6 +72,12 @@ def gateway() -> StripePaymentGateway:
     )
 
 
+@functools.cache
+def lifecycle() -> OrderLifecycle:
+    """The order workflow's follow-up of successful payments (resume it, or refund a late payment)."""
+    return order_lifecycle(settings, gateway())
+
+
 @app.post("/webhooks/stripe", summary="Stripe webhook endpoint (signed)", tags=["webhooks"])
 def stripe_webhook() -> WebhookAck:
     event_in = app.current_event
@@ -77,7 +85,7 @@ def stripe_webhook() -> WebhookAck:
     if event_in.is_base64_encoded:
         raw = base64.b64decode(raw).decode("utf-8", errors="replace")
     secrets = [s.get_secret_value() for s in credentials().get().webhook_secrets]
-    processor = WebhookProcessor(store(), SystemClock())
+    processor = WebhookProcessor(store(), SystemClock(), listener=lifecycle())
     event, outcome = receive_webhook(
         raw, event_in.headers.get(SIGNATURE_HEADER), secrets, StripeSignatureVerifier(), processor
     )

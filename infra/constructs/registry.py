@@ -11,11 +11,13 @@ from infra.constructs.catalog import CatalogDomain
 from infra.constructs.checkout import CheckoutDomain
 from infra.constructs.domain import DomainFunctions
 from infra.constructs.events import EventsDomain
+from infra.constructs.orders import OrdersDomain
 from infra.constructs.payments import PaymentsDomain
 from infra.constructs.stock import StockDomain
 
 DOMAIN_CONSTRUCTS: dict[str, type[DomainFunctions]] = {
-    cls.domain: cls for cls in (CatalogDomain, CheckoutDomain, EventsDomain, PaymentsDomain, StockDomain)
+    cls.domain: cls
+    for cls in (CatalogDomain, CheckoutDomain, EventsDomain, OrdersDomain, PaymentsDomain, StockDomain)
 }
 
 

@@ -100,6 +100,25 @@ def order(order_id: str) -> tuple[str, str]:
     return f"ORDER#{order_id}", "ORDER"
 
 
+# -- orders domain -----------------------------------------------------------------------------------
+
+FULFILMENT_PREFIX = "FULFILMENT#"
+RETURN_PREFIX = "RETURN#"
+
+
+def orders_by_status(status: str) -> str:
+    """GSI1PK of the orders in a status; GSI1SK is `<created_at>#<order id>` (by day: begins_with)."""
+    return f"ORDERS#{status}"
+
+
+def order_fulfilment(order_id: str, number: int) -> tuple[str, str]:
+    return f"ORDER#{order_id}", f"{FULFILMENT_PREFIX}{number:04d}"
+
+
+def order_return(order_id: str, number: int) -> tuple[str, str]:
+    return f"ORDER#{order_id}", f"{RETURN_PREFIX}{number:04d}"
+
+
 # -- notifications domain ----------------------------------------------------------------------------
 
 

@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     # During a webhook secret rotation: the secret being replaced, still accepted until removed.
     stripe_webhook_secret_previous: SecretStr | None = None
     stripe_secret_arn: str | None = None
+    # The order lifecycle state machine (checkout starts one execution per checkout).
+    state_machine_arn: str | None = None
 
 
 @functools.cache

@@ -71,6 +71,7 @@ from cloudtill.promotions import (
 )
 from cloudtill.reservations import ReservationLine, StockLevel, plan_reservation
 from cloudtill.settings import ShopSettings
+from cloudtill.workflow import Workflow
 
 DOMAIN = "checkout"
 AWAITING_PAYMENT = "awaiting_payment"
@@ -100,8 +101,13 @@ class CheckoutService:
         payments: PaymentStarter,
         new_id: Callable[[], str] = new_checkout_id,
         backoff: Callable[[int], None] = lambda attempt: time.sleep(0.02 * attempt),
+        *,
+        lifecycle: Workflow | None = None,
     ) -> None:
         self._repository = repository
+        # The order lifecycle (Step Functions): one execution per checkout, started once it is paid for
+        # (stock held, PaymentIntent open). None only where no order may follow (unit tests, tools).
+        self._lifecycle = lifecycle
         self._payments = payments
         self._clock = clock
         self._shop = shop
@@ -139,6 +145,7 @@ class CheckoutService:
                 rejection = rejected
                 continue
             record = replace(record, payment=self._open_payment(record))
+            self._start_lifecycle(record)
             return CreatedCheckoutOut(**checkout_out(record).model_dump(), token=token)
         assert rejection is not None
         raise self._explain(rejection, body, snapshots)
@@ -155,6 +162,26 @@ class CheckoutService:
             ) from None
         self._repository.attach_payment(record.id, payment)
         return payment
+
+    def _start_lifecycle(self, record: CheckoutRecord) -> None:
+        """Start the checkout's order workflow (named after the checkout: a second start is a no-op).
+        It waits for the payment until the reservation expires. If it cannot start, the checkout is
+        cancelled before its client secret leaves, so nobody can pay a checkout no workflow watches."""
+        if self._lifecycle is None:
+            return
+        payload = {
+            "checkout_id": record.id,
+            "expires_at": record.expires_at,
+            # One second past `expires_at`, so the expiry it then triggers is due.
+            "payment_timeout_seconds": int(self._ttl.total_seconds()) + 1,
+        }
+        try:
+            self._lifecycle.start(record.id, payload)
+        except Exception:
+            self._repository.release(record, CANCELLED, iso(self._clock.now()), [])
+            raise ServiceUnavailable(
+                "The order workflow could not be started; nothing was reserved. Please try again."
+            ) from None
 
     def _prepare(
         self, body: CheckoutIn, checkout_id: str, hashed_token: str

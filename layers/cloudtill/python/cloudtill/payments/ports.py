@@ -105,3 +105,11 @@ class PaymentStore(Protocol):
 
 class OrderPaymentLookup(Protocol):
     def payment_intent_of_order(self, order_id: str) -> str | None: ...
+
+
+class PaymentSucceededListener(Protocol):
+    """Told about every verified `payment_intent.succeeded` (first delivery and redeliveries alike,
+    so a follow-up that failed once runs again when Stripe retries). The order lifecycle resumes
+    the checkout's workflow, or refunds a payment that came after the checkout closed."""
+
+    def payment_succeeded(self, payment_intent_id: str) -> str: ...

@@ -22,6 +22,7 @@ from cloudtill.payments.models import Charge, Dispute, Event, PaymentIntent
 from cloudtill.payments.ports import (
     PaymentIntentRef,
     PaymentStore,
+    PaymentSucceededListener,
     SignatureVerifier,
     StaleRecord,
     WebhookEffect,
@@ -127,11 +128,26 @@ def receive_webhook(
 
 
 class WebhookProcessor:
-    def __init__(self, store: PaymentStore, clock: Clock) -> None:
+    def __init__(
+        self, store: PaymentStore, clock: Clock, listener: PaymentSucceededListener | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._listener = listener
 
     def process(self, event: Event) -> WebhookOutcome:
+        outcome = self._apply(event)
+        if (
+            self._listener is not None
+            and event.type == "payment_intent.succeeded"
+            and outcome.result in {"applied", "duplicate", "unchanged"}
+        ):
+            # After the commit, and on duplicates too: the follow-up is idempotent, and a redelivery
+            # is the retry of a follow-up that failed (the webhook answered 5xx).
+            self._listener.payment_succeeded(str(event.data.object.get("id")))
+        return outcome
+
+    def _apply(self, event: Event) -> WebhookOutcome:
         if event.type not in HANDLED_TYPES:
             return WebhookOutcome("ignored")
         if self._store.is_processed(event.id):

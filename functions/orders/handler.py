@@ -1,0 +1,143 @@
+"""Orders function (thin handler): the admin order routes, the shopper's order view, and the tasks of
+the order-lifecycle state machine (same entry point: API Gateway events carry `httpMethod`, the state
+machine's Lambda tasks carry `task`)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from cloudtill.api import create_app, handle
+from cloudtill.clock import SystemClock
+from cloudtill.observability import logger, metrics
+from cloudtill.orders.dynamo import DynamoOrderRepository
+from cloudtill.orders.factory import order_lifecycle
+from cloudtill.orders.lifecycle import OrderLifecycle
+from cloudtill.orders.models import (
+    AdminOrderOut,
+    Day,
+    FulfilmentIn,
+    FulfilmentOut,
+    OrderId,
+    OrderOut,
+    OrderPageOut,
+    OrderStatusIn,
+    ReturnIn,
+    ReturnOut,
+)
+from cloudtill.orders.service import OrderService
+from cloudtill.payments.credentials import StripeCredentialsSource
+from cloudtill.payments.dynamo import DynamoPaymentStore
+from cloudtill.payments.stripe_adapter import StripePaymentGateway
+from cloudtill.settings import get_settings
+from cloudtill.workflow import StepFunctionsWorkflow
+
+settings = get_settings()
+app = create_app()
+
+TOKEN_HEADER = "X-Checkout-Token"  # noqa: S105 - a header name, not a secret
+
+
+@functools.cache
+def gateway() -> StripePaymentGateway:
+    credentials = StripeCredentialsSource(settings)
+    return StripePaymentGateway(
+        lambda: credentials.get().api_key.get_secret_value(), settings.stripe_api_base
+    )
+
+
+@functools.cache
+def orders() -> OrderService:
+    return OrderService(
+        DynamoOrderRepository(settings.table_name),
+        DynamoPaymentStore(settings.table_name),
+        gateway(),
+        StepFunctionsWorkflow(settings.state_machine_arn),
+        SystemClock(),
+    )
+
+
+@functools.cache
+def lifecycle() -> OrderLifecycle:
+    return order_lifecycle(settings, gateway())
+
+
+@app.get(
+    "/orders/<order_id>", summary="Get an order (needs its checkout's X-Checkout-Token)", tags=["orders"]
+)
+def get_order(
+    order_id: Annotated[OrderId, Path()],
+    token: Annotated[str | None, Header(alias=TOKEN_HEADER, max_length=512)] = None,
+) -> OrderOut:
+    return orders().get_for_shopper(order_id, token)
+
+
+@app.get("/admin/orders", summary="List orders by status (and day), newest first", tags=["admin"])
+def list_orders(
+    status: Annotated[OrderStatusIn, Query()] = "confirmed",
+    date: Annotated[Day | None, Query(description="UTC day the order was placed")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> OrderPageOut:
+    return orders().list_orders(status, date, limit, cursor)
+
+
+@app.get("/admin/orders/<order_id>", summary="Get an order with everything ops need", tags=["admin"])
+def get_admin_order(order_id: Annotated[OrderId, Path()]) -> AdminOrderOut:
+    return orders().get_for_admin(order_id)
+
+
+@app.post(
+    "/admin/orders/<order_id>/fulfillments", summary="Record a shipment (partial allowed)", tags=["admin"]
+)
+def fulfil_order(order_id: Annotated[OrderId, Path()], body: FulfilmentIn) -> Response[FulfilmentOut]:
+    fulfilment = orders().fulfil(order_id, body)
+    metrics.add_metric(name="OrderShipped", unit="Count", value=1)
+    return Response(status_code=201, content_type="application/json", body=fulfilment)
+
+
+@app.post("/admin/orders/<order_id>/delivered", summary="Mark a shipped order delivered", tags=["admin"])
+def deliver_order(order_id: Annotated[OrderId, Path()]) -> AdminOrderOut:
+    return orders().deliver(order_id)
+
+
+@app.post(
+    "/admin/orders/<order_id>/cancel",
+    summary="Cancel an order before shipment (the workflow refunds and restocks)",
+    tags=["admin"],
+)
+def cancel_order(order_id: Annotated[OrderId, Path()]) -> Response[AdminOrderOut]:
+    requested = orders().request_cancel(order_id)
+    return Response(status_code=202, content_type="application/json", body=requested)
+
+
+@app.post(
+    "/admin/orders/<order_id>/returns", summary="Record returned units (restock, refund)", tags=["admin"]
+)
+def return_order(order_id: Annotated[OrderId, Path()], body: ReturnIn) -> Response[ReturnOut]:
+    returned = orders().record_return(order_id, body)
+    metrics.add_metric(name="OrderReturned", unit="Count", value=1)
+    return Response(status_code=201, content_type="application/json", body=returned)
+
+
+def run_task(event: dict[str, Any]) -> dict[str, Any]:
+    """A state machine task. Exceptions propagate: Lambda reports them as function errors whose
+    errorType (e.g. `TransientError`) the state machine's Retry/Catch match."""
+    task = str(event["task"])
+    logger.info(
+        "order lifecycle task",
+        extra={"task": task, "checkout_id": event.get("checkout_id"), "order_id": event.get("order_id")},
+    )
+    return lifecycle().run(task, event)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "httpMethod" not in event and "task" in event:
+        return run_task(event)
+    return handle(app, event, context, settings.max_request_body_bytes)

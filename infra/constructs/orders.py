@@ -1,0 +1,27 @@
+"""Orders domain: the order-lifecycle tasks and the admin/shopper order routes."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_lambda as lambda_
+
+from infra.constructs.domain import DomainFunctions, acknowledge_index_access
+from infra.function_factory import FunctionDependencies
+from infra.wiring import FunctionSpec
+
+
+class OrdersDomain(DomainFunctions):
+    domain = "orders"
+
+    def grant(
+        self, spec: FunctionSpec, function: lambda_.Function, dependencies: FunctionDependencies
+    ) -> None:
+        # Orders, fulfilments, returns; on confirmation the checkout, its reservations and the SKUs'
+        # stock (one transaction); outbox events. GSI1 lists orders by status.
+        dependencies.tables.main.grant_read_write_data(function)
+        acknowledge_index_access(function, dependencies.tables.main)
+        # Refunds and PaymentIntent cancels go through Stripe: the Stripe layer and secret come from
+        # the function factory for `uses_stripe` functions.
+        if not spec.uses_stripe:
+            raise ValueError(f"orders function {spec.name!r} must set uses_stripe=True in infra/wiring.py")
+        # TODO(state machine construct): states:SendTaskSuccess for this function and payments,
+        # states:StartExecution on the order lifecycle for checkout (see docs/orders.md, "Deploying").

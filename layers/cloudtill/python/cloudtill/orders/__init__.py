@@ -1,0 +1,1 @@
+"""Orders: the order lifecycle (one Step Functions execution per checkout), admin and shopper routes."""

@@ -1,0 +1,469 @@
+"""DynamoDB adapter of the orders port (single table, keys in `cloudtill.keys`).
+
+Items (docs/data-model.md, docs/orders.md):
+* the order `ORDER#<id>` / `ORDER` (entity `order`), GSI1 `ORDERS#<status>` / `<created_at>#<id>`
+  (admin list by status and day), GSI2 `EMAIL#<hash>` / `ORDER#<created_at>`; versioned, every change
+  conditional on the version read. Written with Update (never a whole Put after creation) so the
+  workflow's bookkeeping attributes on it (task token, refund claims) survive;
+* fulfilments `ORDER#<id>` / `FULFILMENT#<nnnn>` and returns `ORDER#<id>` / `RETURN#<nnnn>`, put once;
+* on confirmation, in the same transaction: the checkout (`awaiting_payment -> completed`, `order_id`),
+  each reservation (`held -> committed`, index keys removed) and the stock sale of each SKU (the stock
+  domain's own transaction parts: counters, ledger movement, StockAdjusted/StockLow).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from cloudtill import ddb, keys
+from cloudtill.orders.ports import CheckoutClosed, OrderWrite, StaleOrder
+from cloudtill.orders.records import (
+    Fulfilment,
+    OrderLine,
+    OrderRecord,
+    OrderReturn,
+    OrderView,
+    TimelineEntry,
+)
+from cloudtill.outbox import outbox_put
+from cloudtill.stock.dynamo import DynamoStockRepository
+from cloudtill.stock.ports import StaleStock
+from cloudtill.stock.rules import StockState
+
+# Attribute names of the stored Step Functions task tokens (not secrets: names).
+PAYMENT_TOKEN = "payment_task_token"  # noqa: S105
+ORDER_TOKEN = "wait_task_token"  # noqa: S105
+_CONDITION_FAILED = "ConditionalCheckFailed"
+_CURSOR_KEYS = {"PK", "SK", "GSI1PK", "GSI1SK"}
+
+
+def _order_fields(order: OrderRecord) -> dict[str, Any]:
+    gsi2pk, gsi2sk = keys.customer_index(order.email_hash, order.created_at, "ORDER")
+    return {
+        "entity": "order",
+        "id": order.id,
+        "checkout_id": order.checkout_id,
+        "token_hash": order.token_hash,
+        "status": order.status,
+        "email": order.email,
+        "email_hash": order.email_hash,
+        "lines": [
+            {
+                "sku": ln.sku,
+                "name": ln.name,
+                "quantity": ln.quantity,
+                "unit_price": ln.unit_price,
+                "line_total": ln.line_total,
+                "discount": ln.discount,
+                "tax": ln.tax,
+                "unit_cost": ln.unit_cost,
+                "shipped": ln.shipped,
+                "returned": ln.returned,
+            }
+            for ln in order.lines
+        ],
+        "currency": order.currency,
+        "subtotal": order.subtotal,
+        "discount": order.discount,
+        "shipping": order.shipping,
+        "tax": order.tax,
+        "total": order.total,
+        "prices_include_tax": order.prices_include_tax,
+        "shipping_method": order.shipping_method,
+        "shipping_address": {k: v for k, v in order.shipping_address.items() if v is not None},
+        "promo_code": order.promo_code,
+        "payment_intent_id": order.payment_intent_id,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+        "timeline": [{"at": e.at, "event": e.event} for e in order.timeline],
+        "fulfilment_count": order.fulfilment_count,
+        "return_count": order.return_count,
+        "cancel_requested": order.cancel_requested,
+        "refunded_amount": order.refunded_amount,
+        "version": order.version,
+        "GSI1PK": keys.orders_by_status(order.status),
+        "GSI1SK": f"{order.created_at}#{order.id}",
+        "GSI2PK": gsi2pk,
+        "GSI2SK": gsi2sk,
+    }
+
+
+def order_from_item(item: dict[str, Any]) -> OrderRecord:
+    return OrderRecord(
+        id=item["id"],
+        checkout_id=item["checkout_id"],
+        token_hash=item["token_hash"],
+        status=item["status"],
+        email=item["email"],
+        email_hash=item["email_hash"],
+        lines=tuple(
+            OrderLine(
+                sku=ln["sku"],
+                name=ln["name"],
+                quantity=ln["quantity"],
+                unit_price=ln["unit_price"],
+                line_total=ln["line_total"],
+                discount=ln["discount"],
+                tax=ln["tax"],
+                unit_cost=ln.get("unit_cost", 0),
+                shipped=ln.get("shipped", 0),
+                returned=ln.get("returned", 0),
+            )
+            for ln in item["lines"]
+        ),
+        currency=item["currency"],
+        subtotal=item["subtotal"],
+        discount=item["discount"],
+        shipping=item["shipping"],
+        tax=item["tax"],
+        total=item["total"],
+        prices_include_tax=bool(item["prices_include_tax"]),
+        shipping_method=item["shipping_method"],
+        shipping_address=dict(item["shipping_address"]),
+        promo_code=item.get("promo_code"),
+        payment_intent_id=item["payment_intent_id"],
+        created_at=item["created_at"],
+        updated_at=item["updated_at"],
+        timeline=tuple(TimelineEntry(e["at"], e["event"]) for e in item.get("timeline", [])),
+        fulfilment_count=int(item.get("fulfilment_count", 0)),
+        return_count=int(item.get("return_count", 0)),
+        cancel_requested=bool(item.get("cancel_requested", False)),
+        refunded_amount=int(item.get("refunded_amount", 0)),
+        version=int(item.get("version", 0)),
+    )
+
+
+def _fulfilment_from_item(item: dict[str, Any]) -> Fulfilment:
+    return Fulfilment(
+        number=int(item["number"]),
+        carrier=item["carrier"],
+        tracking_number=item["tracking_number"],
+        tracking_url=item.get("tracking_url"),
+        lines={k: int(v) for k, v in item["lines"].items()},
+        at=item["at"],
+    )
+
+
+def _return_from_item(item: dict[str, Any]) -> OrderReturn:
+    return OrderReturn(
+        number=int(item["number"]),
+        lines={k: int(v) for k, v in item["lines"].items()},
+        restock=bool(item["restock"]),
+        refund_amount=int(item["refund_amount"]),
+        at=item["at"],
+        refund_id=item.get("refund_id"),
+    )
+
+
+class DynamoOrderRepository:
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self._table = table_name
+        self._client = client or ddb.client()
+        self._stock = DynamoStockRepository(table_name, self._client)
+
+    # -- reads -----------------------------------------------------------------------------------------
+
+    def get(self, order_id: str) -> OrderView | None:
+        pk, _ = keys.order(order_id)
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": ddb.to_values({":pk": pk}),
+            "ConsistentRead": True,
+        }
+        order: OrderRecord | None = None
+        fulfilments: list[Fulfilment] = []
+        returns: list[OrderReturn] = []
+        while True:
+            page = self._client.query(**query)
+            for raw in page.get("Items", []):
+                item = ddb.from_item(raw)
+                if item["SK"] == "ORDER":
+                    order = order_from_item(item)
+                elif item["SK"].startswith(keys.FULFILMENT_PREFIX):
+                    fulfilments.append(_fulfilment_from_item(item))
+                elif item["SK"].startswith(keys.RETURN_PREFIX):
+                    returns.append(_return_from_item(item))
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if order is None:
+            return None
+        return OrderView(order, tuple(fulfilments), tuple(returns))
+
+    def list_by_status(
+        self, status: str, date: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[OrderRecord], str | None]:
+        condition = "GSI1PK = :pk"
+        values: dict[str, Any] = {":pk": keys.orders_by_status(status)}
+        if date:
+            condition += " AND begins_with(GSI1SK, :day)"
+            values[":day"] = date
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "GSI1",
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": ddb.to_values(values),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        start = ddb.decode_cursor(cursor, _CURSOR_KEYS)
+        if start is not None:
+            if start["GSI1PK"]["S"] != values[":pk"]:
+                from cloudtill.errors import ValidationFailed
+
+                raise ValidationFailed.for_field("cursor", "not a cursor of this listing")
+            query["ExclusiveStartKey"] = start
+        page = self._client.query(**query)
+        orders = [order_from_item(ddb.from_item(i)) for i in page.get("Items", [])]
+        return orders, ddb.encode_cursor(page.get("LastEvaluatedKey"))
+
+    def stock(self, sku: str) -> StockState | None:
+        return self._stock.get(sku)
+
+    # -- the one write -----------------------------------------------------------------------------
+
+    def write(self, change: OrderWrite) -> None:
+        operations: list[dict[str, Any]] = []
+        roles: list[str] = []
+
+        def add(role: str, operation: dict[str, Any]) -> None:
+            roles.append(role)
+            operations.append(operation)
+
+        order = change.order
+        if change.checkout is not None:
+            add("checkout", self._complete_checkout(change.checkout.id, order.id, order.updated_at))
+        add("order", self._order_operation(order, change.expected_version))
+        for sku, _quantity in change.reservations.items():
+            add(
+                "reservation",
+                self._commit_reservation(
+                    change.checkout.id if change.checkout else "", sku, order.updated_at
+                ),
+            )
+        for stock_write in change.stock:
+            parts = self._stock.transaction_items(stock_write.change, stock_write.events)
+            add("sku", parts[0])
+            for part in parts[1:]:
+                add("stock-part", part)
+        if change.fulfilment is not None:
+            add("child", self._put_new(self._fulfilment_item(order.id, change.fulfilment)))
+        if change.order_return is not None:
+            add("child", self._put_new(self._return_item(order.id, change.order_return)))
+        for event in change.events:
+            add("event", outbox_put(self._table, event))
+        try:
+            self._client.transact_write_items(TransactItems=operations)  # type: ignore[arg-type]
+        except ClientError as error:
+            if not ddb.is_transaction_cancelled(error):
+                raise
+            codes = ddb.cancellation_codes(error)
+            failed = {role for role, code in zip(roles, codes, strict=False) if code == _CONDITION_FAILED}
+            if "checkout" in failed or "reservation" in failed:
+                raise CheckoutClosed(order.checkout_id) from None
+            if "order" in failed:
+                raise StaleOrder(order.id) from None
+            if "sku" in failed:
+                raise StaleStock(order.id) from None
+            if "TransactionConflict" in codes:
+                raise StaleOrder(order.id) from None  # a concurrent transaction: read again, retry
+            raise
+
+    # -- task tokens, claims, markers --------------------------------------------------------------
+
+    def store_payment_token(self, checkout_id: str, token: str) -> str | None:
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=ddb.key(*keys.checkout(checkout_id)),
+                UpdateExpression="SET #token = :token",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames={"#token": PAYMENT_TOKEN},
+                ExpressionAttributeValues=ddb.to_values({":token": token}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if ddb.is_conditional_failure(error):
+                return None
+            raise
+        return str(ddb.from_item(response["Attributes"])["status"])
+
+    def payment_token(self, checkout_id: str) -> str | None:
+        return self._attribute(keys.checkout(checkout_id), PAYMENT_TOKEN)
+
+    def store_order_token(self, order_id: str, token: str) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=ddb.key(*keys.order(order_id)),
+            UpdateExpression="SET #token = :token",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeNames={"#token": ORDER_TOKEN},
+            ExpressionAttributeValues=ddb.to_values({":token": token}),
+        )
+
+    def order_token(self, order_id: str) -> str | None:
+        return self._attribute(keys.order(order_id), ORDER_TOKEN)
+
+    def claim_refund(self, owner: tuple[str, str], claim: str) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=ddb.key(*owner),
+                UpdateExpression="SET #claim = :requesting",
+                ConditionExpression=(
+                    "attribute_exists(PK) AND (attribute_not_exists(#claim) OR #claim = :failed)"
+                ),
+                ExpressionAttributeNames={"#claim": f"refund_{claim}"},
+                ExpressionAttributeValues=ddb.to_values({":requesting": "requesting", ":failed": "failed"}),
+            )
+        except ClientError as error:
+            if ddb.is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def settle_refund_claim(self, owner: tuple[str, str], claim: str, refund_id: str | None) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=ddb.key(*owner),
+            UpdateExpression="SET #claim = :value",
+            ExpressionAttributeNames={"#claim": f"refund_{claim}"},
+            ExpressionAttributeValues=ddb.to_values({":value": refund_id or "failed"}),
+        )
+
+    def mark(self, owner: tuple[str, str], flag: str, at: str) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=ddb.key(*owner),
+                UpdateExpression="SET #flag = :at",
+                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(#flag)",
+                ExpressionAttributeNames={"#flag": flag},
+                ExpressionAttributeValues=ddb.to_values({":at": at}),
+            )
+        except ClientError as error:
+            if ddb.is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def is_marked(self, owner: tuple[str, str], flag: str) -> bool:
+        return self._attribute(owner, flag) is not None
+
+    # -- parts -------------------------------------------------------------------------------------
+
+    def _attribute(self, owner: tuple[str, str], name: str) -> str | None:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=ddb.key(*owner),
+            ProjectionExpression="#n",
+            ExpressionAttributeNames={"#n": name},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item or name not in item:
+            return None
+        return str(ddb.from_item(item)[name])
+
+    def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": ddb.to_item(item),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
+    def _order_operation(self, order: OrderRecord, expected_version: int | None) -> dict[str, Any]:
+        pk, sk = keys.order(order.id)
+        fields = _order_fields(order)
+        if expected_version is None:
+            return self._put_new({"PK": pk, "SK": sk, **fields})
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":f{i}": value for i, value in enumerate(fields.values())}
+        # None values (e.g. no promo code) are stored as absent, like `ddb.to_item` does on Put.
+        sets = [f"#f{i} = :f{i}" for i, v in enumerate(fields.values()) if v is not None]
+        removes = [f"#f{i}" for i, v in enumerate(fields.values()) if v is None]
+        values = {k: v for k, v in values.items() if v is not None}
+        values[":expected"] = expected_version
+        names["#version_read"] = "version"
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": ddb.key(pk, sk),
+                "UpdateExpression": expression,
+                "ConditionExpression": "#version_read = :expected",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": ddb.to_values(values),
+            }
+        }
+
+    def _complete_checkout(self, checkout_id: str, order_id: str, at: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": ddb.key(*keys.checkout(checkout_id)),
+                "UpdateExpression": (
+                    "SET #status = :completed, order_id = :order, updated_at = :at REMOVE #token"
+                ),
+                "ConditionExpression": "#status = :awaiting",
+                "ExpressionAttributeNames": {"#status": "status", "#token": PAYMENT_TOKEN},
+                "ExpressionAttributeValues": ddb.to_values(
+                    {
+                        ":completed": "completed",
+                        ":order": order_id,
+                        ":at": at,
+                        ":awaiting": "awaiting_payment",
+                    }
+                ),
+            }
+        }
+
+    def _commit_reservation(self, checkout_id: str, sku: str, at: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": ddb.key(*keys.reservation(checkout_id, sku)),
+                "UpdateExpression": "SET #status = :committed, committed_at = :at "
+                "REMOVE GSI1PK, GSI1SK, GSI2PK, GSI2SK",
+                "ConditionExpression": "#status = :held",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": ddb.to_values(
+                    {":committed": "committed", ":held": "held", ":at": at}
+                ),
+            }
+        }
+
+    @staticmethod
+    def _fulfilment_item(order_id: str, fulfilment: Fulfilment) -> dict[str, Any]:
+        pk, sk = keys.order_fulfilment(order_id, fulfilment.number)
+        return {
+            "PK": pk,
+            "SK": sk,
+            "entity": "fulfilment",
+            "order_id": order_id,
+            "number": fulfilment.number,
+            "carrier": fulfilment.carrier,
+            "tracking_number": fulfilment.tracking_number,
+            "tracking_url": fulfilment.tracking_url,
+            "lines": dict(fulfilment.lines),
+            "at": fulfilment.at,
+        }
+
+    @staticmethod
+    def _return_item(order_id: str, order_return: OrderReturn) -> dict[str, Any]:
+        pk, sk = keys.order_return(order_id, order_return.number)
+        return {
+            "PK": pk,
+            "SK": sk,
+            "entity": "order_return",
+            "order_id": order_id,
+            "number": order_return.number,
+            "lines": dict(order_return.lines),
+            "restock": order_return.restock,
+            "refund_amount": order_return.refund_amount,
+            "at": order_return.at,
+        }

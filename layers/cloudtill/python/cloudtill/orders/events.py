@@ -1,0 +1,93 @@
+"""The orders domain's events (schemas in events/schemas/Order*.json). Source `cloudtill.orders`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from cloudtill.orders.records import Fulfilment, OrderRecord, OrderReturn
+from cloudtill.outbox import DomainEvent
+
+DOMAIN = "orders"
+
+
+def _base(order: OrderRecord) -> dict[str, Any]:
+    return {"order_id": order.id, "checkout_id": order.checkout_id, "email": order.email}
+
+
+def _items(quantities: Mapping[str, int]) -> list[dict[str, Any]]:
+    return [{"sku": sku, "quantity": qty} for sku, qty in quantities.items()]
+
+
+def order_confirmed(order: OrderRecord, time: datetime) -> DomainEvent:
+    detail = {
+        **_base(order),
+        "payment_intent_id": order.payment_intent_id,
+        "currency": order.currency,
+        "subtotal": order.subtotal,
+        "discount": order.discount,
+        "shipping": order.shipping,
+        "tax": order.tax,
+        "total": order.total,
+        "promo_code": order.promo_code,
+        "shipping_method": order.shipping_method,
+        "shipping_address": order.shipping_address,
+        "lines": [
+            {
+                "sku": ln.sku,
+                "name": ln.name,
+                "quantity": ln.quantity,
+                "unit_price": ln.unit_price,
+                "line_total": ln.line_total,
+                "discount": ln.discount,
+                "tax": ln.tax,
+            }
+            for ln in order.lines
+        ],
+        "confirmed_at": order.created_at,
+    }
+    return DomainEvent("OrderConfirmed", DOMAIN, detail, time)
+
+
+def order_shipped(order: OrderRecord, fulfilment: Fulfilment, time: datetime) -> DomainEvent:
+    detail = {
+        **_base(order),
+        "fulfilment_number": fulfilment.number,
+        "carrier": fulfilment.carrier,
+        "tracking_number": fulfilment.tracking_number,
+        "tracking_url": fulfilment.tracking_url,
+        "lines": _items(fulfilment.lines),
+        "fully_shipped": order.fully_shipped,
+        "shipped_at": fulfilment.at,
+    }
+    return DomainEvent("OrderShipped", DOMAIN, detail, time)
+
+
+def order_delivered(order: OrderRecord, time: datetime) -> DomainEvent:
+    return DomainEvent("OrderDelivered", DOMAIN, {**_base(order), "delivered_at": order.updated_at}, time)
+
+
+def order_cancelled(order: OrderRecord, reason: str, time: datetime) -> DomainEvent:
+    detail = {
+        **_base(order),
+        "reason": reason,
+        "currency": order.currency,
+        "refund_amount": order.total,
+        "restocked": _items({ln.sku: ln.quantity for ln in order.lines}),
+        "cancelled_at": order.updated_at,
+    }
+    return DomainEvent("OrderCancelled", DOMAIN, detail, time)
+
+
+def order_returned(order: OrderRecord, returned: OrderReturn, time: datetime) -> DomainEvent:
+    detail = {
+        **_base(order),
+        "return_number": returned.number,
+        "lines": _items(returned.lines),
+        "restocked": returned.restock,
+        "currency": order.currency,
+        "refund_amount": returned.refund_amount,
+        "returned_at": returned.at,
+    }
+    return DomainEvent("OrderReturned", DOMAIN, detail, time)

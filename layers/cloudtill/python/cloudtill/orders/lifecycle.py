@@ -1,0 +1,393 @@
+"""The order lifecycle's tasks: what each state of `infra/statemachines/order_lifecycle.asl.json` does.
+
+Every task is safe to run twice (Step Functions retries; Lambda may deliver twice): each write is
+conditional, each refund is guarded by a claim on the item it belongs to, each Stripe cancel by a step
+marker. A task raises `TransientError` for what a retry can fix; anything else is permanent and the
+state machine takes its compensating branch.
+
+Waiting tasks (`await_payment`, `await_order`) store their task token and THEN look whether what they
+wait for has happened already; whoever makes it happen writes first and then reads the token. With
+strongly consistent reads one of the two always sees the other, so the token is resumed whichever
+arrives first (the webhook before the token, or the token before the webhook).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from cloudtill import keys
+from cloudtill.checkout.records import CheckoutRecord
+from cloudtill.clock import Clock, iso
+from cloudtill.errors import DomainError
+from cloudtill.orders import events, rules
+from cloudtill.orders.ports import (
+    CheckoutClosed,
+    CheckoutExpirer,
+    OrderRepository,
+    OrderWrite,
+    StaleOrder,
+    StockWrite,
+    TransientError,
+)
+from cloudtill.orders.records import OrderRecord
+from cloudtill.payments.ports import PaymentGateway, PaymentStore
+from cloudtill.payments.records import PaymentRecord
+from cloudtill.stock.events import stock_adjusted, stock_low_for
+from cloudtill.stock.ports import StaleStock
+from cloudtill.stock.rules import MovementRequest, apply_movement, commit_sale
+from cloudtill.workflow import Workflow
+
+WRITE_ATTEMPTS = 5
+AWAITING_PAYMENT = "awaiting_payment"
+COMPLETED = "completed"
+PAYMENT_CANCELLED = "payment_cancelled_at"
+LATE_REFUND = "late"
+CANCEL_REFUND = "cancel"
+
+
+def payment_outcome(record: PaymentRecord) -> dict[str, Any]:
+    """What AwaitPayment completes with: `paid`, or `mismatch` (flagged: never confirm it)."""
+    return {
+        "outcome": "mismatch" if record.flagged_for_review else "paid",
+        "payment_intent_id": record.payment_intent_id,
+        "amount": record.paid_amount,
+    }
+
+
+def order_progress(order: OrderRecord) -> dict[str, Any]:
+    """What AwaitFulfilment/AwaitDelivery complete with (the Choice states read it)."""
+    return {
+        "status": order.status,
+        "fulfilments": order.fulfilment_count,
+        "cancel_requested": order.cancel_requested,
+    }
+
+
+def _payment_intent_of(checkout: CheckoutRecord) -> str | None:
+    payment = checkout.payment or {}
+    value = payment.get("payment_intent_id")
+    return str(value) if value else None
+
+
+class OrderLifecycle:
+    def __init__(
+        self,
+        orders: OrderRepository,
+        checkouts: CheckoutExpirer,
+        payments: PaymentStore,
+        gateway: PaymentGateway,
+        workflow: Workflow,
+        clock: Clock,
+    ) -> None:
+        self._orders = orders
+        self._checkouts = checkouts
+        self._payments = payments
+        self._gateway = gateway
+        self._workflow = workflow
+        self._clock = clock
+
+    def run(self, task: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Dispatch one state machine task (the Lambda payload's `task`)."""
+        handlers = {
+            "await_payment": lambda: self.await_payment(payload["checkout_id"], payload["task_token"]),
+            "expire_checkout": lambda: self.expire_checkout(payload["checkout_id"]),
+            "confirm_order": lambda: self.confirm_order(payload["checkout_id"]),
+            "abandon_checkout": lambda: self.abandon_checkout(payload["checkout_id"], payload["reason"]),
+            "await_order": lambda: self.await_order(
+                payload["order_id"],
+                payload["task_token"],
+                payload["waiting_for"],
+                int(payload.get("fulfilments_seen") or 0),
+            ),
+            "cancel_order": lambda: self.cancel_order(payload["order_id"]),
+            "complete_order": lambda: self.complete_order(payload["order_id"]),
+        }
+        if task not in handlers:
+            raise ValueError(f"unknown order lifecycle task {task!r}")
+        return handlers[task]()
+
+    # -- payment -------------------------------------------------------------------------------------
+
+    def await_payment(self, checkout_id: str, token: str) -> dict[str, Any]:
+        status = self._orders.store_payment_token(checkout_id, token)
+        if status is None:
+            raise ValueError(f"no checkout {checkout_id}")
+        if status != AWAITING_PAYMENT:
+            # Expired by the sweep, cancelled, or (a redelivered start) completed: nothing to wait for.
+            self._workflow.resume(token, {"outcome": "closed", "checkout_status": status})
+            return {"waiting": False}
+        record = self._payment_of(checkout_id)
+        if record is not None and record.status == "succeeded":
+            # The webhook came before the token was stored: complete right away.
+            self._workflow.resume(token, payment_outcome(record))
+            return {"waiting": False}
+        return {"waiting": True}
+
+    def payment_succeeded(self, payment_intent_id: str) -> str:
+        """The payments webhook's follow-up for `payment_intent.succeeded` (also on redeliveries):
+        resume the checkout's workflow, or refund a payment that came after the checkout closed."""
+        record = self._payments.get(payment_intent_id)
+        if record is None or record.status != "succeeded":
+            return "ignored"
+        checkout = self._checkouts.get(record.checkout_id)
+        if checkout is None:
+            return "ignored"
+        if checkout.status == AWAITING_PAYMENT:
+            token = self._orders.payment_token(checkout.id)
+            if token is None:
+                return "waiting"  # AwaitPayment will see the payment when it stores its token
+            if self._workflow.resume(token, payment_outcome(record)):
+                return "resumed"
+            checkout = self._checkouts.get(record.checkout_id) or checkout
+        if checkout.status in {"expired", "cancelled"}:
+            return "refunded" if self._refund_late_payment(checkout, record) else "refund_requested_before"
+        return "ignored"
+
+    def expire_checkout(self, checkout_id: str) -> dict[str, Any]:
+        """Compensation for a payment that never came (or a checkout closed under the workflow)."""
+        self._checkouts.expire(checkout_id)  # the checkout domain's expiry: stock back, CheckoutExpired
+        checkout = self._checkouts.get(checkout_id)
+        if checkout is None:
+            raise ValueError(f"no checkout {checkout_id}")
+        if checkout.status == AWAITING_PAYMENT:
+            # The timer fired a moment before `expires_at` (expire_checkout refuses early): retry.
+            raise TransientError(f"checkout {checkout_id} is not due to expire yet")
+        if checkout.status == COMPLETED:
+            return {"outcome": "completed"}
+        return {"outcome": self._close_payment(checkout)}
+
+    def abandon_checkout(self, checkout_id: str, reason: str) -> dict[str, Any]:
+        """Compensation for a paid checkout that cannot become an order (amount mismatch, or a
+        confirmation that failed for good): release its stock as cancelled and refund the payment."""
+        self._checkouts.cancel(checkout_id)
+        checkout = self._checkouts.get(checkout_id)
+        if checkout is None:
+            raise ValueError(f"no checkout {checkout_id}")
+        if checkout.status == COMPLETED:
+            return {"outcome": "completed"}  # it became an order after all: nothing to undo
+        return {"outcome": self._close_payment(checkout), "reason": reason}
+
+    def _close_payment(self, checkout: CheckoutRecord) -> str:
+        """No order for this checkout: make sure no money stays taken (cancel, else refund)."""
+        payment_intent_id = _payment_intent_of(checkout)
+        if payment_intent_id is None:
+            return "no_payment"
+        record = self._payments.get(payment_intent_id)
+        if record is not None and record.status == "succeeded":
+            self._refund_late_payment(checkout, record)
+            return "refunded"
+        owner = keys.checkout(checkout.id)
+        if self._orders.is_marked(owner, PAYMENT_CANCELLED):
+            return "cancelled"
+        try:
+            self._gateway.cancel_payment_intent(payment_intent_id)
+        except DomainError:
+            # Stripe refuses to cancel a succeeded intent; its webhook may not be in yet. Retry: by
+            # then the record shows the payment (refund) or Stripe answers (cancel).
+            raise TransientError(f"could not cancel {payment_intent_id}") from None
+        self._orders.mark(owner, PAYMENT_CANCELLED, iso(self._clock.now()))
+        return "cancelled"
+
+    def _refund_late_payment(self, checkout: CheckoutRecord, record: PaymentRecord) -> bool:
+        """Refund everything a closed checkout was paid (once: a claim on the checkout item)."""
+        return self._refund(
+            keys.checkout(checkout.id),
+            LATE_REFUND,
+            record.payment_intent_id,
+            record.paid_amount,
+            {"checkout_id": checkout.id, "reason": f"checkout {checkout.status}"},
+        )
+
+    def _refund(
+        self,
+        owner: tuple[str, str],
+        claim: str,
+        payment_intent_id: str,
+        amount: int,
+        metadata: dict[str, str],
+    ) -> bool:
+        return request_refund_once(
+            self._orders, self._gateway, owner, claim, payment_intent_id, amount, metadata
+        )
+
+    # -- confirmation --------------------------------------------------------------------------------
+
+    def confirm_order(self, checkout_id: str) -> dict[str, Any]:
+        for _ in range(WRITE_ATTEMPTS):
+            checkout = self._checkouts.get(checkout_id)
+            if checkout is None:
+                raise ValueError(f"no checkout {checkout_id}")
+            if checkout.status == COMPLETED and checkout.order_id:
+                return {"outcome": "confirmed", "order_id": checkout.order_id}  # a retry after success
+            if checkout.status != AWAITING_PAYMENT:
+                # Closed (expired by the sweep) between payment and confirmation: no stock, no order.
+                return {"outcome": self._close_payment(checkout), "order_id": None}
+            payment_intent_id = _payment_intent_of(checkout)
+            record = self._payments.get(payment_intent_id) if payment_intent_id else None
+            if record is None or record.status != "succeeded" or record.flagged_for_review:
+                raise ValueError(f"checkout {checkout_id} has no good payment to confirm")
+            try:
+                order_id = self._confirm(checkout, record)
+            except (StaleStock, StaleOrder, CheckoutClosed):
+                continue  # a SKU moved, or the checkout changed: read everything again
+            return {"outcome": "confirmed", "order_id": order_id}
+        raise TransientError(f"checkout {checkout_id}: stock kept changing while confirming")
+
+    def _confirm(self, checkout: CheckoutRecord, payment: PaymentRecord) -> str:
+        now = self._clock.now()
+        at = iso(now)
+        stock: list[StockWrite] = []
+        unit_costs: dict[str, int] = {}
+        for sku, quantity in checkout.reserved.items():
+            state = self._orders.stock(sku)
+            if state is None:
+                raise ValueError(f"SKU {sku} of checkout {checkout.id} does not exist")
+            change = commit_sale(state, quantity, rules.order_id_for(checkout.id), at)
+            assert change.movement is not None
+            unit_costs[sku] = change.movement.cost_of_goods_sold // quantity
+            sold = [stock_adjusted(change.after, change.movement, now)]
+            if change.became_low:
+                sold.append(stock_low_for(change.after, "reservation", now))
+            stock.append(StockWrite(change, sold))
+        order = rules.order_from_checkout(checkout, payment.payment_intent_id, unit_costs, at)
+        self._orders.write(
+            OrderWrite(
+                order=order,
+                expected_version=None,
+                events=[events.order_confirmed(order, now)],
+                stock=stock,
+                checkout=checkout,
+                reservations=dict(checkout.reserved),
+            )
+        )
+        return order.id
+
+    # -- after confirmation --------------------------------------------------------------------------
+
+    def await_order(
+        self, order_id: str, token: str, waiting_for: str, fulfilments_seen: int
+    ) -> dict[str, Any]:
+        self._orders.store_order_token(order_id, token)
+        view = self._orders.get(order_id)
+        if view is None:
+            raise ValueError(f"no order {order_id}")
+        order = view.order
+        if waiting_for == "fulfilment":
+            happened = (
+                order.cancel_requested
+                or order.fulfilment_count > fulfilments_seen
+                or order.status not in {rules.CONFIRMED, rules.PARTIALLY_SHIPPED}
+            )
+        else:
+            happened = order.status in {rules.DELIVERED, rules.COMPLETED}
+        if happened:
+            self._workflow.resume(token, order_progress(order))
+        return {"waiting": not happened}
+
+    def cancel_order(self, order_id: str) -> dict[str, Any]:
+        for _ in range(WRITE_ATTEMPTS):
+            view = self._orders.get(order_id)
+            if view is None:
+                raise ValueError(f"no order {order_id}")
+            order = view.order
+            now = self._clock.now()
+            cancelled = rules.cancel(order, iso(now))
+            if cancelled is None:
+                break  # cancelled by an earlier attempt: only the refund may be left to do
+            try:
+                self._orders.write(
+                    OrderWrite(
+                        order=cancelled,
+                        expected_version=order.version,
+                        events=[events.order_cancelled(cancelled, "cancelled_by_admin", now)],
+                        stock=self._restock(
+                            order, {ln.sku: ln.quantity for ln in order.lines}, "order cancelled"
+                        ),
+                    )
+                )
+            except (StaleOrder, StaleStock):
+                continue
+            order = cancelled
+            break
+        else:
+            raise TransientError(f"order {order_id} kept changing while cancelling")
+        self._refund(
+            keys.order(order_id),
+            CANCEL_REFUND,
+            order.payment_intent_id,
+            order.total,
+            {"order_id": order_id, "checkout_id": order.checkout_id, "reason": "order cancelled"},
+        )
+        return {"outcome": "cancelled"}
+
+    def _restock(self, order: OrderRecord, quantities: dict[str, int], reason: str) -> list[StockWrite]:
+        return restock_writes(self._orders, order, quantities, reason, self._clock.now())
+
+    def complete_order(self, order_id: str) -> dict[str, Any]:
+        for _ in range(WRITE_ATTEMPTS):
+            view = self._orders.get(order_id)
+            if view is None:
+                raise ValueError(f"no order {order_id}")
+            completed = rules.complete(view.order, iso(self._clock.now()))
+            if completed is None:
+                return {"outcome": rules.COMPLETED}
+            try:
+                self._orders.write(OrderWrite(order=completed, expected_version=view.order.version))
+            except StaleOrder:
+                continue
+            return {"outcome": rules.COMPLETED}
+        raise TransientError(f"order {order_id} kept changing while completing")
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def _payment_of(self, checkout_id: str) -> PaymentRecord | None:
+        checkout = self._checkouts.get(checkout_id)
+        payment_intent_id = _payment_intent_of(checkout) if checkout else None
+        return self._payments.get(payment_intent_id) if payment_intent_id else None
+
+
+def request_refund_once(
+    orders: OrderRepository,
+    gateway: PaymentGateway,
+    owner: tuple[str, str],
+    claim: str,
+    payment_intent_id: str,
+    amount: int,
+    metadata: dict[str, str],
+) -> bool:
+    """Ask Stripe for a refund exactly once per (`owner` item, `claim`): the claim is a conditional write
+    on the item, so a retried task or a redelivered webhook never refunds twice (Stripe's idempotency
+    key, derived from the same claim, is the second guard). A failed request frees the claim and raises
+    TransientError. True when this call requested the refund."""
+    if amount <= 0 or not orders.claim_refund(owner, claim):
+        return False
+    try:
+        refund = gateway.refund(
+            payment_intent_id, amount, "requested_by_customer", f"{claim}-{owner[0]}", metadata
+        )
+    except DomainError:
+        orders.settle_refund_claim(owner, claim, None)
+        raise TransientError(f"refund of {payment_intent_id} failed") from None
+    orders.settle_refund_claim(owner, claim, refund.id)
+    return True
+
+
+def restock_writes(
+    orders: OrderRepository, order: OrderRecord, quantities: dict[str, int], reason: str, now: datetime
+) -> list[StockWrite]:
+    """Units back on hand through the stock ledger: an `adjust` at the FIFO cost they were sold at."""
+    writes: list[StockWrite] = []
+    for sku, quantity in quantities.items():
+        line = order.line(sku)
+        state = orders.stock(sku)
+        if state is None or line is None or quantity <= 0:
+            continue
+        request = MovementRequest("adjust", quantity, reason, unit_cost=line.unit_cost, reference=order.id)
+        change = apply_movement(state, request, now, iso(now))
+        assert change.movement is not None
+        emitted = [stock_adjusted(change.after, change.movement, now)]
+        if change.became_low:
+            emitted.append(stock_low_for(change.after, "movement", now))
+        writes.append(StockWrite(change, emitted))
+    return writes

@@ -1,0 +1,108 @@
+"""The orders domain's ports. `dynamo.py` implements `OrderRepository`; the workflow port is
+`cloudtill.workflow.Workflow`; payments are the payments domain's `PaymentGateway`/`PaymentStore`;
+unit tests use the in-memory fakes of `tests/fakes.py`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cloudtill.checkout.records import CheckoutRecord
+from cloudtill.orders.records import Fulfilment, OrderRecord, OrderReturn, OrderView
+from cloudtill.outbox import DomainEvent
+from cloudtill.stock.rules import StockChange, StockState
+
+
+class TransientError(Exception):
+    """Worth retrying (the state machine's Retry matches this class name): a race that a fresh read
+    resolves, or a dependency that is down for a moment."""
+
+
+class StaleOrder(Exception):
+    """The order changed since it was read (version condition failed): read again and re-plan."""
+
+
+@dataclass(frozen=True)
+class StockWrite:
+    """One SKU's stock change (sale or restock) and the stock events that go with it."""
+
+    change: StockChange
+    events: Sequence[DomainEvent] = ()
+
+
+@dataclass(frozen=True)
+class OrderWrite:
+    """Everything one order change commits in ONE transaction."""
+
+    order: OrderRecord
+    expected_version: int | None  # None: the order is new (put if absent)
+    events: Sequence[DomainEvent] = ()
+    stock: Sequence[StockWrite] = ()
+    fulfilment: Fulfilment | None = None
+    order_return: OrderReturn | None = None
+    # Confirmation only: the checkout completes and its reservations are committed in the same write.
+    checkout: CheckoutRecord | None = None
+    reservations: dict[str, int] = field(default_factory=dict)
+
+
+class OrderRepository(Protocol):
+    def get(self, order_id: str) -> OrderView | None:
+        """The order with its fulfilments and returns (strongly consistent); None when unknown."""
+        ...
+
+    def list_by_status(
+        self, status: str, date: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[OrderRecord], str | None]:
+        """Orders in `status` (created on `date`, if given), newest first, and the next cursor."""
+        ...
+
+    def write(self, change: OrderWrite) -> None:
+        """Commit `change` atomically. Raises StaleOrder when the order is not at `expected_version`
+        (or exists already), `cloudtill.stock.ports.StaleStock` when a SKU changed, and
+        `CheckoutClosed` when a confirmation finds its checkout no longer awaiting payment."""
+        ...
+
+    def stock(self, sku: str) -> StockState | None: ...
+
+    # -- task tokens and refund claims (workflow bookkeeping) -------------------------------------
+
+    def store_payment_token(self, checkout_id: str, token: str) -> str | None:
+        """Keep the AwaitPayment token on the checkout; returns the checkout's status (None: unknown)."""
+        ...
+
+    def payment_token(self, checkout_id: str) -> str | None: ...
+
+    def store_order_token(self, order_id: str, token: str) -> None: ...
+
+    def order_token(self, order_id: str) -> str | None: ...
+
+    def claim_refund(self, owner: tuple[str, str], claim: str) -> bool:
+        """Claim the right to request the refund `claim` of the item `owner` (PK, SK): True once,
+        False when requested already. A claim released by `release_refund_claim` can be taken again."""
+        ...
+
+    def settle_refund_claim(self, owner: tuple[str, str], claim: str, refund_id: str | None) -> None:
+        """`refund_id` set: the refund was requested. None: it failed, the claim may be taken again."""
+        ...
+
+    def mark(self, owner: tuple[str, str], flag: str, at: str) -> bool:
+        """Set a one-time step marker on an item; False when it was set already."""
+        ...
+
+    def is_marked(self, owner: tuple[str, str], flag: str) -> bool: ...
+
+
+class CheckoutClosed(Exception):
+    """The checkout to confirm is no longer awaiting payment (expired, cancelled or completed)."""
+
+
+class CheckoutExpirer(Protocol):
+    """The checkout domain's expiry and release (`CheckoutService.expire_checkout` and the
+    repository's `release`), as the workflow's compensations call them."""
+
+    def get(self, checkout_id: str) -> CheckoutRecord | None: ...
+
+    def expire(self, checkout_id: str) -> bool: ...
+
+    def cancel(self, checkout_id: str) -> bool: ...

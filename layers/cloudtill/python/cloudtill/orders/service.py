@@ -1,0 +1,274 @@
+"""Order use cases for the HTTP routes (admin and shopper). Knows nothing of Lambda or DynamoDB.
+
+Admin changes are written first (one conditional transaction each: order, fulfilment/return item,
+stock ledger, outbox event) and then handed to the order's workflow by resuming the task token it
+stored, if it is waiting (see `lifecycle` for why the order of the two steps makes that race-free).
+A cancellation is only *requested* here: the workflow's CancelOrder task restocks and refunds, with
+retries and a compensation alarm, so a failing refund cannot leave a cancelled order paid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from cloudtill import keys
+from cloudtill.checkout.tokens import token_matches
+from cloudtill.clock import Clock, iso
+from cloudtill.errors import FieldError, NotFound
+from cloudtill.orders import events, rules
+from cloudtill.orders.lifecycle import order_progress, request_refund_once, restock_writes
+from cloudtill.orders.models import (
+    AdminOrderOut,
+    FulfilmentIn,
+    FulfilmentOut,
+    OrderLineIn,
+    OrderLineOut,
+    OrderOut,
+    OrderPageOut,
+    OrderSummaryOut,
+    ReturnIn,
+    ReturnOut,
+    TimelineOut,
+)
+from cloudtill.orders.ports import OrderRepository, OrderWrite, StaleOrder, TransientError
+from cloudtill.orders.records import Fulfilment, OrderRecord, OrderReturn, OrderView
+from cloudtill.payments.ports import PaymentGateway, PaymentStore
+from cloudtill.stock.ports import StaleStock
+from cloudtill.stock.service import StockBusy
+from cloudtill.workflow import Workflow
+
+WRITE_ATTEMPTS = 5
+T = TypeVar("T")
+
+
+def _lines(quantities: dict[str, int]) -> list[OrderLineIn]:
+    return [OrderLineIn(sku=sku, quantity=qty) for sku, qty in quantities.items()]
+
+
+def fulfilment_out(f: Fulfilment) -> FulfilmentOut:
+    return FulfilmentOut(
+        number=f.number,
+        carrier=f.carrier,
+        tracking_number=f.tracking_number,
+        tracking_url=f.tracking_url,
+        lines=_lines(f.lines),
+        shipped_at=f.at,
+    )
+
+
+def return_out(r: OrderReturn) -> ReturnOut:
+    return ReturnOut(
+        number=r.number,
+        lines=_lines(r.lines),
+        restocked=r.restock,
+        refund_amount=r.refund_amount,
+        returned_at=r.at,
+    )
+
+
+class OrderService:
+    def __init__(
+        self,
+        orders: OrderRepository,
+        payments: PaymentStore,
+        gateway: PaymentGateway,
+        workflow: Workflow,
+        clock: Clock,
+    ) -> None:
+        self._orders = orders
+        self._payments = payments
+        self._gateway = gateway
+        self._workflow = workflow
+        self._clock = clock
+
+    # -- reads -----------------------------------------------------------------------------------------
+
+    def get_for_shopper(self, order_id: str, token: str | None) -> OrderOut:
+        view = self._orders.get(order_id)
+        # A wrong or missing token looks exactly like an unknown order.
+        if view is None or not token_matches(token, view.order.token_hash):
+            raise NotFound("No such order.")
+        return self._out(view)
+
+    def get_for_admin(self, order_id: str) -> AdminOrderOut:
+        return self._admin_out(self._view(order_id))
+
+    def list_orders(self, status: str, date: str | None, limit: int, cursor: str | None) -> OrderPageOut:
+        orders, next_cursor = self._orders.list_by_status(status, date, limit, cursor)
+        return OrderPageOut(
+            items=[
+                OrderSummaryOut(
+                    id=o.id,
+                    status=o.status,
+                    email=o.email,
+                    currency=o.currency,
+                    total=o.total,
+                    created_at=o.created_at,
+                )
+                for o in orders
+            ],
+            next_cursor=next_cursor,
+        )
+
+    # -- admin changes ---------------------------------------------------------------------------------
+
+    def fulfil(self, order_id: str, body: FulfilmentIn) -> FulfilmentOut:
+        lines = [(ln.sku, ln.quantity) for ln in body.lines] if body.lines is not None else None
+
+        def plan(order: OrderRecord, at: str) -> tuple[OrderWrite, Fulfilment]:
+            shipped, fulfilment = rules.ship(order, body.carrier, body.tracking_number, lines, at)
+            write = OrderWrite(
+                order=shipped,
+                expected_version=order.version,
+                events=[events.order_shipped(shipped, fulfilment, self._clock.now())],
+                fulfilment=fulfilment,
+            )
+            return write, fulfilment
+
+        fulfilment = self._change(order_id, plan)
+        return fulfilment_out(fulfilment)
+
+    def deliver(self, order_id: str) -> AdminOrderOut:
+        def plan(order: OrderRecord, at: str) -> tuple[OrderWrite, None]:
+            delivered = rules.deliver(order, at)
+            write = OrderWrite(
+                order=delivered,
+                expected_version=order.version,
+                events=[events.order_delivered(delivered, self._clock.now())],
+            )
+            return write, None
+
+        self._change(order_id, plan)
+        return self.get_for_admin(order_id)
+
+    def request_cancel(self, order_id: str) -> AdminOrderOut:
+        def plan(order: OrderRecord, at: str) -> tuple[OrderWrite, None]:
+            return OrderWrite(order=rules.request_cancel(order, at), expected_version=order.version), None
+
+        self._change(order_id, plan)
+        return self.get_for_admin(order_id)
+
+    def record_return(self, order_id: str, body: ReturnIn) -> ReturnOut:
+        lines = [(ln.sku, ln.quantity) for ln in body.lines]
+
+        def plan(order: OrderRecord, at: str) -> tuple[OrderWrite, OrderReturn]:
+            updated, returned = rules.return_lines(order, lines, body.restock, body.refund, at)
+            now = self._clock.now()
+            stock = (
+                restock_writes(self._orders, order, dict(returned.lines), "order return", now)
+                if body.restock
+                else []
+            )
+            write = OrderWrite(
+                order=updated,
+                expected_version=order.version,
+                events=[events.order_returned(updated, returned, now)],
+                stock=stock,
+                order_return=returned,
+            )
+            return write, returned
+
+        returned = self._change(order_id, plan)
+        order = self._view(order_id).order
+        if returned.refund_amount:
+            try:
+                request_refund_once(
+                    self._orders,
+                    self._gateway,
+                    keys.order(order_id),
+                    f"return_{returned.number}",
+                    order.payment_intent_id,
+                    returned.refund_amount,
+                    {"order_id": order_id, "return": str(returned.number)},
+                )
+            except TransientError:
+                # The return stands; its refund can be requested again with the payments refund route.
+                from cloudtill.payments.stripe_adapter import PaymentProviderError
+
+                raise PaymentProviderError(
+                    "The return was recorded but Stripe did not accept its refund; "
+                    "retry with POST /admin/orders/{id}/refunds."
+                ) from None
+        return return_out(returned)
+
+    # -- internals -------------------------------------------------------------------------------------
+
+    def _view(self, order_id: str) -> OrderView:
+        view = self._orders.get(order_id)
+        if view is None:
+            raise NotFound(f"No order {order_id}.", [FieldError("order_id", "unknown order")])
+        return view
+
+    def _change(self, order_id: str, plan: Callable[[OrderRecord, str], tuple[OrderWrite, T]]) -> T:
+        """Read, plan, write conditionally (re-read on a lost race), then wake the waiting workflow."""
+        for _ in range(WRITE_ATTEMPTS):
+            order = self._view(order_id).order
+            write, result = plan(order, iso(self._clock.now()))
+            try:
+                self._orders.write(write)
+            except (StaleOrder, StaleStock):
+                continue
+            self._wake_workflow(write.order)
+            return result
+        raise StockBusy(f"Order {order_id} kept changing while this request was applied; try again.")
+
+    def _wake_workflow(self, order: OrderRecord) -> None:
+        token = self._orders.order_token(order.id)
+        if token is not None:
+            # A stale token means no task is waiting right now; the next waiting task reads the order.
+            self._workflow.resume(token, order_progress(order))
+
+    def _payment_status(self, order: OrderRecord) -> str:
+        record = self._payments.get(order.payment_intent_id)
+        if record is None:
+            return "unknown"
+        refunded = record.refunded_amount
+        if refunded <= 0:
+            return "paid" if record.status == "succeeded" else record.status
+        return "refunded" if refunded >= record.paid_amount else "partially_refunded"
+
+    def _out(self, view: OrderView) -> OrderOut:
+        order = view.order
+        return OrderOut(
+            id=order.id,
+            status=order.status,
+            lines=[
+                OrderLineOut(
+                    sku=ln.sku,
+                    name=ln.name,
+                    quantity=ln.quantity,
+                    unit_price=ln.unit_price,
+                    line_total=ln.line_total,
+                    shipped=ln.shipped,
+                    returned=ln.returned,
+                )
+                for ln in order.lines
+            ],
+            currency=order.currency,
+            subtotal=order.subtotal,
+            discount=order.discount,
+            shipping=order.shipping,
+            tax=order.tax,
+            total=order.total,
+            payment_status=self._payment_status(order),
+            fulfillments=[fulfilment_out(f) for f in view.fulfilments],
+            timeline=[TimelineOut(at=e.at, event=e.event) for e in order.timeline],
+        )
+
+    def _admin_out(self, view: OrderView) -> AdminOrderOut:
+        order = view.order
+        return AdminOrderOut(
+            **self._out(view).model_dump(),
+            checkout_id=order.checkout_id,
+            email=order.email,
+            shipping_method=order.shipping_method,
+            shipping_address={k: str(v) for k, v in order.shipping_address.items()},
+            promo_code=order.promo_code,
+            payment_intent_id=order.payment_intent_id,
+            cancel_requested=order.cancel_requested,
+            refunded_amount=order.refunded_amount,
+            returns=[return_out(r) for r in view.returns],
+            created_at=order.created_at,
+            updated_at=order.updated_at,
+        )
