@@ -16,6 +16,7 @@ from infra.wiring import FunctionSpec
 
 METRICS_NAMESPACE = "cloudtill"
 LOG_LEVEL = "INFO"
+REPORTS_BUCKET_VARIABLE = "REPORTS_BUCKET"
 
 
 def function_environment(
@@ -28,6 +29,7 @@ def function_environment(
     event_bus_name: str,
     stripe_secret_arn: str | None = None,
     state_machine_arn: str | None = None,
+    reports_bucket: str | None = None,
 ) -> dict[str, str]:
     """The environment of the function `spec` in `stage`, selling with `shop`'s settings.
 
@@ -50,4 +52,8 @@ def function_environment(
     if state_machine_arn is not None:
         # The order lifecycle: checkout starts executions; the others only resume task tokens.
         environment["STATE_MACHINE_ARN"] = state_machine_arn
+    if reports_bucket is not None and spec.domain == "reporting":
+        # Only the reporting function learns the reports bucket (the CDK construct, which creates the
+        # bucket after the functions, sets the same variable with `add_environment`).
+        environment[REPORTS_BUCKET_VARIABLE] = reports_bucket
     return environment

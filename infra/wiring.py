@@ -117,6 +117,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         # Refunds (cancel, returns, late payments) and cancelling PaymentIntents of expired checkouts.
         uses_stripe=True,
     ),
+    FunctionSpec(
+        name="reporting",
+        domain="reporting",
+        description="Reporting: daily aggregates from events, the nightly report to S3, admin report routes",
+        memory_mb=1024,
+        timeout_seconds=120,
+    ),
 )
 
 ROUTES: tuple[Route, ...] = (
@@ -138,6 +145,8 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/admin/stock/{sku}/settings", "stock", auth="admin"),
     Route("POST", "/admin/stock/{sku}/movements", "stock", auth="admin"),
     Route("GET", "/admin/stock/{sku}/movements", "stock", auth="admin"),
+    Route("POST", "/admin/reports/{date}", "reporting", auth="admin"),
+    Route("GET", "/admin/reports/{date}", "reporting", auth="admin"),
     Route("GET", "/orders/{order_id}", "orders"),
     Route("GET", "/admin/orders", "orders", auth="admin"),
     Route("GET", "/admin/orders/{order_id}", "orders", auth="admin"),
@@ -147,11 +156,32 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/admin/orders/{order_id}/returns", "orders", auth="admin"),
 )
 
-SUBSCRIPTIONS: tuple[Subscription, ...] = ()
+SUBSCRIPTIONS: tuple[Subscription, ...] = (
+    # Daily aggregates for the nightly report (cloudtill.reporting.aggregates.CONSUMED_DETAIL_TYPES).
+    Subscription(
+        name="reporting-aggregates",
+        function="reporting",
+        detail_types=(
+            "OrderConfirmed",
+            "OrderCancelled",
+            "OrderReturned",
+            "RefundIssued",
+            "CheckoutCreated",
+            "CheckoutExpired",
+            "StockReleased",
+            "PaymentSucceeded",
+            "PaymentFailed",
+            "StockAdjusted",
+            "StockLow",
+        ),
+    ),
+)
 
 SCHEDULES: tuple[Schedule, ...] = (
     # Expired checkouts give their stock and promotion redemptions back within a minute.
     Schedule("release-expired-checkouts", "checkout", "rate(1 minute)"),
+    # Yesterday's report at 02:00 in the stack's time zone (payload {}: the previous local day).
+    Schedule("nightly-report", "reporting", "cron(0 2 * * ? *)"),
 )
 
 # The transactional outbox: outbox items written with each state change reach EventBridge this way.

@@ -25,6 +25,7 @@ TABLE_NAMES = {
     IDEMPOTENCY_TABLE.logical_name: "cloudtill-idempotency",
 }
 EVENT_BUS_NAME = "cloudtill"
+REPORTS_BUCKET_NAME = "cloudtill-reports"
 API_VERSION = "0.1.0"
 
 
@@ -64,6 +65,7 @@ class LocalBackend:
                                 if any(s.name == ORDER_LIFECYCLE for s in STATE_MACHINES)
                                 else None
                             ),
+                            reports_bucket=REPORTS_BUCKET_NAME,
                         ),
                         **extra_env,
                         **(self.stripe.env() if spec.uses_stripe else {}),
@@ -127,6 +129,9 @@ class LocalBackend:
     def start(self) -> None:
         self.emulator.start()
         self.emulator.create_tables(TABLE_NAMES)
+        self.emulator.client("s3").create_bucket(
+            Bucket=REPORTS_BUCKET_NAME, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
         self.stripe.start()
         self.stripe.register_webhook(f"{self.base_url}/webhooks/stripe")
         self.events.create_resources()

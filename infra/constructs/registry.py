@@ -13,11 +13,20 @@ from infra.constructs.domain import DomainFunctions
 from infra.constructs.events import EventsDomain
 from infra.constructs.orders import OrdersDomain
 from infra.constructs.payments import PaymentsDomain
+from infra.constructs.reporting import ReportingDomain
 from infra.constructs.stock import StockDomain
 
 DOMAIN_CONSTRUCTS: dict[str, type[DomainFunctions]] = {
     cls.domain: cls
-    for cls in (CatalogDomain, CheckoutDomain, EventsDomain, OrdersDomain, PaymentsDomain, StockDomain)
+    for cls in (
+        CatalogDomain,
+        CheckoutDomain,
+        EventsDomain,
+        OrdersDomain,
+        PaymentsDomain,
+        ReportingDomain,
+        StockDomain,
+    )
 }
 
 

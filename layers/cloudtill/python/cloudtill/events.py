@@ -7,10 +7,12 @@ partial batch failures and the stream redelivers).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 MAX_ENTRIES_PER_CALL = 10
@@ -61,6 +63,11 @@ class EventBridgePublisher:
             "DetailType": event.detail_type,
             "Detail": json.dumps(event.detail, separators=(",", ":")),
         }
+        # When it happened, not when it was published: consumers (daily aggregates) place events on
+        # days by it, and a publisher catching up after an outage must not move them. Not a timestamp:
+        # EventBridge stamps the publish time.
+        with contextlib.suppress(ValueError):
+            entry["Time"] = datetime.fromisoformat(event.time.replace("Z", "+00:00"))
         trace_header = os.environ.get("_X_AMZN_TRACE_ID")
         if trace_header:  # joins the publisher's X-Ray trace with the consumers'
             entry["TraceHeader"] = trace_header

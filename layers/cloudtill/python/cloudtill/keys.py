@@ -119,6 +119,56 @@ def order_return(order_id: str, number: int) -> tuple[str, str]:
     return f"ORDER#{order_id}", f"{RETURN_PREFIX}{number:04d}"
 
 
+# -- reporting domain --------------------------------------------------------------------------------
+
+DAY_TOTALS = "TOTALS"
+AGG_SKU_PREFIX = "SKU#"
+STOCK_SNAPSHOT = "STOCK"
+STOCK_LEVELS = "AGG#STOCK"  # partition of the latest known stock level per SKU (from stock events)
+
+
+def day_aggregates(day: str) -> str:
+    """Partition of one local day's aggregates (`TOTALS`, `SKU#<sku>`, `STOCK`): a report is one Query."""
+    return f"AGG#DAY#{day}"
+
+
+def day_totals(day: str) -> tuple[str, str]:
+    return day_aggregates(day), DAY_TOTALS
+
+
+def day_sku(day: str, sku_code: str) -> tuple[str, str]:
+    return day_aggregates(day), f"{AGG_SKU_PREFIX}{sku_code}"
+
+
+def day_stock_snapshot(day: str) -> tuple[str, str]:
+    """Stock levels as the first report run of the day saw them (so re-runs print the same)."""
+    return day_aggregates(day), STOCK_SNAPSHOT
+
+
+def day_order_lines_partition(day: str) -> str:
+    """Partition of one day's order lines (one item per order), apart from the counters on purpose:
+    the KPIs read a bounded number of items whatever the order volume; only the CSV export reads these."""
+    return f"AGG#LINES#{day}"
+
+
+def day_order_lines(day: str, confirmed_at: str, order_id: str) -> tuple[str, str]:
+    return day_order_lines_partition(day), f"ORDER#{confirmed_at}#{order_id}"
+
+
+def aggregate_event(event_id: str) -> tuple[str, str]:
+    """Dedupe marker of an event counted into the aggregates (conditional put in the same transaction)."""
+    return f"AGG#EVENT#{event_id}", "APPLIED"
+
+
+def stock_level(sku_code: str) -> tuple[str, str]:
+    return STOCK_LEVELS, f"{AGG_SKU_PREFIX}{sku_code}"
+
+
+def customer_first_order(email_hash: str) -> tuple[str, str]:
+    """New vs returning customers: the first order seen for an email hash."""
+    return f"CUSTOMER#{email_hash}", "FIRST_ORDER"
+
+
 # -- notifications domain ----------------------------------------------------------------------------
 
 

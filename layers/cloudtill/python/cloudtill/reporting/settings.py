@@ -1,0 +1,12 @@
+"""The reporting function's own configuration (read once at cold start; missing values fail at init)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ReportingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    # The reports bucket (CDK: the reporting construct's bucket; locally created in moto by localrt).
+    reports_bucket: str
