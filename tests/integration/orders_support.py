@@ -57,7 +57,9 @@ def execution_arn(checkout_id: str) -> str:
 
 
 def execution(backend: RunningBackend, checkout_id: str) -> dict[str, Any]:
-    return dict(stepfunctions(backend.aws_endpoint).describe_execution(executionArn=execution_arn(checkout_id)))
+    return dict(
+        stepfunctions(backend.aws_endpoint).describe_execution(executionArn=execution_arn(checkout_id))
+    )
 
 
 def wait_for_execution_end(backend: RunningBackend, checkout_id: str, timeout: float = 40) -> dict[str, Any]:
@@ -69,7 +71,9 @@ def wait_for_execution_end(backend: RunningBackend, checkout_id: str, timeout: f
     )
 
 
-def stocked_sku(backend: RunningBackend, admin: httpx.Client, unique: str, units: int, price: int = 2000) -> str:
+def stocked_sku(
+    backend: RunningBackend, admin: httpx.Client, unique: str, units: int, price: int = 2000
+) -> str:
     [sku] = make_skus(admin, unique, ("A",), price=price)
     receive(backend, admin, sku, units)
     return sku
@@ -84,7 +88,9 @@ def create_checkout(api: httpx.Client, *lines: tuple[str, int]) -> dict[str, Any
 
 
 def pay(api: httpx.Client, checkout: dict[str, Any], card: str = GOOD_CARD) -> dict[str, Any]:
-    response = api.post(f"/_local/payments/{checkout['payment']['payment_intent_id']}/confirm", json={"card": card})
+    response = api.post(
+        f"/_local/payments/{checkout['payment']['payment_intent_id']}/confirm", json={"card": card}
+    )
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -136,16 +142,22 @@ def outbox_of(backend: RunningBackend, field: str, value: str) -> list[dict[str,
 
 def assert_valid_event(envelope: dict[str, Any]) -> None:
     schema = json.loads((EVENTS / "schemas" / f"{envelope['detail_type']}.json").read_text())
-    Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(envelope["detail"])
+    Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(
+        envelope["detail"]
+    )
     assert envelope["detail"]["event_id"] == envelope["id"]
 
 
 def payment_record(backend: RunningBackend, payment_intent_id: str) -> dict[str, Any] | None:
-    item = dynamodb(backend.aws_endpoint).get_item(
-        TableName=TABLE,
-        Key={"PK": {"S": f"PAYMENT_INTENT#{payment_intent_id}"}, "SK": {"S": "INTENT"}},
-        ConsistentRead=True,
-    ).get("Item")
+    item = (
+        dynamodb(backend.aws_endpoint)
+        .get_item(
+            TableName=TABLE,
+            Key={"PK": {"S": f"PAYMENT_INTENT#{payment_intent_id}"}, "SK": {"S": "INTENT"}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
     return ddb.from_item(item) if item else None
 
 
@@ -160,5 +172,7 @@ def stripe_intent(api: httpx.Client, payment_intent_id: str) -> dict[str, Any]:
     charge = intent.get("latest_charge")
     charge_id = charge.get("id") if isinstance(charge, dict) else charge
     if charge_id:
-        refunded = int(httpx.get(f"{api_base}/v1/charges/{charge_id}", headers=headers).json()["amount_refunded"])
+        refunded = int(
+            httpx.get(f"{api_base}/v1/charges/{charge_id}", headers=headers).json()["amount_refunded"]
+        )
     return {"status": intent["status"], "amount": intent["amount"], "refunded": refunded}
