@@ -97,6 +97,11 @@ class FunctionFactory(Construct):
         )
 
     @property
+    def region(self) -> RegionSettings:
+        """The region's settings (e.g. the shop's sender address a domain construct verifies)."""
+        return self._region
+
+    @property
     def stripe_layer(self) -> lambda_.LayerVersion:
         if self._stripe_layer is None:
             self._stripe_layer = self._layer(

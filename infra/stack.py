@@ -118,6 +118,10 @@ class CloudtillStack(Stack):
             functions=self.functions,
             operations=self.operations,
         )
+        # DLQs a domain construct made for itself (e.g. SES feedback) alarm like every other DLQ.
+        for domain in self.domains.values():
+            for dlq_name, dlq in getattr(domain, "dead_letter_queues", {}).items():
+                self.operations.watch_dead_letter_queue(dlq_name, dlq)
         # Last: the dashboard shows every alarm, DLQ and workflow built above.
         self.operations.build_dashboard()
 

@@ -110,6 +110,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="Stock: levels, movement ledger, FIFO valuation, low-stock alerts, reconciliation",
     ),
     FunctionSpec(
+        name="notifications",
+        domain="notifications",
+        description="Notifications: domain events -> e-mails (SES) and SMS (SNS); SES bounces -> suppressions",
+        timeout_seconds=30,
+    ),
+    FunctionSpec(
         name="orders",
         domain="orders",
         description="Orders: the order lifecycle's tasks, admin fulfilment/cancel/returns, shopper order view",
@@ -157,6 +163,22 @@ ROUTES: tuple[Route, ...] = (
 )
 
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
+    # Customer e-mails/SMS and ops alerts (cloudtill.notifications.models.CONSUMED_DETAIL_TYPES).
+    Subscription(
+        name="notifications",
+        function="notifications",
+        detail_types=(
+            "OrderConfirmed",
+            "OrderShipped",
+            "OrderDelivered",
+            "OrderCancelled",
+            "PaymentFailed",
+            "RefundIssued",
+            "CheckoutExpired",
+            "StockLow",
+            "ReportReady",
+        ),
+    ),
     # Daily aggregates for the nightly report (cloudtill.reporting.aggregates.CONSUMED_DETAIL_TYPES).
     Subscription(
         name="reporting-aggregates",

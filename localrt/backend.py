@@ -16,6 +16,7 @@ from localrt.eventing import EventRouting
 from localrt.workflows import start_workflows, state_machine_arn
 from localrt.functions import FunctionPool, worker_environment
 from localrt.gateway import Gateway, LocalRequest, LocalResponse, json_response, make_http_server
+from localrt.mail import LocalMail
 from localrt.openapi import SWAGGER_UI, merge
 from localrt.scheduler import Scheduler
 from localrt.stripe_emulator import StripeEmulator
@@ -95,6 +96,8 @@ class LocalBackend:
             "GET", "/_local/queues", lambda r: json_response(200, self.events.queue_depths())
         )
         self.gateway.add_local_route("POST", "/_local/faults/publisher", self._publisher_fault)
+        self.mail = LocalMail(self.emulator, self.pools, shop.sender_email)
+        self.mail.add_local_routes(self.gateway)
         self._server = make_http_server(self.gateway, host, port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
 
@@ -129,6 +132,7 @@ class LocalBackend:
     def start(self) -> None:
         self.emulator.start()
         self.emulator.create_tables(TABLE_NAMES)
+        self.mail.start()
         self.emulator.client("s3").create_bucket(
             Bucket=REPORTS_BUCKET_NAME, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
         )

@@ -96,7 +96,7 @@ def handle_queue_records(records: list[dict[str, Any]], notifications: Notificat
                 extra={
                     "event_id": event.event_id,
                     "detail_type": event.detail_type,
-                    "message": outcome.message,
+                    "notification": outcome.message,
                     "channel": outcome.channel,
                     "recipient_hash": outcome.recipient_hash,
                     "status": outcome.status,

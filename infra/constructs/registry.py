@@ -11,6 +11,7 @@ from infra.constructs.catalog import CatalogDomain
 from infra.constructs.checkout import CheckoutDomain
 from infra.constructs.domain import DomainFunctions
 from infra.constructs.events import EventsDomain
+from infra.constructs.notifications import NotificationsDomain
 from infra.constructs.orders import OrdersDomain
 from infra.constructs.payments import PaymentsDomain
 from infra.constructs.reporting import ReportingDomain
@@ -22,6 +23,7 @@ DOMAIN_CONSTRUCTS: dict[str, type[DomainFunctions]] = {
         CatalogDomain,
         CheckoutDomain,
         EventsDomain,
+        NotificationsDomain,
         OrdersDomain,
         PaymentsDomain,
         ReportingDomain,

@@ -27,7 +27,10 @@ def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _topic(template: dict[str, Any]) -> str:
-    (topic_id,) = resources_of_type(template, "AWS::SNS::Topic")
+    # The ops topic (other topics exist, e.g. SES feedback -> notifications).
+    (topic_id,) = [
+        t for t in resources_of_type(template, "AWS::SNS::Topic") if t.startswith("OperationsOpsTopic")
+    ]
     return topic_id
 
 

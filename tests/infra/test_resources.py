@@ -112,7 +112,10 @@ def test_outputs_give_the_api_and_stripe_webhook_urls(eu_template: dict[str, Any
 
 
 def test_every_function_alarms_on_errors_and_throttles_to_the_ops_topic(eu_template: dict[str, Any]) -> None:
-    (topic_id,) = resources_of_type(eu_template, "AWS::SNS::Topic")
+    # The ops topic (other topics exist, e.g. SES feedback -> notifications).
+    (topic_id,) = [
+        t for t in resources_of_type(eu_template, "AWS::SNS::Topic") if t.startswith("OperationsOpsTopic")
+    ]
     assert "KmsMasterKeyId" in eu_template["Resources"][topic_id]["Properties"]
     watched: dict[str, set[str]] = {}
     for alarm in resources_of_type(eu_template, "AWS::CloudWatch::Alarm").values():

@@ -28,7 +28,8 @@ def _client(service: str) -> Any:
     from botocore.config import Config
 
     # Two attempts inside the invocation (throttling backs off); beyond that the SQS redelivery retries.
-    return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 2}))
+    config = Config(retries={"mode": "standard", "total_max_attempts": 2})
+    return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 
 def mime_message(email: Email, sender: str, sender_name: str | None = None) -> bytes:

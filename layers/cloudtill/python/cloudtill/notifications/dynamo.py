@@ -65,7 +65,7 @@ class DynamoNotificationLog:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ddb.client().exceptions.ConditionalCheckFailedException as error:
-            old = ddb.from_item(error.response.get("Item") or {})
+            old = ddb.from_item(dict(error.response.get("Item") or {}))  # type: ignore[call-overload]
             return ClaimResult(False, str(old.get("status")), int(old.get("attempts", 0)))
         new = ddb.from_item(result["Attributes"])
         return ClaimResult(True, SENDING, int(new.get("attempts", 1)))

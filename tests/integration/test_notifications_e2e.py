@@ -1,0 +1,279 @@
+"""Notifications end to end on the local runtime: events reach the notifications queue through the real
+outbox -> stream -> publisher -> bus -> rule -> SQS path, the real handler renders and sends through
+moto's SES, and `GET /_local/emails` shows what was sent. Exactly one e-mail per (event, recipient)
+however often the event arrives; SES failures are retried; a permanent failure ends in the DLQ."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from cloudtill import ddb
+from cloudtill.notifications.ports import recipient_hash
+from cloudtill.outbox import DomainEvent, outbox_item
+from jsonschema import Draft202012Validator
+
+from tests.integration.checkout_support import EVENTS, checkout_body
+from tests.integration.conftest import RunningBackend
+from tests.integration.orders_support import pay, stocked_sku, wait_for, wait_for_order_id
+from tests.integration.stock_helpers import TABLE, dynamodb
+
+XSS = "<script>alert(1)</script>"
+
+
+def emails(api: httpx.Client, recipient: str, **params: str) -> list[dict[str, Any]]:
+    response = api.get("/_local/emails", params={"recipient": recipient, **params})
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
+
+
+def queue_depths(api: httpx.Client) -> dict[str, int]:
+    return dict(api.get("/_local/queues").json())
+
+
+def commit_event(
+    backend: RunningBackend, detail_type: str, domain: str, detail: dict[str, Any], event_id: str
+) -> None:
+    """An outbox item as a domain transaction writes it; `event_id` lets tests deliver "the same event"
+    several times (each outbox item is published once, consumers deduplicate by `detail.event_id`)."""
+    item = outbox_item(DomainEvent(detail_type, domain, detail, datetime.now(UTC)))
+    item["detail"]["event_id"] = event_id
+    schema = EVENTS / "schemas" / f"{detail_type}.json"
+    if schema.exists():
+        Draft202012Validator(json.loads(schema.read_text())).validate(item["detail"])
+    dynamodb(backend.aws_endpoint).put_item(TableName=TABLE, Item=ddb.to_item(item))
+
+
+def notification_record(backend: RunningBackend, event_id: str, email: str) -> dict[str, Any] | None:
+    key = ddb.key(f"NOTIFICATION#{event_id}#{recipient_hash('email', email)}", "SENT")
+    found = dynamodb(backend.aws_endpoint).get_item(TableName=TABLE, Key=key, ConsistentRead=True)
+    return ddb.from_item(found["Item"]) if "Item" in found else None
+
+
+def settled(api: httpx.Client) -> bool:
+    """Nothing waiting or in flight in the notifications queue."""
+    return queue_depths(api)["notifications"] == 0
+
+
+def shopper_checkout(
+    backend: RunningBackend, api: httpx.Client, admin: httpx.Client, unique: str, **overrides: Any
+) -> tuple[dict[str, Any], str]:
+    """A real checkout (product named with markup) for a shopper with an address of their own."""
+    email = f"shopper-{unique}@example.com"
+    sku = stocked_sku(backend, admin, unique, 10)
+    response = api.post("/checkouts", json=checkout_body((sku, 2), email=email, **overrides))
+    assert response.status_code == 201, response.text
+    return response.json(), email
+
+
+def order_confirmed(checkout: dict[str, Any], email: str, order_id: str) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "checkout_id": checkout["id"],
+        "email": email,
+        "payment_intent_id": checkout["payment"]["payment_intent_id"],
+        "currency": checkout["currency"],
+        "subtotal": checkout["subtotal"],
+        "discount": checkout["discount"],
+        "shipping": checkout["shipping"],
+        "tax": checkout["tax"],
+        "total": checkout["total"],
+        "promo_code": None,
+        "shipping_method": checkout["shipping_method"],
+        "shipping_address": {k: v for k, v in checkout["shipping_address"].items() if v is not None},
+        "lines": [
+            {
+                "sku": line["sku"],
+                "name": XSS,
+                "quantity": line["quantity"],
+                "unit_price": line["unit_price"],
+                "line_total": line["line_total"],
+                "discount": 0,
+                "tax": 0,
+            }
+            for line in checkout["lines"]
+        ],
+        "confirmed_at": checkout["created_at"],
+    }
+
+
+def order_shipped(checkout: dict[str, Any], email: str, order_id: str) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "checkout_id": checkout["id"],
+        "email": email,
+        "fulfilment_number": 1,
+        "carrier": "an_post",
+        "tracking_number": "RX123IE",
+        "tracking_url": "https://track.example/RX123IE",
+        "lines": [{"sku": line["sku"], "quantity": line["quantity"]} for line in checkout["lines"]],
+        "fully_shipped": True,
+        "shipped_at": checkout["created_at"],
+    }
+
+
+def new_order_id() -> str:
+    return f"ord_{uuid.uuid4().hex}"
+
+
+def delivered(checkout: dict[str, Any], email: str, order_id: str) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "checkout_id": checkout["id"],
+        "email": email,
+        "delivered_at": checkout["created_at"],
+    }
+
+
+def test_each_event_delivered_three_times_sends_exactly_one_email(
+    backend: RunningBackend, api: httpx.Client, admin: httpx.Client, unique: str
+) -> None:
+    # Given a shopper's checkout and an order made from it
+    checkout, email = shopper_checkout(backend, api, admin, unique)
+    order_id = new_order_id()
+    confirmed_id, shipped_id = str(uuid.uuid4()), str(uuid.uuid4())
+    dlq_before = queue_depths(api)["notifications-dlq"]
+
+    # When OrderConfirmed and OrderShipped each reach the bus three times
+    for _ in range(3):
+        commit_event(
+            backend, "OrderConfirmed", "orders", order_confirmed(checkout, email, order_id), confirmed_id
+        )
+        commit_event(backend, "OrderShipped", "orders", order_shipped(checkout, email, order_id), shipped_id)
+    wait_for(
+        lambda: [
+            e
+            for e in api.get("/_local/events").json()["items"]
+            if e["detail"].get("event_id") in (confirmed_id, shipped_id)
+        ],
+        lambda found: len(found) == 6,
+        "all six deliveries on the bus",
+    )
+    wait_for(lambda: settled(api), bool, "notifications queue drained")
+
+    # Then the shopper got exactly one confirmation and one shipping e-mail
+    sent = emails(api, email)
+    assert sorted(e["event_id"] for e in sent) == sorted([confirmed_id, shipped_id]), sent
+    confirmation = next(e for e in sent if e["event_id"] == confirmed_id)
+    assert confirmation["subject"] == f"Your order {order_id} is confirmed"
+    assert XSS in confirmation["text"] and XSS not in confirmation["html"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in confirmation["html"]
+    assert "€" in confirmation["text"]
+    shipping = next(e for e in sent if e["event_id"] == shipped_id)
+    assert "https://track.example/RX123IE" in shipping["text"]
+    assert 'href="https://track.example/RX123IE"' in shipping["html"]
+    for event_id in (confirmed_id, shipped_id):
+        record = notification_record(backend, event_id, email)
+        assert record is not None and record["status"] == "sent" and record["attempts"] == 1
+    assert queue_depths(api)["notifications-dlq"] == dlq_before
+
+
+def test_paying_a_real_order_sends_one_confirmation(
+    backend: RunningBackend, api: httpx.Client, admin: httpx.Client, unique: str
+) -> None:
+    # Given a checkout, when the shopper pays it (the orders workflow confirms the order)
+    checkout, email = shopper_checkout(backend, api, admin, unique)
+    pay(api, checkout)
+    order_id = wait_for_order_id(api, checkout)
+
+    # Then exactly one confirmation e-mail arrives, with the order's total
+    sent = wait_for(lambda: emails(api, email), bool, "confirmation e-mail")
+    wait_for(lambda: settled(api), bool, "notifications queue drained")
+    sent = emails(api, email)
+    assert len(sent) == 1 and sent[0]["subject"] == f"Your order {order_id} is confirmed", sent
+
+
+def test_ses_throttling_is_retried_until_the_email_is_sent(
+    backend: RunningBackend, api: httpx.Client, admin: httpx.Client, unique: str
+) -> None:
+    # Given SES throttles the next two sends to this shopper: both attempts the SES client makes in the
+    # first delivery (cloudtill.notifications.aws: total_max_attempts=2)
+    checkout, email = shopper_checkout(backend, api, admin, unique)
+    fault = api.post("/_local/faults/ses", json={"fail_next": 2, "recipient": email})
+    assert fault.status_code == 200
+    event_id = str(uuid.uuid4())
+    try:
+        # When OrderDelivered arrives
+        commit_event(
+            backend, "OrderDelivered", "orders", delivered(checkout, email, new_order_id()), event_id
+        )
+
+        # Then the queue delivers it again and the e-mail goes out, once
+        wait_for(lambda: emails(api, email), bool, "delivered e-mail after the retry")
+    finally:
+        state = api.post("/_local/faults/ses", json={}).json()
+    assert state["injected"] == 2
+    wait_for(lambda: settled(api), bool, "notifications queue drained")
+    assert [e["event_id"] for e in emails(api, email)] == [event_id]
+    record = notification_record(backend, event_id, email)
+    assert record is not None and record["status"] == "sent" and record["attempts"] == 2
+
+
+def test_a_send_that_keeps_failing_ends_in_the_dlq(
+    backend: RunningBackend, api: httpx.Client, admin: httpx.Client, unique: str
+) -> None:
+    # Given SES rejects every send to this shopper
+    checkout, email = shopper_checkout(backend, api, admin, unique)
+    dlq_before = queue_depths(api)["notifications-dlq"]
+    api.post("/_local/faults/ses", json={"fail_always": True, "recipient": email, "error": "MessageRejected"})
+    event_id = str(uuid.uuid4())
+    try:
+        # When OrderDelivered arrives
+        commit_event(
+            backend, "OrderDelivered", "orders", delivered(checkout, email, new_order_id()), event_id
+        )
+
+        # Then after three receives the message is in the DLQ (kept, alarmed), nothing was sent
+        wait_for(
+            lambda: queue_depths(api)["notifications-dlq"], lambda d: d > dlq_before, "message in the DLQ"
+        )
+    finally:
+        api.post("/_local/faults/ses", json={})
+    assert emails(api, email) == []
+    record = notification_record(backend, event_id, email)
+    assert record is not None and record["status"] == "failed" and record["attempts"] == 3
+
+
+def test_a_bounced_address_is_suppressed_and_later_sends_are_recorded_not_sent(
+    backend: RunningBackend, api: httpx.Client, admin: httpx.Client, unique: str
+) -> None:
+    # Given SES reported a permanent bounce for the shopper's address
+    checkout, email = shopper_checkout(backend, api, admin, unique)
+    feedback = api.post("/_local/ses/feedback", json={"type": "Bounce", "recipients": [email]})
+    assert feedback.status_code == 200 and feedback.json()["result"] == {"suppressed": 1}, feedback.text
+
+    # When an order event for that address arrives
+    event_id = str(uuid.uuid4())
+    commit_event(backend, "OrderDelivered", "orders", delivered(checkout, email, new_order_id()), event_id)
+
+    # Then nothing is sent and the notification is recorded as suppressed
+    record = wait_for(lambda: notification_record(backend, event_id, email), bool, "notification record")
+    assert record["status"] == "suppressed"
+    assert emails(api, email) == []
+
+
+def test_abandoned_checkout_reminder_only_with_marketing_consent(
+    backend: RunningBackend, api: httpx.Client, admin: httpx.Client, unique: str
+) -> None:
+    # Given two expired checkouts, one of a shopper who agreed to marketing e-mails
+    with_consent, consenting = shopper_checkout(backend, api, admin, f"{unique}a", marketing_consent=True)
+    without_consent, declining = shopper_checkout(backend, api, admin, f"{unique}b")
+    ids = {consenting: str(uuid.uuid4()), declining: str(uuid.uuid4())}
+    for checkout, email in ((with_consent, consenting), (without_consent, declining)):
+        expired = {
+            "checkout_id": checkout["id"],
+            "expired_at": checkout["expires_at"],
+            "expires_at": checkout["expires_at"],
+            "promo_code": None,
+        }
+        commit_event(backend, "CheckoutExpired", "checkout", expired, ids[email])
+
+    # Then only the consenting shopper gets the reminder, with an unsubscribe link and header
+    [reminder] = wait_for(lambda: emails(api, consenting), bool, "reminder e-mail")
+    assert "Unsubscribe" in reminder["html"] and "List-Unsubscribe" in reminder["headers"]
+    record = wait_for(lambda: notification_record(backend, ids[declining], declining), bool, "record")
+    assert record["status"] == "no_consent"
+    assert emails(api, declining) == []
