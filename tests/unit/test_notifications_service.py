@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cloudtill.notifications import models
 from cloudtill.notifications.aws import EVENT_ID_HEADER, mime_message
 from cloudtill.notifications.feedback import parse_feedback, record_feedback
 from cloudtill.notifications.models import IncomingEvent
@@ -34,6 +35,7 @@ from tests.fakes import (
 )
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "functions" / "notifications" / "templates"
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 CHECKOUT_ID = "chk_" + "b" * 32
 ORDER_ID = "ord_42"
 SHOPPER = "grace@example.com"
@@ -403,3 +405,27 @@ def test_mime_message_has_text_and_html_alternatives_and_the_event_id() -> None:
     }
     assert parts["text/plain"].strip() == "plain <b>"
     assert parts["text/html"].strip() == "<p>html</p>"
+
+
+# -- contract with the producers ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("detail_type", sorted(models.DETAIL_MODELS))
+def test_every_consumed_event_sample_is_understood(detail_type: str) -> None:
+    sample_path = EVENTS / "samples" / f"{detail_type}.json"
+    if not sample_path.exists():
+        pytest.skip(f"{detail_type} has no sample yet")
+    sample = json.loads(sample_path.read_text())
+
+    models.DETAIL_MODELS[detail_type].model_validate(sample["detail"])
+
+
+def test_report_ready_sample_renders_the_summary_for_ops(h: Harness) -> None:
+    sample = json.loads((EVENTS / "samples" / "ReportReady.json").read_text())
+
+    h.service.handle(event("ReportReady", sample["detail"], "rep-1"))
+
+    [sent] = h.mailer.sent
+    assert sent.to == "ops@example.com" and sent.subject == "Daily report for 2026-07-15"
+    assert "Total sales: €84.95" in sent.text and "Orders: 3" in sent.text
+    assert "reports/2026/07/15/report.html" in sent.text

@@ -137,6 +137,8 @@ class ReportReady(_Detail):
 
     date: str
     url: str | None = Field(default=None, validation_alias=AliasChoices("url", "report_url"))
+    # Where the HTML report lies in the reports bucket (the e-mail names it; see docs/notifications.md).
+    html_key: str | None = None
     currency: str | None = None
     summary: dict[str, Any] = Field(default_factory=dict)
 

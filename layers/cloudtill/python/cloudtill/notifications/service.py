@@ -36,7 +36,17 @@ from cloudtill.notifications.rendering import Renderer
 
 # Report summary figures that are amounts in minor units (shown as money when the report has a currency).
 MONEY_SUMMARY_FIELDS = frozenset(
-    {"gross", "net", "revenue", "discounts", "discount", "shipping", "tax", "refunds", "average_order_value"}
+    {
+        "total_sales",
+        "net_sales",
+        "gross",
+        "net",
+        "discounts",
+        "shipping",
+        "tax",
+        "refunds",
+        "average_order_value",
+    }
 )
 
 
