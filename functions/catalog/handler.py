@@ -48,7 +48,7 @@ def get_product(product_id: Annotated[ProductId, Path()]) -> ProductOut:
     return catalog().get_product(product_id)
 
 
-@app.post("/admin/products", summary="Create a product", tags=["admin"])
+@app.post("/admin/products", summary="Create a product", tags=["admin"], status_code=201)
 def create_product(body: ProductIn) -> Response[ProductOut]:
     product = catalog().create_product(body)
     metrics.add_metric(name="ProductCreated", unit="Count", value=1)
@@ -60,7 +60,7 @@ def update_product(product_id: Annotated[ProductId, Path()], body: ProductUpdate
     return catalog().update_product(product_id, body)
 
 
-@app.delete("/admin/products/<product_id>", summary="Archive a product", tags=["admin"])
+@app.delete("/admin/products/<product_id>", summary="Archive a product", tags=["admin"], status_code=204)
 def archive_product(product_id: Annotated[ProductId, Path()]) -> Response[None]:
     catalog().archive_product(product_id)
     return Response(status_code=204, body=None)

@@ -128,7 +128,12 @@ def _key_in_progress(_: IdempotencyAlreadyInProgressError) -> Response[str]:
     )
 
 
-@app.post("/checkouts", summary="Create a checkout: price the lines and reserve the stock", tags=["checkout"])
+@app.post(
+    "/checkouts",
+    summary="Create a checkout: price the lines and reserve the stock",
+    tags=["checkout"],
+    status_code=201,
+)
 def create_checkout(
     body: CheckoutIn,
     idempotency_key: Annotated[
@@ -166,7 +171,7 @@ def list_shipping_methods(
     return checkouts().shipping_methods(country)
 
 
-@app.post("/admin/promotions", summary="Create a promotion code", tags=["admin"])
+@app.post("/admin/promotions", summary="Create a promotion code", tags=["admin"], status_code=201)
 def create_promotion(body: PromotionIn) -> Response[PromotionOut]:
     created = promotions().create_promotion(body)
     return Response(status_code=201, content_type="application/json", body=created)

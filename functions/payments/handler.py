@@ -99,7 +99,9 @@ def stripe_webhook() -> WebhookAck:
     return WebhookAck(result=outcome.result)
 
 
-@app.post("/admin/orders/<order_id>/refunds", summary="Refund an order's payment", tags=["admin"])
+@app.post(
+    "/admin/orders/<order_id>/refunds", summary="Refund an order's payment", tags=["admin"], status_code=202
+)
 def refund_order(
     order_id: Annotated[OrderId, Path()],
     body: RefundIn,

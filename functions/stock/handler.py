@@ -63,7 +63,7 @@ def update_settings(sku: Annotated[Sku, Path()], body: StockSettingsIn) -> Stock
     return stock().update_settings(sku, body)
 
 
-@app.post("/admin/stock/<sku>/movements", summary="Record a stock movement", tags=["admin"])
+@app.post("/admin/stock/<sku>/movements", summary="Record a stock movement", tags=["admin"], status_code=201)
 def record_movement(sku: Annotated[Sku, Path()], body: MovementIn) -> Response[MovementOut]:
     movement = stock().record_movement(sku, body)
     metrics.add_metric(name="StockMovement", unit="Count", value=1)

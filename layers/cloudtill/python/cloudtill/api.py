@@ -7,13 +7,15 @@ calls without the admin group, then resolves.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from re import Match
 from typing import Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from cloudtill.errors import DomainError, FieldError, PayloadTooLarge, Unauthorized
+from cloudtill.errors import DomainError, FieldError, MalformedRequest, PayloadTooLarge, Unauthorized
 from cloudtill.problems import domain_problem_proxy, register_problem_handlers
 
 ADMIN_PREFIX = "/admin/"
@@ -53,6 +55,15 @@ def _refusal(event: dict[str, Any], max_body_bytes: int) -> DomainError | None:
             f"The request body is larger than {max_body_bytes} bytes.",
             [FieldError("body", f"at most {max_body_bytes} bytes")],
         )
+    # Every body this API accepts is UTF-8 JSON; a binary (base64-delivered) body that is not UTF-8
+    # text would make Powertools' body decoding raise (a 500) instead of a client error.
+    if body and event.get("isBase64Encoded"):
+        try:
+            base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return MalformedRequest(
+                "The request body is not UTF-8 text.", [FieldError("body", "must be UTF-8 encoded JSON")]
+            )
     # Defence in depth behind the authorizer: a valid user token is not enough, the admin group is.
     if str(event.get("path", "")).startswith(ADMIN_PREFIX) and ADMIN_GROUP not in caller_groups(event):
         return Unauthorized("Admin routes need a token of the admin group.")
