@@ -130,6 +130,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         memory_mb=1024,
         timeout_seconds=120,
     ),
+    FunctionSpec(
+        name="privacy",
+        domain="privacy",
+        description="Privacy: a customer's data export and erasure (pseudonymised, financial records kept)",
+        timeout_seconds=30,
+    ),
 )
 
 ROUTES: tuple[Route, ...] = (
@@ -160,6 +166,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/admin/orders/{order_id}/delivered", "orders", auth="admin"),
     Route("POST", "/admin/orders/{order_id}/cancel", "orders", auth="admin"),
     Route("POST", "/admin/orders/{order_id}/returns", "orders", auth="admin"),
+    Route("POST", "/admin/customers/{email}/export", "privacy", auth="admin"),
+    Route("DELETE", "/admin/customers/{email}", "privacy", auth="admin"),
 )
 
 SUBSCRIPTIONS: tuple[Subscription, ...] = (

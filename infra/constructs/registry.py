@@ -14,6 +14,7 @@ from infra.constructs.events import EventsDomain
 from infra.constructs.notifications import NotificationsDomain
 from infra.constructs.orders import OrdersDomain
 from infra.constructs.payments import PaymentsDomain
+from infra.constructs.privacy import PrivacyDomain
 from infra.constructs.reporting import ReportingDomain
 from infra.constructs.stock import StockDomain
 
@@ -26,6 +27,7 @@ DOMAIN_CONSTRUCTS: dict[str, type[DomainFunctions]] = {
         NotificationsDomain,
         OrdersDomain,
         PaymentsDomain,
+        PrivacyDomain,
         ReportingDomain,
         StockDomain,
     )

@@ -1,0 +1,21 @@
+"""Privacy domain: a customer's data export and erasure (GDPR access and erasure requests)."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_lambda as lambda_
+
+from infra.constructs.domain import DomainFunctions, acknowledge_index_access
+from infra.function_factory import FunctionDependencies
+from infra.wiring import FunctionSpec
+
+
+class PrivacyDomain(DomainFunctions):
+    domain = "privacy"
+
+    def grant(
+        self, spec: FunctionSpec, function: lambda_.Function, dependencies: FunctionDependencies
+    ) -> None:
+        # Reads the customer's records through GSI2 and pseudonymises them in place (UpdateItem in
+        # transactions with the erasure marker and the CustomerErased outbox event): read-write.
+        dependencies.tables.main.grant_read_write_data(function)
+        acknowledge_index_access(function, dependencies.tables.main)
