@@ -12,7 +12,7 @@ function can never read or change an order, checkout or stock item.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -113,10 +113,32 @@ class ReportingDomain(DomainFunctions):
                 conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(OUTBOX_PREFIXES)}},
             )
         )
-        self.reports_bucket.grant_read_write(function, REPORTS_PREFIX)
+        # Exactly what the report store does: put and get objects under reports/, and list (only so
+        # that a missing report answers NoSuchKey, i.e. 404, rather than AccessDenied).
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ReportObjects",
+                actions=["s3:PutObject", "s3:GetObject"],
+                resources=[self.reports_bucket.arn_for_objects(REPORTS_PREFIX)],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ListReports",
+                actions=["s3:ListBucket"],
+                resources=[self.reports_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [REPORTS_PREFIX]}},
+            )
+        )
+        role = function.role
+        if role is None:  # pragma: no cover - the factory always gives functions a role
+            raise ValueError(f"{function} has no role")
+        bucket_resource = self.reports_bucket.node.default_child
+        assert isinstance(bucket_resource, CfnResource)
+        bucket_id = Stack.of(self).get_logical_id(bucket_resource)
         acknowledge(
-            function.role.node.find_child("DefaultPolicy") if function.role else function,
-            "AwsSolutions-IAM5[Action::s3:Abort*]",
-            "grant_read_write on the reports bucket's reports/* prefix only (CDK's action wildcards).",
+            role.node.find_child("DefaultPolicy"),
+            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/reports/*]",
+            "The report files of every day live under reports/YYYY/MM/DD/: put/get on that prefix only.",
         )
         function.add_environment(REPORTS_BUCKET_VARIABLE, self.reports_bucket.bucket_name)

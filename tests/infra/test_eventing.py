@@ -115,7 +115,9 @@ def test_schedule_retries_then_parks_in_a_dlq_with_a_role_for_one_function(
 ) -> None:
     checkout = function_logical_id(eu_template, "checkout")
     (schedule,) = [
-        s["Properties"] for s in resources_of_type(eu_template, "AWS::Scheduler::Schedule").values()
+        s["Properties"]
+        for s in resources_of_type(eu_template, "AWS::Scheduler::Schedule").values()
+        if checkout in set(references(s["Properties"]["Target"]["Arn"]))
     ]
     target = schedule["Target"]
     assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1

@@ -77,7 +77,9 @@ def counted(backend: RunningBackend, event_ids: list[str]) -> bool:
 
 
 def stock_movement(backend: RunningBackend, sku: str) -> str | None:
-    item = aws(backend, "dynamodb").get_item(TableName=TABLE, Key=ddb.key("AGG#STOCK", f"SKU#{sku}")).get("Item")
+    item = (
+        aws(backend, "dynamodb").get_item(TableName=TABLE, Key=ddb.key("AGG#STOCK", f"SKU#{sku}")).get("Item")
+    )
     return None if item is None else ddb.from_item(item).get("movement_id")
 
 
@@ -146,7 +148,9 @@ def test_seeded_day_through_the_event_path_gives_the_hand_computed_report(
     assert report["kpis"] == EXPECTED_KPIS
     assert report["top_products"] == expected_top(suffix)
     assert report["abc"]["classes"] == EXPECTED_ABC_CLASSES
-    assert [s for s in report["stock"]["low_stock"] if s["sku"].endswith(suffix)] == expected_low_stock(suffix)
+    assert [s for s in report["stock"]["low_stock"] if s["sku"].endswith(suffix)] == expected_low_stock(
+        suffix
+    )
     assert admin.get(f"/admin/reports/{REPORT_DAY}").json() == report
     for name in ("skus_csv", "order_lines_csv", "html"):
         assert s3.head_object(Bucket=BUCKET, Key=keys[name])["ContentLength"] > 0

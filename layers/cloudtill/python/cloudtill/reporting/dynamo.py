@@ -31,6 +31,12 @@ MAX_ATTEMPTS = 5
 _SKU_ITEM_FIELDS = ("units", "revenue", "orders", "units_returned")
 
 
+def order_lines_item(day: str, order_lines: dict[str, Any]) -> dict[str, Any]:
+    """The CSV export's item of one order (`AGG#LINES#<day>` / `ORDER#<confirmed_at>#<order id>`)."""
+    pk, sk = keys.day_order_lines(day, order_lines["confirmed_at"], order_lines["order_id"])
+    return {"PK": pk, "SK": sk, "entity": "aggregate_order_lines", **order_lines}
+
+
 class AggregateConflict(RuntimeError):
     """The customer marker kept changing under us: the message is retried (partial batch failure)."""
 
@@ -124,10 +130,7 @@ class DynamoAggregateStore:
                 sets["name"] = update.sku_names[sku]
             items.append(self._add(keys.day_sku(update.day, sku), counters, sets))
         if update.order_lines is not None:
-            pk, sk = keys.day_order_lines(
-                update.day, update.order_lines["confirmed_at"], update.order_lines["order_id"]
-            )
-            item = {"PK": pk, "SK": sk, "entity": "aggregate_order_lines", **update.order_lines}
+            item = order_lines_item(update.day, update.order_lines)
             items.append({"Put": {"TableName": self._table, "Item": ddb.to_item(item)}})
         if resolution is not None and resolution.new_marker is not None and update.customer is not None:
             pk, sk = keys.customer_first_order(update.customer.email_hash)
