@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DEFAULT_ACCOUNT ?= 111111111111
 export CDK_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: install run test test-unit test-integration test-infra lint format synth bench clean
+.PHONY: install run test test-unit test-integration test-infra lint format synth bench clean report
 
 $(PY_STAMP): requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,8 @@ $(NODE_STAMP): package-lock.json
 	touch $@
 
 install: $(PY_STAMP) $(NODE_STAMP)
+	@# The report page test renders in headless Chromium (Debian's package; CI runs as root on Debian).
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 run: install
 	PORT=$(PORT) $(PY) -m localrt
@@ -53,6 +55,10 @@ format: install
 synth: install
 	$(PY) scripts/build_layers.py
 	npx cdk synth -q -c regions=$(REGIONS)
+
+# Daily reports against the running local backend: `make report DATE=2026-07-15` or FROM=... TO=...
+report:
+	$(PY) scripts/report.py $(if $(DATE),--date $(DATE)) $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
 bench: install
 	$(PY) bench/run.py
