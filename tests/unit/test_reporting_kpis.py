@@ -218,3 +218,22 @@ def test_unknown_detail_types_are_ignored() -> None:
 def test_reporting_files_are_in_the_repo() -> None:
     assert (ROOT / "functions" / "reporting" / "templates" / "report.html").is_file()
     assert Path(ROOT / "functions" / "reporting" / "templates" / "chart.umd.min.js").stat().st_size < 300_000
+
+
+def test_returns_count_on_the_return_day_and_refund_money_only_from_refund_issued() -> None:
+    from tests.reporting_scenario import envelope
+
+    returned = envelope(
+        "OrderReturned",
+        "2026-07-15T10:00:00.000Z",
+        lines=[{"sku": "TEE-BLK-M", "quantity": 1}],
+        refund_amount=2000,
+        returned_at="2026-07-15T10:00:00.000Z",
+    )
+    jsonschema.validate(returned["detail"], schema("OrderReturned"))
+    store = seeded([returned])
+    kpis = report_of(store)["kpis"]
+    assert kpis["returns"] == {"count": 1, "units": 1}
+    assert kpis["refunds"] == {"count": 0, "amount": 0}  # the RefundIssued brings the money
+    [row] = report_of(store)["skus"]
+    assert (row["sku"], row["units_returned"], row["units"]) == ("TEE-BLK-M", 1, 0)
