@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DEFAULT_ACCOUNT ?= 111111111111
 export CDK_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: install run test test-unit test-integration test-infra lint format synth bench clean report
+.PHONY: install browser run test test-unit test-integration test-infra lint format synth bench clean report
 
 $(PY_STAMP): requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,19 +25,22 @@ $(NODE_STAMP): package-lock.json
 	touch $@
 
 install: $(PY_STAMP) $(NODE_STAMP)
-	@# The report page test renders in headless Chromium (Debian's package; CI runs as root on Debian).
+
+# Only the test suite needs a browser: the report page test renders in headless Chromium (Debian's
+# package; CI runs as root on Debian). `make run` does not need it.
+browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 run: install
 	PORT=$(PORT) $(PY) -m localrt
 
-test: install
+test: install browser
 	$(PY) -m pytest tests/unit tests/integration tests/infra
 
 test-unit: install
 	$(PY) -m pytest tests/unit
 
-test-integration: install
+test-integration: install browser
 	$(PY) -m pytest tests/integration
 
 test-infra: install

@@ -112,13 +112,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="notifications",
         domain="notifications",
-        description="Notifications: domain events -> e-mails (SES) and SMS (SNS); SES bounces -> suppressions",
+        description="Notifications: domain events -> e-mail (SES) and SMS (SNS); SES bounces -> suppressions",
         timeout_seconds=30,
     ),
     FunctionSpec(
         name="orders",
         domain="orders",
-        description="Orders: the order lifecycle's tasks, admin fulfilment/cancel/returns, shopper order view",
+        description="Orders: order lifecycle tasks, admin fulfilment/cancel/returns, shopper order view",
         timeout_seconds=30,
         # Refunds (cancel, returns, late payments) and cancelling PaymentIntents of expired checkouts.
         uses_stripe=True,

@@ -55,7 +55,9 @@ def test_a_checkout_is_priced_from_the_catalog_and_read_back_only_with_its_token
     assert created["order_id"] is None and created["token"]
     # The payment is opened at once, in the emulated Stripe, for exactly the quoted total.
     payment = created["payment"]
-    assert payment["provider"] == "stripe" and payment["client_secret"].startswith(payment["payment_intent_id"])
+    assert payment["provider"] == "stripe" and payment["client_secret"].startswith(
+        payment["payment_intent_id"]
+    )
     stripe_base = api.get("/_local/stripe").json()["api_base"]
     intent = httpx.get(
         f"{stripe_base}/v1/payment_intents/{payment['payment_intent_id']}", auth=("sk_test_local", "")
