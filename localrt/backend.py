@@ -11,15 +11,16 @@ from cloudtill.settings import ShopSettings
 
 from infra.environment import function_environment
 from infra.wiring import FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE, ORDER_LIFECYCLE, STATE_MACHINES, routes_of
+from localrt import aws_calls
 from localrt.emulator import AwsEmulator
 from localrt.eventing import EventRouting
-from localrt.workflows import start_workflows, state_machine_arn
 from localrt.functions import FunctionPool, worker_environment
 from localrt.gateway import Gateway, LocalRequest, LocalResponse, json_response, make_http_server
 from localrt.mail import LocalMail
 from localrt.openapi import SWAGGER_UI, merge
 from localrt.scheduler import Scheduler
 from localrt.stripe_emulator import StripeEmulator
+from localrt.workflows import start_workflows, state_machine_arn
 
 TABLE_NAMES = {
     MAIN_TABLE.logical_name: "cloudtill-main",
@@ -96,6 +97,7 @@ class LocalBackend:
             "GET", "/_local/queues", lambda r: json_response(200, self.events.queue_depths())
         )
         self.gateway.add_local_route("POST", "/_local/faults/publisher", self._publisher_fault)
+        self.gateway.add_local_route("GET", "/_local/aws-calls", self._aws_calls)
         self.mail = LocalMail(self.emulator, self.pools, shop.sender_email)
         self.mail.add_local_routes(self.gateway)
         self._server = make_http_server(self.gateway, host, port)
@@ -111,6 +113,20 @@ class LocalBackend:
         wanted = request.query.get("detail_type")
         events = [e for e in list(self.events.event_log) if wanted in (None, e.get("detail-type"))]
         return json_response(200, {"items": events})
+
+    def _aws_calls(self, request: LocalRequest) -> LocalResponse:
+        """AWS API calls counted at the emulator (by caller, service, operation) and Lambda invocations
+        per function, since start: what `make bench` turns into a cost per order."""
+        invocations = {name: pool.invocations for name, pool in self.pools.items()}
+        return json_response(
+            200,
+            {
+                "aws_calls": aws_calls.snapshot(),
+                "aws_calls_by_function": aws_calls.by_function(),
+                "dynamodb_request_units": aws_calls.dynamodb_units(),
+                "invocations": invocations,
+            },
+        )
 
     def _publisher_fault(self, request: LocalRequest) -> LocalResponse:
         """Fault injection: `{"down": true}` stops the outbox publisher between write and publish."""

@@ -18,6 +18,7 @@ from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from infra.wiring import TABLES, TableSpec
+from localrt import aws_calls
 
 REGION = "eu-west-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -108,6 +109,7 @@ class AwsEmulator:
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access lines: paths carry ids
         _patch_dynamodb()
+        aws_calls.install()
         self._server.start()
 
     def stop(self) -> None:

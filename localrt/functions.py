@@ -12,6 +12,8 @@ import uuid
 from pathlib import Path
 from typing import IO, Any
 
+from localrt.aws_calls import function_app_id
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = Path(__file__).resolve().parent / "worker.py"
 
@@ -165,6 +167,9 @@ def worker_environment(function: str, function_env: dict[str, str], aws_endpoint
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_ENDPOINT_URL": aws_endpoint,
+        # Tags the functions' AWS calls (User-Agent `app/cloudtill-fn`) so the emulator counts them apart
+        # from the local runtime's own (localrt/aws_calls.py).
+        "AWS_SDK_UA_APP_ID": function_app_id(function),
     }
     env.update(function_env)
     return env
