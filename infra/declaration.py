@@ -9,12 +9,29 @@ instead of a half-built stack or a KeyError deep inside a construct.
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from infra import wiring
-from infra.wiring import FunctionSpec, Route, Schedule, StreamConsumer, Subscription, TableSpec
+from infra.wiring import (
+    FunctionSpec,
+    Route,
+    Schedule,
+    StateMachineSpec,
+    StreamConsumer,
+    Subscription,
+    TableSpec,
+)
+from infra.workflow_clients import WORKFLOW_CLIENTS, WorkflowClient
+
+# `definition_file`s are relative to the repository root (as localrt reads them).
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+# `${Name}` in an ASL file: substituted with the ARN of the function `StateMachineSpec.tasks[Name]`.
+PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 
 class WiringError(ValueError):
@@ -29,6 +46,8 @@ class Declaration:
     stream_consumers: tuple[StreamConsumer, ...]
     schedules: tuple[Schedule, ...]
     tables: tuple[TableSpec, ...]
+    state_machines: tuple[StateMachineSpec, ...] = ()
+    workflow_clients: tuple[WorkflowClient, ...] = ()
 
     @classmethod
     def from_wiring(cls) -> Declaration:
@@ -39,6 +58,8 @@ class Declaration:
             stream_consumers=wiring.STREAM_CONSUMERS,
             schedules=wiring.SCHEDULES,
             tables=wiring.TABLES,
+            state_machines=wiring.STATE_MACHINES,
+            workflow_clients=WORKFLOW_CLIENTS,
         )
 
     def function(self, name: str) -> FunctionSpec:
@@ -57,11 +78,18 @@ class Declaration:
         problems += _duplicates("subscription", (s.name for s in self.subscriptions))
         problems += _duplicates("stream consumer", (c.name for c in self.stream_consumers))
         problems += _duplicates("schedule", (s.name for s in self.schedules))
+        problems += _duplicates("state machine", (m.name for m in self.state_machines))
 
         users: list[tuple[str, str]] = [(f"route {r.method} {r.path}", r.function) for r in self.routes]
         users += [(f"subscription {s.name!r}", s.function) for s in self.subscriptions]
         users += [(f"stream consumer {c.name!r}", c.function) for c in self.stream_consumers]
         users += [(f"schedule {s.name!r}", s.function) for s in self.schedules]
+        users += [
+            (f"state machine {m.name!r} task ${{{placeholder}}}", fn)
+            for m in self.state_machines
+            for placeholder, fn in m.tasks.items()
+        ]
+        users += [(f"workflow client of {c.state_machine!r}", c.function) for c in self.workflow_clients]
         problems += [
             f"{user} targets unknown function {fn!r}" for user, fn in users if fn not in function_names
         ]
@@ -89,9 +117,64 @@ class Declaration:
                 )
             if "schedule" in schedule.payload:
                 problems.append(f"schedule {schedule.name!r}: the payload key 'schedule' is reserved")
+        for machine in self.state_machines:
+            problems += _definition_problems(machine)
+        problems += self._workflow_client_problems()
         if problems:
             raise WiringError("infra/wiring.py is inconsistent:\n- " + "\n- ".join(problems))
         return self
+
+    def _workflow_client_problems(self) -> list[str]:
+        problems: list[str] = []
+        machines = {m.name for m in self.state_machines}
+        for client in self.workflow_clients:
+            if client.state_machine not in machines:
+                problems.append(
+                    f"workflow client {client.function!r} uses unknown state machine {client.state_machine!r}"
+                )
+            if not client.actions or not all(a.startswith("states:") for a in client.actions):
+                problems.append(
+                    f"workflow client {client.function!r} must list Step Functions (states:) actions, "
+                    f"got {client.actions}"
+                )
+        # One STATE_MACHINE_ARN variable per function: a function drives at most one state machine.
+        pairs = {(c.function, c.state_machine) for c in self.workflow_clients}
+        problems += [
+            f"function {fn!r} is a client of {count} state machines (it has one STATE_MACHINE_ARN)"
+            for fn, count in Counter(fn for fn, _ in pairs).items()
+            if count > 1
+        ]
+        problems += _duplicates(
+            "workflow client", (f"{c.function} of {c.state_machine}" for c in self.workflow_clients)
+        )
+        return problems
+
+    def workflow_client(self, function: str) -> WorkflowClient | None:
+        """What `function` does with a state machine (None: it never calls Step Functions)."""
+        return next((c for c in self.workflow_clients if c.function == function), None)
+
+
+def _definition_problems(machine: StateMachineSpec) -> list[str]:
+    """The ASL file exists, is JSON, and its `${Name}` placeholders are exactly the declared tasks."""
+    path = REPOSITORY_ROOT / machine.definition_file
+    if not path.is_file():
+        return [f"state machine {machine.name!r}: definition file {machine.definition_file} does not exist"]
+    text = path.read_text()
+    placeholders = set(PLACEHOLDER.findall(text))
+    problems = [
+        f"state machine {machine.name!r}: ${{{name}}} in {machine.definition_file} is not in its tasks"
+        for name in sorted(placeholders - set(machine.tasks))
+    ]
+    problems += [
+        f"state machine {machine.name!r}: task {name!r} is declared but {machine.definition_file} never uses "
+        f"${{{name}}}"
+        for name in sorted(set(machine.tasks) - placeholders)
+    ]
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        problems.append(f"state machine {machine.name!r}: {machine.definition_file} is not JSON ({error})")
+    return problems
 
 
 def _duplicates(kind: str, names: Iterable[str]) -> list[str]:

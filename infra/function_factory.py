@@ -11,7 +11,8 @@ group and nothing else until a domain construct grants it more.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
@@ -46,6 +47,10 @@ class FunctionDependencies:
     event_bus: events.IEventBus
     # None while no function in the wiring uses Stripe.
     stripe_secret: secretsmanager.ISecret | None
+    # Function name -> ARN of the state machine it drives (`infra/workflow_clients.py`): its
+    # STATE_MACHINE_ARN. Built from the state machine's name, so a function and a state machine
+    # that invokes it do not depend on each other in CloudFormation.
+    state_machine_arns: Mapping[str, str] = field(default_factory=dict)
 
 
 def function_code_dir(spec: FunctionSpec, functions_dir: Path = FUNCTIONS_DIR) -> Path:
@@ -162,6 +167,7 @@ class FunctionFactory(Construct):
                 idempotency_table_name=tables.idempotency.table_name,
                 event_bus_name=self._dependencies.event_bus.event_bus_name,
                 stripe_secret_arn=stripe_secret.secret_arn if stripe_secret is not None else None,
+                state_machine_arn=self._dependencies.state_machine_arns.get(spec.name),
             ),
         )
         if stripe_secret is not None:

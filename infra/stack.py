@@ -20,6 +20,7 @@ from infra.constructs.messaging import Messaging
 from infra.constructs.operations import Operations
 from infra.constructs.registry import domain_construct
 from infra.constructs.schedules import Schedules
+from infra.constructs.workflows import Workflows, client_state_machine_arns
 from infra.declaration import Declaration
 from infra.function_factory import FUNCTIONS_DIR, FunctionDependencies, FunctionFactory
 from infra.region_settings import RegionSettings, StageSettings
@@ -61,6 +62,7 @@ class CloudtillStack(Stack):
             tables=self.data,
             event_bus=self.messaging.event_bus,
             stripe_secret=self._stripe_secret(stage) if any(f.uses_stripe for f in functions) else None,
+            state_machine_arns=client_state_machine_arns(self, stage.stage, declaration),
         )
         self.function_factory = FunctionFactory(
             self,
@@ -114,6 +116,14 @@ class CloudtillStack(Stack):
             "Schedules",
             stage=stage.stage,
             default_timezone=region.shop.timezone,
+            declaration=declaration,
+            functions=self.functions,
+            operations=self.operations,
+        )
+        self.workflows = Workflows(
+            self,
+            "Workflows",
+            stage=stage,
             declaration=declaration,
             functions=self.functions,
             operations=self.operations,

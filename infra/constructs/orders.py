@@ -23,5 +23,6 @@ class OrdersDomain(DomainFunctions):
         # the function factory for `uses_stripe` functions.
         if not spec.uses_stripe:
             raise ValueError(f"orders function {spec.name!r} must set uses_stripe=True in infra/wiring.py")
-        # TODO(state machine construct): states:SendTaskSuccess for this function and payments,
-        # states:StartExecution on the order lifecycle for checkout (see docs/orders.md, "Deploying").
+        # The order lifecycle (its task functions, and SendTaskSuccess / StartExecution for its
+        # clients) is built by `infra/constructs/workflows.py` from the wiring and
+        # `infra/workflow_clients.py`.

@@ -259,3 +259,63 @@ def schedules(template: Template) -> set[tuple[str, str, str]]:
         function = names[_single_ref(target["Arn"], names)]
         found.add((json.loads(target["Input"])["schedule"], function, properties["ScheduleExpression"]))
     return found
+
+
+# --- state machines (as the local runtime runs them) ------------------------------------------------
+
+
+def render(value: Any) -> str:
+    """A CloudFormation string value as text: `Ref`/`GetAtt` become `${Name}`, `Fn::Join` is joined."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Ref" in value:
+        return "${" + value["Ref"] + "}"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        attribute = value["Fn::GetAtt"]
+        return "${" + (".".join(attribute) if isinstance(attribute, list) else attribute) + "}"
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(render(part) for part in parts)
+    raise ValueError(f"cannot render {value!r}")
+
+
+def state_machine_resources(template: Template, stage: str) -> dict[str, dict[str, Any]]:
+    """Wiring name (StateMachineName without `cloudtill-<stage>-`) -> the state machine's properties."""
+    return {
+        machine["Properties"]["StateMachineName"].removeprefix(f"cloudtill-{stage}-"): machine["Properties"]
+        for machine in resources_of_type(template, "AWS::StepFunctions::StateMachine").values()
+    }
+
+
+def task_functions(template: Template, properties: dict[str, Any]) -> dict[str, str]:
+    """A state machine's definition substitutions: placeholder -> the function name its ARN belongs to."""
+    names = function_names(template)
+    return {
+        placeholder: names[_single_ref(value, names)]
+        for placeholder, value in properties.get("DefinitionSubstitutions", {}).items()
+    }
+
+
+def resolved_definition(template: Template, properties: dict[str, Any], function_arn: Any) -> Any:
+    """The deployed ASL (DefinitionString) with `${Placeholder}` replaced as CloudFormation will, but
+    by `function_arn(<function name>)`, so it compares with what the local runtime runs."""
+    text = properties["DefinitionString"]
+    assert isinstance(text, str), "the definition is not a literal string in the template"
+    for placeholder, function in task_functions(template, properties).items():
+        text = text.replace("${" + placeholder + "}", function_arn(function))
+    return json.loads(text)
+
+
+def definition_file_of(properties: dict[str, Any], candidates: dict[str, str]) -> str | None:
+    """Which ASL file (path -> text, placeholders unresolved) the DefinitionString is, if any."""
+    deployed = json.loads(properties["DefinitionString"])
+    matches = [path for path, text in candidates.items() if json.loads(text) == deployed]
+    return matches[0] if len(matches) == 1 else None
+
+
+def state_machines(template: Template, stage: str, candidates: dict[str, str]) -> set[tuple[str, str | None]]:
+    """(name, definition file) of every state machine, the file found by content among `candidates`."""
+    return {
+        (name, definition_file_of(properties, candidates))
+        for name, properties in state_machine_resources(template, stage).items()
+    }

@@ -11,7 +11,18 @@ import pytest
 from infra.app import build_app, create_app
 from infra.constructs.registry import DOMAIN_CONSTRUCTS, UnknownDomainError
 from infra.declaration import Declaration, WiringError
-from infra.wiring import FunctionSpec, Route, Schedule, StreamConsumer, Subscription
+from infra.wiring import (
+    ORDER_LIFECYCLE,
+    FunctionSpec,
+    Route,
+    Schedule,
+    StateMachineSpec,
+    StreamConsumer,
+    Subscription,
+)
+from infra.workflow_clients import WorkflowClient
+
+LIFECYCLE_FILE = "infra/statemachines/order_lifecycle.asl.json"
 
 WIRING = Declaration.from_wiring()
 
@@ -93,6 +104,38 @@ def test_the_wiring_is_consistent() -> None:
         (
             {"schedules": (Schedule("n", "checkout", "rate(1 hour)", payload={"schedule": "x"}),)},
             r"'schedule' is reserved",
+        ),
+        (
+            {"state_machines": (StateMachineSpec("m", LIFECYCLE_FILE, {"OrdersFunction": "nobody"}),)},
+            r"state machine 'm' task \$\{OrdersFunction\} targets unknown function 'nobody'",
+        ),
+        (
+            {"state_machines": (StateMachineSpec("m", LIFECYCLE_FILE, {}),)},
+            r"\$\{OrdersFunction\} in infra/statemachines/order_lifecycle\.asl\.json is not in its tasks",
+        ),
+        (
+            {
+                "state_machines": (
+                    StateMachineSpec("m", LIFECYCLE_FILE, {"OrdersFunction": "orders", "Typo": "orders"}),
+                )
+            },
+            r"task 'Typo' is declared but .* never uses \$\{Typo\}",
+        ),
+        (
+            {"state_machines": (StateMachineSpec("m", "infra/statemachines/nope.asl.json", {}),)},
+            r"definition file infra/statemachines/nope\.asl\.json does not exist",
+        ),
+        (
+            {"workflow_clients": (WorkflowClient("nope", "checkout", ("states:StartExecution",)),)},
+            r"workflow client 'checkout' uses unknown state machine 'nope'",
+        ),
+        (
+            {"workflow_clients": (WorkflowClient(ORDER_LIFECYCLE, "ghost", ("states:StartExecution",)),)},
+            r"workflow client of 'order-lifecycle' targets unknown function 'ghost'",
+        ),
+        (
+            {"workflow_clients": (WorkflowClient(ORDER_LIFECYCLE, "checkout", ("dynamodb:PutItem",)),)},
+            r"must list Step Functions \(states:\) actions",
         ),
     ],
 )

@@ -3,6 +3,7 @@ every DLQ an alarm (checked generically, proven on a tiny stack that breaks the 
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
@@ -163,6 +164,47 @@ def test_only_stripe_functions_get_the_stripe_layer_and_secret(
         assert len(_secret_ids(template)) == (1 if any(s.uses_stripe for s in declaration.functions) else 0)
 
 
+def test_functions_without_stripe_can_never_reach_the_stripe_secret(eu_template: dict[str, Any]) -> None:
+    # The real stack has the secret (checkout, payments and orders call Stripe); catalog & co. must not see it
+    (secret,) = _secret_ids(eu_template)
+    for spec in Declaration.from_wiring().functions:
+        if spec.uses_stripe:
+            continue
+        statements = role_statements(
+            eu_template, function_role(eu_template, function_logical_id(eu_template, spec.name))
+        )
+        assert not [a for a in actions_of(statements) if a.startswith("secretsmanager:")], spec.name
+        assert secret not in {ref for s in statements for ref in references(s.get("Resource"))}, spec.name
+
+
+# Keys of other domains' items (cloudtill.keys): orders, checkouts, stock, the outbox, payments.
+FOREIGN_KEYS = ("ORDER#o-1", "CHECKOUT#c-1", "SKU#TEE-M", "OUTBOX#e-1", "PAYMENT#pi_1", "PROMOTION#X")
+# Item-level actions: each request carries its partition key, so `ForAllValues` over
+# dynamodb:LeadingKeys never meets an empty set (which would make the condition true).
+ITEM_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+
+
+def test_notifications_cannot_write_order_checkout_or_stock_data(eu_template: dict[str, Any]) -> None:
+    role = function_role(eu_template, function_logical_id(eu_template, "notifications"))
+    table_statements = [
+        s
+        for s in role_statements(eu_template, role)
+        if s["Effect"] == "Allow" and any(a.startswith("dynamodb:") for a in actions_of([s]))
+    ]
+    assert table_statements, "notifications reads and writes its own records"
+    writes = 0
+    for statement in table_statements:
+        actions = actions_of([statement])
+        # Only item-level actions, each limited to partition keys by prefix
+        assert actions <= ITEM_ACTIONS, actions
+        patterns = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        if actions & DYNAMODB_WRITES:
+            writes += 1
+            allowed = [key for key in FOREIGN_KEYS if any(fnmatchcase(key, p) for p in patterns)]
+            assert allowed == [], f"notifications may write {allowed} ({patterns})"
+    assert writes, "expected the notification-record writes to be granted"
+
+
 def test_function_roles_carry_no_aws_managed_policies(eu_template: dict[str, Any]) -> None:
     for logical_id in resources_of_type(eu_template, "AWS::Lambda::Function"):
         role = eu_template["Resources"][function_role(eu_template, logical_id)]
@@ -214,7 +256,9 @@ def test_the_dlq_check_flags_a_consumer_queue_without_dlq() -> None:
     queue = sqs.Queue(stack, "Orders")
     consumer.add_event_source(event_sources.SqsEventSource(queue))
     # Then the check names that queue
-    assert queue_consumers_without_dlq(Template.from_stack(stack).to_json()) == [_logical_id(stack, queue)]
+    assert queue_consumers_without_dlq(dict(Template.from_stack(stack).to_json())) == [
+        _logical_id(stack, queue)
+    ]
 
 
 @pytest.mark.parametrize("with_alarm", [False, True])
@@ -232,7 +276,7 @@ def test_the_alarm_check_flags_a_dlq_only_while_nobody_watches_it(with_alarm: bo
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         )
-    template = Template.from_stack(stack).to_json()
+    template = dict(Template.from_stack(stack).to_json())
     # Then the DLQ check passes, and the alarm check flags the DLQ exactly when it is unwatched
     assert queue_consumers_without_dlq(template) == []
     assert dlqs_without_alarm(template) == ([] if with_alarm else [_logical_id(stack, dlq)])

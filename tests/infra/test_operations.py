@@ -101,7 +101,7 @@ def test_watched_workflows_alarm_on_failures_and_timeouts_and_join_the_dashboard
     )
     operations.watch_state_machine("order-lifecycle", machine)
     operations.build_dashboard()
-    template = Template.from_stack(stack).to_json()
+    template = dict(Template.from_stack(stack).to_json())
     # Then failed, timed-out and aborted executions page the ops topic
     alarms = _alarms(template)
     for kind, metric in (("failed", "ExecutionsFailed"), ("timed-out", "ExecutionsTimedOut")):

@@ -1,0 +1,134 @@
+"""Workflows from the wiring: one Step Functions Standard state machine per `STATE_MACHINES` entry.
+
+The definition is the ASL file itself (the very file `localrt` runs in moto), inlined into the
+template as `DefinitionString` so a review or `cdk diff` shows the workflow, with its `${Name}`
+placeholders resolved by CloudFormation's `DefinitionSubstitutions` to the task functions' ARNs.
+
+- The state machine's role may invoke exactly its task functions (their unqualified ARNs, which is
+  what the ASL names), write its logs and traces, nothing else.
+- Logs: every event (level ALL) to its own log group, **without execution data**: inputs and
+  outputs carry shoppers' addresses and e-mails. X-Ray tracing on.
+- Clients (`infra/workflow_clients.py`): each gets exactly its actions on the one state machine.
+  Their grants and `STATE_MACHINE_ARN` use the ARN built from the state machine's name, not a
+  reference to it: the orders function is both a task of the state machine and a client, and a
+  reference would make each wait for the other in CloudFormation.
+- Failed, timed-out and aborted executions alarm (`Operations.watch_state_machine`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.acknowledgements import acknowledge
+from infra.constructs.operations import Operations
+from infra.declaration import REPOSITORY_ROOT, Declaration
+from infra.function_factory import log_removal_policy, log_retention
+from infra.region_settings import StageSettings
+from infra.wiring import StateMachineSpec
+
+# Step Functions' recommended prefix: log groups under it share one CloudWatch Logs resource policy
+# entry instead of growing the account's resource policy with every state machine.
+LOG_GROUP_PREFIX = "/aws/vendedlogs/states/"
+
+
+def state_machine_name(stage: str, name: str) -> str:
+    return f"cloudtill-{stage}-{name}"
+
+
+def state_machine_arn(scope: Construct, stage: str, name: str) -> str:
+    """The ARN the state machine `name` will have in `scope`'s stack, known before it exists."""
+    return Stack.of(scope).format_arn(
+        service="states",
+        resource="stateMachine",
+        resource_name=state_machine_name(stage, name),
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def client_state_machine_arns(scope: Construct, stage: str, declaration: Declaration) -> dict[str, str]:
+    """Function name -> ARN of the state machine it drives: the clients' STATE_MACHINE_ARN."""
+    return {
+        client.function: state_machine_arn(scope, stage, client.state_machine)
+        for client in declaration.workflow_clients
+    }
+
+
+class Workflows(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: StageSettings,
+        declaration: Declaration,
+        functions: Mapping[str, lambda_.IFunction],
+        operations: Operations,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._stage = stage
+        self._functions = functions
+        self.state_machines: dict[str, sfn.StateMachine] = {}
+        for spec in declaration.state_machines:
+            state_machine = self._state_machine(spec)
+            self.state_machines[spec.name] = state_machine
+            operations.watch_state_machine(spec.name, state_machine)
+        for client in declaration.workflow_clients:
+            # By name (see the module docstring): grants on exactly this state machine's ARN.
+            target = sfn.StateMachine.from_state_machine_arn(
+                self,
+                f"{_pascal(client.function)}Uses{_pascal(client.state_machine)}",
+                state_machine_arn(self, stage.stage, client.state_machine),
+            )
+            target.grant(functions[client.function], *client.actions)
+
+    def _state_machine(self, spec: StateMachineSpec) -> sfn.StateMachine:
+        construct_id = _pascal(spec.name)
+        name = state_machine_name(self._stage.stage, spec.name)
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}Logs",
+            log_group_name=f"{LOG_GROUP_PREFIX}{name}",
+            retention=log_retention(self._stage),
+            removal_policy=log_removal_policy(self._stage),
+        )
+        state_machine = sfn.StateMachine(
+            self,
+            construct_id,
+            state_machine_name=name,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(
+                (REPOSITORY_ROOT / spec.definition_file).read_text()
+            ),
+            definition_substitutions={
+                placeholder: self._functions[function].function_arn
+                for placeholder, function in spec.tasks.items()
+            },
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            tracing_enabled=True,
+        )
+        task_functions = sorted(set(spec.tasks.values()))
+        if task_functions:
+            iam.Grant.add_to_principal(
+                grantee=state_machine,
+                actions=["lambda:InvokeFunction"],
+                # Unqualified ARNs only: the ASL invokes `$LATEST`, never a version or alias.
+                resource_arns=[self._functions[f].function_arn for f in task_functions],
+            )
+        acknowledge(
+            state_machine.role.node.find_child("DefaultPolicy"),
+            "AwsSolutions-IAM5[Resource::*]",
+            "Step Functions log delivery (logs:CreateLogDelivery, PutResourcePolicy, ...) and X-Ray "
+            "(xray:PutTraceSegments, GetSamplingRules, ...) support no resource-level permissions.",
+        )
+        return state_machine
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
