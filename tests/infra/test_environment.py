@@ -62,3 +62,16 @@ def test_only_stripe_functions_learn_where_the_stripe_secret_is() -> None:
 
 def test_same_inputs_same_environment() -> None:
     assert _environment() == _environment()
+
+
+def test_the_state_machine_arn_reaches_the_settings_of_a_workflow_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a workflow client (infra/workflow_clients.py) started with the stack's environment
+    arn = "arn:aws:states:eu-west-1:111111111111:stateMachine:cloudtill-dev-order-lifecycle"
+    environment = _environment(state_machine_arn=arn)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    # Then cloudtill.workflow's adapter is built with that ARN; without it the variable is absent
+    assert Settings().state_machine_arn == arn  # type: ignore[call-arg]
+    assert "STATE_MACHINE_ARN" not in _environment()
