@@ -10,7 +10,8 @@ from typing import IO
 from cloudtill.settings import ShopSettings
 
 from infra.environment import function_environment
-from infra.wiring import FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE, ORDER_LIFECYCLE, STATE_MACHINES, routes_of
+from infra.wiring import FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE, routes_of
+from infra.workflow_clients import WORKFLOW_CLIENTS
 from localrt import aws_calls
 from localrt.emulator import AwsEmulator
 from localrt.eventing import EventRouting
@@ -62,10 +63,14 @@ class LocalBackend:
                             table_name=TABLE_NAMES[MAIN_TABLE.logical_name],
                             idempotency_table_name=TABLE_NAMES[IDEMPOTENCY_TABLE.logical_name],
                             event_bus_name=EVENT_BUS_NAME,
-                            state_machine_arn=(
-                                state_machine_arn(ORDER_LIFECYCLE)
-                                if any(s.name == ORDER_LIFECYCLE for s in STATE_MACHINES)
-                                else None
+                            # As in the stack: only the functions that drive a workflow learn its ARN.
+                            state_machine_arn=next(
+                                (
+                                    state_machine_arn(c.state_machine)
+                                    for c in WORKFLOW_CLIENTS
+                                    if c.function == spec.name
+                                ),
+                                None,
                             ),
                             reports_bucket=REPORTS_BUCKET_NAME,
                         ),
