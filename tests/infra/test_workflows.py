@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -41,9 +42,9 @@ SPECS = {spec.name: spec for spec in STATE_MACHINES}
 
 
 def _expected_arn(region: str, name: str) -> str:
-    return (
-        f"arn:${{AWS::Partition}}:states:{region}:${{AWS::AccountId}}:stateMachine:cloudtill-{STAGE}-{name}"
-    )
+    # As infra/app.py: a concrete account when CDK_DEFAULT_ACCOUNT is set (make sets it), else the token.
+    account = os.environ.get("CDK_DEFAULT_ACCOUNT") or "${AWS::AccountId}"
+    return f"arn:${{AWS::Partition}}:states:{region}:{account}:stateMachine:cloudtill-{STAGE}-{name}"
 
 
 # --- wiring: deployed == served locally ---------------------------------------------------------
