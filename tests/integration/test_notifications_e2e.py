@@ -274,6 +274,11 @@ def test_abandoned_checkout_reminder_only_with_marketing_consent(
     # Then only the consenting shopper gets the reminder, with an unsubscribe link and header
     [reminder] = wait_for(lambda: emails(api, consenting), bool, "reminder e-mail")
     assert "Unsubscribe" in reminder["html"] and "List-Unsubscribe" in reminder["headers"]
-    record = wait_for(lambda: notification_record(backend, ids[declining], declining), bool, "record")
+    # The record is claimed ("sending") before the consent decision is written: wait for the decision.
+    record = wait_for(
+        lambda: notification_record(backend, ids[declining], declining),
+        lambda r: bool(r) and r.get("status") != "sending",
+        "settled record",
+    )
     assert record["status"] == "no_consent"
     assert emails(api, declining) == []
