@@ -92,7 +92,10 @@ def get_admin_order(order_id: Annotated[OrderId, Path()]) -> AdminOrderOut:
 
 
 @app.post(
-    "/admin/orders/<order_id>/fulfillments", summary="Record a shipment (partial allowed)", tags=["admin"]
+    "/admin/orders/<order_id>/fulfillments",
+    summary="Record a shipment (partial allowed)",
+    tags=["admin"],
+    status_code=201,
 )
 def fulfil_order(order_id: Annotated[OrderId, Path()], body: FulfilmentIn) -> Response[FulfilmentOut]:
     fulfilment = orders().fulfil(order_id, body)
@@ -109,6 +112,7 @@ def deliver_order(order_id: Annotated[OrderId, Path()]) -> AdminOrderOut:
     "/admin/orders/<order_id>/cancel",
     summary="Cancel an order before shipment (the workflow refunds and restocks)",
     tags=["admin"],
+    status_code=202,
 )
 def cancel_order(order_id: Annotated[OrderId, Path()]) -> Response[AdminOrderOut]:
     requested = orders().request_cancel(order_id)
@@ -116,7 +120,10 @@ def cancel_order(order_id: Annotated[OrderId, Path()]) -> Response[AdminOrderOut
 
 
 @app.post(
-    "/admin/orders/<order_id>/returns", summary="Record returned units (restock, refund)", tags=["admin"]
+    "/admin/orders/<order_id>/returns",
+    summary="Record returned units (restock, refund)",
+    tags=["admin"],
+    status_code=201,
 )
 def return_order(order_id: Annotated[OrderId, Path()], body: ReturnIn) -> Response[ReturnOut]:
     returned = orders().record_return(order_id, body)
