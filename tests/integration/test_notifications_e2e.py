@@ -171,7 +171,7 @@ def test_each_event_delivered_three_times_sends_exactly_one_email(
     assert queue_depths(api)["notifications-dlq"] == dlq_before
 
 
-def test_paying_a_real_order_sends_one_confirmation(
+def test_paying_then_shipping_a_real_order_sends_one_email_each(
     backend: RunningBackend, api: httpx.Client, admin: httpx.Client, unique: str
 ) -> None:
     # Given a checkout, when the shopper pays it (the orders workflow confirms the order)
@@ -184,6 +184,20 @@ def test_paying_a_real_order_sends_one_confirmation(
     wait_for(lambda: settled(api), bool, "notifications queue drained")
     sent = emails(api, email)
     assert len(sent) == 1 and sent[0]["subject"] == f"Your order {order_id} is confirmed", sent
+
+    # When ops ship it, Then exactly one shipped e-mail follows, carrying the tracking link
+    shipped = admin.post(
+        f"/admin/orders/{order_id}/fulfillments",
+        json={"carrier": "an_post", "tracking_number": f"RX{unique}IE"},
+    )
+    assert shipped.status_code == 201, shipped.text
+    subject = f"Your order {order_id} is on its way"
+    wait_for(lambda: [m for m in emails(api, email) if m["subject"] == subject], bool, "shipped e-mail")
+    wait_for(lambda: settled(api), bool, "notifications queue drained")
+    [shipped_mail] = [m for m in emails(api, email) if m["subject"] == subject]
+    tracking_url = shipped.json()["tracking_url"]
+    assert tracking_url in shipped_mail["text"] and tracking_url in shipped_mail["html"]
+    assert len(emails(api, email)) == 2
 
 
 def test_ses_throttling_is_retried_until_the_email_is_sent(
