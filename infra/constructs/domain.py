@@ -8,10 +8,12 @@ subclass in `registry.py` fails the synth rather than deploying a function that 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 from aws_cdk import CfnResource
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -59,4 +61,18 @@ def acknowledge_index_access(function: lambda_.Function, table: dynamodb.Table) 
         f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/index/*]",
         "Query access to this one table's own global secondary indexes (GSI1, GSI2), "
         "which CDK's grant_*_data scopes to <table arn>/index/*.",
+    )
+
+
+def grant_items_by_prefix(
+    function: lambda_.Function, sid: str, actions: list[str], table_arn: str, key_prefixes: Iterable[str]
+) -> None:
+    """Table actions limited to items whose partition key matches one of `key_prefixes` (`ORDER#*`)."""
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            actions=actions,
+            resources=[table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(key_prefixes)}},
+        )
     )

@@ -20,7 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.acknowledgements import acknowledge
-from infra.constructs.domain import DomainFunctions
+from infra.constructs.domain import DomainFunctions, grant_items_by_prefix
 from infra.constructs.eventing import VISIBILITY_TIMEOUT_FACTOR
 from infra.constructs.queues import dead_letter_queue
 from infra.function_factory import FunctionDependencies, FunctionFactory
@@ -51,21 +51,15 @@ class NotificationsDomain(DomainFunctions):
         self, spec: FunctionSpec, function: lambda_.Function, dependencies: FunctionDependencies
     ) -> None:
         table_arn = dependencies.tables.main.table_arn
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="ReadShopperContactAndOwnItems",
-                actions=["dynamodb:GetItem"],
-                resources=[table_arn],
-                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(READABLE_PREFIXES)}},
-            )
+        grant_items_by_prefix(
+            function, "ReadShopperContactAndOwnItems", ["dynamodb:GetItem"], table_arn, READABLE_PREFIXES
         )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="WriteNotificationRecordsAndSuppressionsOnly",
-                actions=["dynamodb:PutItem", "dynamodb:UpdateItem"],
-                resources=[table_arn],
-                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(WRITABLE_PREFIXES)}},
-            )
+        grant_items_by_prefix(
+            function,
+            "WriteNotificationRecordsAndSuppressionsOnly",
+            ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+            table_arn,
+            WRITABLE_PREFIXES,
         )
         self._email(spec, function)
         self._sms(function)

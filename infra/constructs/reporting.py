@@ -19,7 +19,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.acknowledgements import acknowledge
-from infra.constructs.domain import DomainFunctions
+from infra.constructs.domain import DomainFunctions, grant_items_by_prefix
 from infra.environment import REPORTS_BUCKET_VARIABLE
 from infra.function_factory import FunctionDependencies, FunctionFactory
 from infra.wiring import FunctionSpec
@@ -91,27 +91,21 @@ class ReportingDomain(DomainFunctions):
         self, spec: FunctionSpec, function: lambda_.Function, dependencies: FunctionDependencies
     ) -> None:
         table_arn = dependencies.tables.main.table_arn
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="ReportingAggregatesOnly",
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:Query",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:ConditionCheckItem",
-                ],
-                resources=[table_arn],
-                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(AGGREGATE_PREFIXES)}},
-            )
+        grant_items_by_prefix(
+            function,
+            "ReportingAggregatesOnly",
+            [
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
+            ],
+            table_arn,
+            AGGREGATE_PREFIXES,
         )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="ReportReadyThroughTheOutbox",
-                actions=["dynamodb:PutItem"],
-                resources=[table_arn],
-                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(OUTBOX_PREFIXES)}},
-            )
+        grant_items_by_prefix(
+            function, "ReportReadyThroughTheOutbox", ["dynamodb:PutItem"], table_arn, OUTBOX_PREFIXES
         )
         # Exactly what the report store does: put and get objects under reports/, and list (only so
         # that a missing report answers NoSuchKey, i.e. 404, rather than AccessDenied).
