@@ -35,6 +35,7 @@ class InMemoryAggregateStore:
         self.stock: dict[str, dict[str, Any]] = {}
         self.snapshots: dict[str, list[StockRow]] = {}
         self.items_read = 0
+        self.batches = 0
 
     def apply(self, update: AggregateUpdate) -> bool:
         if update.event_id in self.applied:
@@ -56,6 +57,15 @@ class InMemoryAggregateStore:
             if resolution.new_marker is not None:
                 self.customers[update.customer.email_hash] = resolution.new_marker
         return True
+
+    def apply_batch(self, changes: Sequence[AggregateUpdate | StockLevel]) -> list[bool | None]:
+        """As the DynamoDB adapter: all in one go, or none when one event was already counted."""
+        self.batches += 1
+        if any(isinstance(c, AggregateUpdate) and c.event_id in self.applied for c in changes):
+            return [None] * len(changes)
+        return [
+            self.apply(c) if isinstance(c, AggregateUpdate) else self.apply_stock_level(c) for c in changes
+        ]
 
     def apply_stock_level(self, level: StockLevel) -> bool:
         stored = self.stock.get(level.sku, {})

@@ -25,7 +25,7 @@ from cloudtill.observability import logger, metrics
 from cloudtill.reporting.aggregates import UnusableEvent
 from cloudtill.reporting.dynamo import DynamoAggregateStore, OutboxReportEvents
 from cloudtill.reporting.s3 import S3ReportStore
-from cloudtill.reporting.service import ReportService, ReportTemplate, count_event, previous_local_day
+from cloudtill.reporting.service import ReportService, ReportTemplate, count_events, previous_local_day
 from cloudtill.reporting.settings import ReportingSettings
 from cloudtill.settings import get_settings
 from pydantic import BaseModel
@@ -113,22 +113,35 @@ def get_report(date: ReportDate) -> dict[str, Any]:
 def handle_queue_records(records: list[dict[str, Any]]) -> dict[str, Any]:
     import json
 
+    events: list[dict[str, Any]] = []
+    bodies: dict[int, int] = {}  # record index -> event index (records that are not JSON have none)
     failures = []
-    counted = 0
-    timezone = settings.shop_settings.timezone
-    for record in records:
+    for index, record in enumerate(records):
         try:
-            counted += count_event(aggregates(), json.loads(record["body"]), timezone)
-        except (UnusableEvent, ValueError):
-            # Not a countable event: retrying cannot help; after 3 receives the DLQ keeps it for a human.
+            events.append(json.loads(record["body"]))
+            bodies[index] = len(events) - 1
+        except ValueError:
             logger.exception("unusable event", extra={"message_id": record.get("messageId")})
             failures.append({"itemIdentifier": record["messageId"]})
-        except Exception:
-            logger.exception(
-                "aggregate update failed; the queue redelivers it",
-                extra={"message_id": record.get("messageId")},
-            )
+    # The whole batch at once: one transaction per group of events (docs/reporting.md).
+    outcomes = count_events(aggregates(), events, settings.shop_settings.timezone)
+    counted = 0
+    for index, record in enumerate(records):
+        if index not in bodies:
+            continue
+        outcome = outcomes[bodies[index]]
+        if isinstance(outcome, Exception):
+            extra = {"message_id": record.get("messageId")}
+            if isinstance(outcome, (UnusableEvent, ValueError)):
+                # Not a countable event: retrying cannot help; after 3 receives the DLQ keeps it.
+                logger.error("unusable event", extra=extra, exc_info=outcome)
+            else:
+                logger.error(
+                    "aggregate update failed; the queue redelivers it", extra=extra, exc_info=outcome
+                )
             failures.append({"itemIdentifier": record["messageId"]})
+        else:
+            counted += outcome
     metrics.add_metric(name="EventsAggregated", unit="Count", value=counted)
     return {"batchItemFailures": failures}
 

@@ -315,3 +315,59 @@ def days_back(day: str, count: int) -> list[str]:
     """`count` days ending with `day` (inclusive), oldest first."""
     end = date.fromisoformat(day).toordinal()
     return [date.fromordinal(n).isoformat() for n in range(end - count + 1, end + 1)]
+
+
+@dataclass(frozen=True)
+class MarkerWrite:
+    """What a batch does to one customer's marker: write `marker` (conditional on `expected` being the
+    stored one, None: no marker yet), or only check `expected` when the batch changes nothing."""
+
+    marker: FirstOrder | None
+    expected: FirstOrder | None
+
+
+@dataclass
+class MergedUpdate:
+    """Several updates as one write per item (a transaction may not touch an item twice): day counters
+    per day, SKU counters per (day, SKU), the customers' markers. Applied with every update's dedupe
+    marker in one transaction, it changes exactly what applying them one by one would."""
+
+    totals: dict[str, dict[str, int]] = field(default_factory=dict)
+    skus: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    sku_names: dict[tuple[str, str], str] = field(default_factory=dict)
+    markers: dict[str, MarkerWrite] = field(default_factory=dict)
+
+
+def merge_updates(updates: list[AggregateUpdate], stored: dict[str, FirstOrder | None]) -> MergedUpdate:
+    """Sum `updates` per item. `stored` is the customers' markers as believed stored (missing: none);
+    each customer's orders are folded through `resolve_customer` from it, in order, so the deltas are
+    the sum of the one-by-one deltas and the marker is the last one-by-one marker."""
+    merged = MergedUpdate()
+
+    def add(into: dict[str, int], counters: dict[str, int]) -> None:
+        for name, delta in counters.items():
+            into[name] = into.get(name, 0) + delta
+
+    state: dict[str, FirstOrder | None] = {}
+    for update in updates:
+        add(merged.totals.setdefault(update.day, {}), update.totals)
+        for sku, counters in update.skus.items():
+            add(merged.skus.setdefault((update.day, sku), {}), counters)
+        for sku, name in update.sku_names.items():
+            merged.sku_names[(update.day, sku)] = name  # the last one wins, as SET one by one
+        if update.customer is not None:
+            who = update.customer.email_hash
+            resolution = resolve_customer(state.get(who, stored.get(who)), update.customer)
+            for day, deltas in resolution.deltas.items():
+                add(merged.totals.setdefault(day, {}), deltas)
+            if resolution.new_marker is not None:
+                state[who] = resolution.new_marker
+            else:
+                state.setdefault(who, stored.get(who))
+    for who, marker in state.items():
+        expected = stored.get(who)
+        merged.markers[who] = MarkerWrite(None if marker == expected else marker, expected)
+    # One-by-one writes drop zero day counters too (a move nets new_customers to 0 on a day, say).
+    cleaned = {day: {k: v for k, v in c.items() if v} for day, c in merged.totals.items()}
+    merged.totals = {day: c for day, c in cleaned.items() if c}
+    return merged

@@ -9,25 +9,27 @@ another order of the same customer won the race, the whole transaction is retrie
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloudtill import ddb, keys
+from cloudtill.observability import logger
 from cloudtill.outbox import DomainEvent, outbox_put
 from cloudtill.reporting.aggregates import (
     AggregateUpdate,
-    CustomerResolution,
     FirstOrder,
+    MarkerWrite,
+    MergedUpdate,
     StockLevel,
     StockThreshold,
-    resolve_customer,
+    merge_updates,
 )
 from cloudtill.reporting.kpis import DayAggregates, StockRow
 
 DEDUPE_RETENTION = timedelta(days=35)  # > SQS retention (14 days) + redrive from the DLQ
 MAX_ATTEMPTS = 5
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 _SKU_ITEM_FIELDS = ("units", "revenue", "orders", "units_returned")
 
 
@@ -39,6 +41,54 @@ def order_lines_item(day: str, order_lines: dict[str, Any]) -> dict[str, Any]:
 
 class AggregateConflict(RuntimeError):
     """The customer marker kept changing under us: the message is retried (partial batch failure)."""
+
+
+class _AlreadyCounted(Exception):
+    """An event's dedupe put failed: the transaction changed nothing."""
+
+
+def _marker(item: dict[str, Any]) -> FirstOrder:
+    found = ddb.from_item(item)
+    return FirstOrder(found["order_id"], found["at"], found["day"])
+
+
+def _chunks(
+    changes: Sequence[AggregateUpdate | StockLevel],
+) -> list[list[tuple[int, AggregateUpdate | StockLevel]]]:
+    """Consecutive changes grouped so that each group's transaction has at most 100 items and touches
+    no item twice. Shared counter items and markers are merged, so they count once; each customer
+    reserves one more item for the day a late earlier order may move a new customer from."""
+    chunks: list[list[tuple[int, AggregateUpdate | StockLevel]]] = []
+    current: list[tuple[int, AggregateUpdate | StockLevel]] = []
+    touched: set[tuple[str, ...]] = set()
+    for index, change in enumerate(changes):
+        exclusive: set[tuple[str, ...]]
+        merged: set[tuple[str, ...]] = set()
+        if isinstance(change, StockLevel):
+            exclusive = {("level", change.sku)}
+        else:
+            exclusive = {("event", change.event_id)}
+            if change.order_lines is not None:
+                exclusive.add(
+                    (
+                        "lines",
+                        *keys.day_order_lines(
+                            change.day, change.order_lines["confirmed_at"], change.order_lines["order_id"]
+                        ),
+                    )
+                )
+            merged = {("totals", change.day)} | {("sku", change.day, sku) for sku in change.skus}
+            if change.customer is not None:
+                merged |= {("marker", change.customer.email_hash), ("moved", change.customer.email_hash)}
+        needed = exclusive | merged
+        if current and (exclusive & touched or len(touched | needed) > MAX_TRANSACTION_ITEMS):
+            chunks.append(current)
+            current, touched = [], set()
+        current.append((index, change))
+        touched |= needed
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 class DynamoAggregateStore:
@@ -59,120 +109,146 @@ class DynamoAggregateStore:
     # -- writes ---------------------------------------------------------------------------------
 
     def apply(self, update: AggregateUpdate) -> bool:
-        for _ in range(MAX_ATTEMPTS):
-            resolution = self._resolve_customer(update)
-            items = self._transaction(update, resolution)
+        try:
+            return self._commit([update], [])[0]
+        except _AlreadyCounted:
+            return False
+
+    def apply_batch(self, changes: Sequence[AggregateUpdate | StockLevel]) -> list[bool | None]:
+        """One transaction per chunk of at most 100 items (events in order; an event never spans two).
+        A chunk that cannot commit as a whole (one of its events was already counted, a throttle...)
+        gives None for its changes: the caller applies those one by one."""
+        results: list[bool | None] = [None] * len(changes)
+        for chunk in _chunks(changes):
+            updates = [(i, c) for i, c in chunk if isinstance(c, AggregateUpdate)]
+            levels = [(i, c) for i, c in chunk if isinstance(c, StockLevel)]
             try:
-                self.client.transact_write_items(TransactItems=items)
-                return True
+                done = self._commit([u for _, u in updates], [lv for _, lv in levels])
+            except _AlreadyCounted:
+                continue  # a redelivered event among them: applied one by one, it is skipped
+            except Exception:
+                # Each change retried alone reports its own failure (partial batch failure).
+                logger.warning("batched aggregate update failed; applying one by one", exc_info=True)
+                continue
+            applied: list[tuple[int, AggregateUpdate | StockLevel]] = [*updates, *levels]
+            for (i, _), result in zip(applied, done, strict=True):
+                results[i] = result
+        return results
+
+    def _commit(self, updates: list[AggregateUpdate], levels: list[StockLevel]) -> list[bool]:
+        """Count `updates` and record `levels` in ONE TransactWriteItems. The customers' markers are not
+        read first: the write assumes none exists (`attribute_not_exists`) or what an earlier attempt
+        returned (`ReturnValuesOnConditionCheckFailure`), so a new customer costs no read. Raises
+        `_AlreadyCounted` when an event's dedupe put fails (the transaction changed nothing)."""
+        markers: dict[str, FirstOrder | None] = {}
+        stale: set[int] = set()  # levels older than the stored one: nothing to write
+        for _ in range(MAX_ATTEMPTS):
+            merged = merge_updates(updates, markers)
+            items, roles = self._transaction(updates, merged, levels, stale)
+            try:
+                if items:
+                    self.client.transact_write_items(TransactItems=items)
+                return [True] * len(updates) + [i not in stale for i in range(len(levels))]
             except Exception as error:
                 if not ddb.is_transaction_cancelled(error):
                     raise
-                codes = ddb.cancellation_codes(error)
-                if codes and codes[0] == "ConditionalCheckFailed":
-                    return False  # already counted
-                if resolution is None or "ConditionalCheckFailed" not in codes:
-                    raise
-                # The customer's marker changed since we read it: read again and recompute.
-        raise AggregateConflict(f"customer marker of event {update.event_id} kept changing")
+                reasons = (getattr(error, "response", {}) or {}).get("CancellationReasons") or []
+                failed = [
+                    (roles[n], reason)
+                    for n, reason in enumerate(reasons)
+                    if reason.get("Code", "None") != "None"
+                ]
+                if any(role[0] == "event" for role, _ in failed):
+                    raise _AlreadyCounted() from error
+                if not failed or any(r.get("Code") != "ConditionalCheckFailed" for _, r in failed):
+                    raise  # a conflict or throttle: the message is retried by the queue
+                for (kind, ref), reason in failed:
+                    if kind == "marker":
+                        # Another order of this customer got there first: redo with its marker.
+                        who = str(ref)
+                        found = reason.get("Item") or self._read_marker(who)
+                        markers[who] = _marker(found) if found else None
+                    elif kind == "level":
+                        stale.add(int(ref))
+                    else:
+                        raise
+        raise AggregateConflict(f"customer markers of events {[u.event_id for u in updates]} kept changing")
 
-    def _resolve_customer(self, update: AggregateUpdate) -> CustomerResolution | None:
-        if update.customer is None:
-            return None
-        pk, sk = keys.customer_first_order(update.customer.email_hash)
-        found = self.client.get_item(TableName=self._table, Key=ddb.key(pk, sk), ConsistentRead=True).get(
-            "Item"
-        )
-        marker = None
-        if found:
-            item = ddb.from_item(found)
-            marker = FirstOrder(item["order_id"], item["at"], item["day"])
-        return resolve_customer(marker, update.customer)
+    def _read_marker(self, email_hash: str) -> dict[str, Any] | None:
+        pk, sk = keys.customer_first_order(email_hash)
+        found: dict[str, Any] | None = self.client.get_item(
+            TableName=self._table, Key=ddb.key(pk, sk), ConsistentRead=True
+        ).get("Item")
+        return found
 
     def _transaction(
-        self, update: AggregateUpdate, resolution: CustomerResolution | None
-    ) -> list[dict[str, Any]]:
+        self,
+        updates: list[AggregateUpdate],
+        merged: MergedUpdate,
+        levels: list[StockLevel],
+        stale: set[int],
+    ) -> tuple[list[dict[str, Any]], list[tuple[str, str | int]]]:
+        """The transaction's items and, for each, its role (to read the cancellation reasons)."""
         now = self._now()
-        dedupe_pk, dedupe_sk = keys.aggregate_event(update.event_id)
-        items: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": ddb.to_item(
-                        {
-                            "PK": dedupe_pk,
-                            "SK": dedupe_sk,
-                            "entity": "aggregate_event",
-                            "day": update.day,
-                            "ttl": int((now + DEDUPE_RETENTION).timestamp()),
-                        }
-                    ),
-                    "ConditionExpression": "attribute_not_exists(PK)",
-                }
+        items: list[dict[str, Any]] = []
+        roles: list[tuple[str, str | int]] = []
+        for update in updates:
+            dedupe_pk, dedupe_sk = keys.aggregate_event(update.event_id)
+            item = {
+                "PK": dedupe_pk,
+                "SK": dedupe_sk,
+                "entity": "aggregate_event",
+                "day": update.day,
+                "ttl": int((now + DEDUPE_RETENTION).timestamp()),
             }
-        ]
-        # Day counters, merged per day (one transaction may not touch an item twice).
-        totals: dict[str, dict[str, int]] = defaultdict(dict)
-        totals[update.day].update(update.totals)
-        if resolution is not None:
-            for day, deltas in resolution.deltas.items():
-                for name, delta in deltas.items():
-                    totals[day][name] = totals[day].get(name, 0) + delta
-        for day, counters in sorted(totals.items()):
-            counters = {k: v for k, v in counters.items() if v}
-            if counters:
-                items.append(
-                    self._add(keys.day_totals(day), counters, {"entity": "aggregate_day", "day": day})
-                )
-        for sku, counters in sorted(update.skus.items()):
-            sets = {"entity": "aggregate_sku", "day": update.day, "sku": sku}
-            if sku in update.sku_names:
-                sets["name"] = update.sku_names[sku]
-            items.append(self._add(keys.day_sku(update.day, sku), counters, sets))
-        if update.order_lines is not None:
-            item = order_lines_item(update.day, update.order_lines)
-            items.append({"Put": {"TableName": self._table, "Item": ddb.to_item(item)}})
-        if resolution is not None and resolution.new_marker is not None and update.customer is not None:
-            pk, sk = keys.customer_first_order(update.customer.email_hash)
-            marker = resolution.new_marker
-            put: dict[str, Any] = {
-                "TableName": self._table,
-                "Item": ddb.to_item(
-                    {
-                        "PK": pk,
-                        "SK": sk,
-                        "entity": "customer_first_order",
-                        "order_id": marker.order_id,
-                        "at": marker.at,
-                        "day": marker.day,
-                    }
-                ),
-            }
-            if resolution.expected is None:
-                put["ConditionExpression"] = "attribute_not_exists(PK)"
-            else:
-                put["ConditionExpression"] = "order_id = :seen_order"
-                put["ExpressionAttributeValues"] = ddb.to_values(
-                    {":seen_order": resolution.expected.order_id}
-                )
-            items.append({"Put": put})
-        elif resolution is not None and resolution.expected is not None and update.customer is not None:
-            # Returning: still conditional on the marker read, so a concurrent earlier order cannot be
-            # missed (it would have to move this order's count).
-            pk, sk = keys.customer_first_order(update.customer.email_hash)
-            items.append(
-                {
-                    "ConditionCheck": {
-                        "TableName": self._table,
-                        "Key": ddb.key(pk, sk),
-                        "ConditionExpression": "order_id = :seen_order",
-                        "ExpressionAttributeValues": ddb.to_values(
-                            {":seen_order": resolution.expected.order_id}
-                        ),
-                    }
-                }
-            )
-        return items
+            put = {"TableName": self._table, "Item": ddb.to_item(item)}
+            items.append({"Put": {**put, "ConditionExpression": "attribute_not_exists(PK)"}})
+            roles.append(("event", update.event_id))
+        for day, counters in sorted(merged.totals.items()):
+            items.append(self._add(keys.day_totals(day), counters, {"entity": "aggregate_day", "day": day}))
+            roles.append(("totals", day))
+        for (day, sku), counters in sorted(merged.skus.items()):
+            sets = {"entity": "aggregate_sku", "day": day, "sku": sku}
+            if (day, sku) in merged.sku_names:
+                sets["name"] = merged.sku_names[(day, sku)]
+            items.append(self._add(keys.day_sku(day, sku), counters, sets))
+            roles.append(("sku", sku))
+        for update in updates:
+            if update.order_lines is not None:
+                item = order_lines_item(update.day, update.order_lines)
+                items.append({"Put": {"TableName": self._table, "Item": ddb.to_item(item)}})
+                roles.append(("lines", update.event_id))
+        for who, write in sorted(merged.markers.items()):
+            items.append(self._marker_write(who, write))
+            roles.append(("marker", who))
+        for n, level in enumerate(levels):
+            if n not in stale:
+                items.append({"Update": self._level_update(level)})
+                roles.append(("level", n))
+        return items, roles
+
+    def _marker_write(self, email_hash: str, write: MarkerWrite) -> dict[str, Any]:
+        """The marker put (or, for a returning customer, a check): conditional on the marker believed
+        stored, so a concurrent earlier order cannot be missed; on failure DynamoDB returns the stored
+        marker, which the retry uses instead of reading it."""
+        pk, sk = keys.customer_first_order(email_hash)
+        condition: dict[str, Any] = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+        if write.expected is None:
+            condition["ConditionExpression"] = "attribute_not_exists(PK)"
+        else:
+            condition["ConditionExpression"] = "order_id = :seen_order"
+            condition["ExpressionAttributeValues"] = ddb.to_values({":seen_order": write.expected.order_id})
+        if write.marker is None:
+            return {"ConditionCheck": {"TableName": self._table, "Key": ddb.key(pk, sk), **condition}}
+        marker = {
+            "PK": pk,
+            "SK": sk,
+            "entity": "customer_first_order",
+            "order_id": write.marker.order_id,
+            "at": write.marker.at,
+            "day": write.marker.day,
+        }
+        return {"Put": {"TableName": self._table, "Item": ddb.to_item(marker), **condition}}
 
     def _add(self, key: tuple[str, str], counters: dict[str, int], sets: dict[str, Any]) -> dict[str, Any]:
         names: dict[str, str] = {}
@@ -186,7 +262,10 @@ class DynamoAggregateStore:
             names[f"#s{i}"] = name
             values[f":s{i}"] = value
             assigns.append(f"#s{i} = :s{i}")
-        expression = f"ADD {', '.join(adds)}" + (f" SET {', '.join(assigns)}" if assigns else "")
+        parts = ([f"ADD {', '.join(adds)}"] if adds else []) + (
+            [f"SET {', '.join(assigns)}"] if assigns else []
+        )
+        expression = " ".join(parts)
         return {
             "Update": {
                 "TableName": self._table,
@@ -197,31 +276,34 @@ class DynamoAggregateStore:
             }
         }
 
-    def apply_stock_level(self, level: StockLevel) -> bool:
+    def _level_update(self, level: StockLevel) -> dict[str, Any]:
         pk, sk = keys.stock_level(level.sku)
+        return {
+            "TableName": self._table,
+            "Key": ddb.key(pk, sk),
+            "UpdateExpression": (
+                "SET entity = :entity, sku = :sku, movement_id = :m, on_hand = :on_hand, "
+                "reserved = :reserved, available = :available, #value = :value, #at = :at"
+            ),
+            "ConditionExpression": "attribute_not_exists(movement_id) OR movement_id < :m",
+            "ExpressionAttributeNames": {"#value": "value", "#at": "at"},
+            "ExpressionAttributeValues": ddb.to_values(
+                {
+                    ":entity": "aggregate_stock",
+                    ":sku": level.sku,
+                    ":m": level.movement_id,
+                    ":on_hand": level.on_hand,
+                    ":reserved": level.reserved,
+                    ":available": level.available,
+                    ":value": level.value,
+                    ":at": level.at,
+                }
+            ),
+        }
+
+    def apply_stock_level(self, level: StockLevel) -> bool:
         try:
-            self.client.update_item(
-                TableName=self._table,
-                Key=ddb.key(pk, sk),
-                UpdateExpression=(
-                    "SET entity = :entity, sku = :sku, movement_id = :m, on_hand = :on_hand, "
-                    "reserved = :reserved, available = :available, #value = :value, #at = :at"
-                ),
-                ConditionExpression="attribute_not_exists(movement_id) OR movement_id < :m",
-                ExpressionAttributeNames={"#value": "value", "#at": "at"},
-                ExpressionAttributeValues=ddb.to_values(
-                    {
-                        ":entity": "aggregate_stock",
-                        ":sku": level.sku,
-                        ":m": level.movement_id,
-                        ":on_hand": level.on_hand,
-                        ":reserved": level.reserved,
-                        ":available": level.available,
-                        ":value": level.value,
-                        ":at": level.at,
-                    }
-                ),
-            )
+            self.client.update_item(**self._level_update(level))
             return True
         except Exception as error:
             if ddb.is_conditional_failure(error):

@@ -14,6 +14,11 @@ class AggregateStore(Protocol):
     def apply(self, update: AggregateUpdate) -> bool:
         """Count `update` once: False when its event was already counted (nothing changes)."""
 
+    def apply_batch(self, changes: Sequence[AggregateUpdate | StockLevel]) -> list[bool | None]:
+        """Apply many changes in as few round trips as possible, each event counted once: per change,
+        what `apply` / `apply_stock_level` would return, or None when it was not applied here (a
+        redelivered event or a failure in its group): the caller then applies it alone."""
+
     def apply_stock_level(self, level: StockLevel) -> bool:
         """Record the level when newer (by movement id) than the stored one."""
 
