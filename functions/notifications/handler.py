@@ -1,8 +1,9 @@
 """Notifications: bus rule -> SQS queue (+ DLQ) -> this function -> SES e-mail / SNS SMS.
 
 Two event shapes reach it:
-- SQS records (EventBridge domain events): each is handled on its own; a record whose messages could
-  not all be sent is reported in `batchItemFailures`, so SQS delivers it again (after 3 receives: DLQ).
+- SQS records (EventBridge domain events): the batch's reads are done together (one BatchGetItem),
+  then each record is handled on its own; a record whose messages could not all be sent is reported in
+  `batchItemFailures`, so SQS delivers it again (after 3 receives: DLQ).
 - SNS records (SES bounces/complaints via the configuration set's event destination): addresses are
   put on the suppression list.
 
@@ -20,7 +21,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from babel import Locale
 from cloudtill.clock import SystemClock
 from cloudtill.notifications.aws import SesMailer, SnsSmsSender
-from cloudtill.notifications.dynamo import DynamoContacts, DynamoNotificationLog, DynamoSuppressions
+from cloudtill.notifications.dynamo import (
+    DynamoContacts,
+    DynamoNotificationLog,
+    DynamoPrefetcher,
+    DynamoSuppressions,
+)
 from cloudtill.notifications.feedback import record_feedback
 from cloudtill.notifications.models import IncomingEvent
 from cloudtill.notifications.rendering import Renderer
@@ -36,8 +42,13 @@ notification_settings = NotificationSettings()
 
 
 @functools.cache
+def prefetcher() -> DynamoPrefetcher:
+    return DynamoPrefetcher(settings.table_name)
+
+
+@functools.cache
 def suppressions() -> DynamoSuppressions:
-    return DynamoSuppressions(settings.table_name, SystemClock())
+    return DynamoSuppressions(settings.table_name, SystemClock(), prefetcher())
 
 
 @functools.cache
@@ -63,33 +74,42 @@ def service() -> NotificationService:
         mailer=SesMailer(shop.sender_email, notification_settings.ses_configuration_set, shop.shop_name),
         sms=SnsSmsSender(notification_settings.sms_sender_id),
         log=DynamoNotificationLog(
-            settings.table_name, clock, timedelta(seconds=notification_settings.resend_after_seconds)
+            settings.table_name,
+            clock,
+            timedelta(seconds=notification_settings.resend_after_seconds),
+            prefetcher(),
         ),
         suppressions=suppressions(),
-        contacts=DynamoContacts(settings.table_name),
+        contacts=DynamoContacts(settings.table_name, prefetcher()),
+        prefetcher=prefetcher(),
     )
 
 
 def handle_queue_records(records: list[dict[str, Any]], notifications: NotificationService) -> dict[str, Any]:
     failures = []
+    readable: list[tuple[dict[str, Any], IncomingEvent]] = []
     for record in records:
         try:
-            event = IncomingEvent.model_validate_json(record["body"])
+            readable.append((record, IncomingEvent.model_validate_json(record["body"])))
         except ValueError:
             # Not an event at all: retrying cannot help; the DLQ keeps it for a human.
             logger.exception("unreadable queue message", extra={"message_id": record.get("messageId")})
             failures.append({"itemIdentifier": record["messageId"]})
-            continue
-        try:
-            outcomes = notifications.handle(event)
-        except Exception:
-            logger.exception(
+    try:
+        results = notifications.handle_batch([event for _, event in readable])
+    except Exception as error:  # the batch read failed: every record is retried
+        results = [error] * len(readable)
+    for (record, event), result in zip(readable, results, strict=True):
+        if isinstance(result, Exception):
+            logger.error(
                 "notification failed; the queue redelivers it",
                 extra={"event_id": event.event_id, "detail_type": event.detail_type},
+                exc_info=result,
             )
             metrics.add_metric(name="NotificationsFailed", unit="Count", value=1)
             failures.append({"itemIdentifier": record["messageId"]})
             continue
+        outcomes = result
         for outcome in outcomes:
             logger.info(
                 "notification",

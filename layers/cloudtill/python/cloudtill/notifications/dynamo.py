@@ -6,33 +6,130 @@ infra/constructs/notifications.py); it reads checkouts and orders to find the sh
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from cloudtill import ddb, keys
 from cloudtill.clock import Clock, iso
 from cloudtill.notifications.ports import (
+    FINAL_STATUSES,
     Channel,
     ClaimResult,
     Contact,
     ContactLine,
+    ReadAhead,
     address_hash,
 )
 
 SENDING = "sending"
 # Records are kept 90 days: longer than any redelivery, long enough to answer "did they get it?".
 RECORD_RETENTION = timedelta(days=90)
+# What any of the adapters below reads from a checkout, order, suppression or notification item.
+CHECKOUT_ATTRIBUTES = (
+    "email",
+    "phone",
+    "marketing_consent",
+    "currency",
+    "total",
+    "lines",
+    "order_id",
+    "status",
+)
+PREFETCHED_ATTRIBUTES = ("PK", "SK", *CHECKOUT_ATTRIBUTES, "attempts")
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
+UNPROCESSED_RETRIES = 3
+
+
+class DynamoPrefetcher:
+    """One BatchGetItem (per 100 keys) for everything a batch of events reads; the adapters below
+    share an instance and answer reads of prefetched keys from it, found or not.
+
+    Strongly consistent like the single reads it replaces. Keys DynamoDB leaves unprocessed after a
+    few retries are simply not cached: those reads fall back to GetItem."""
+
+    def __init__(self, table_name: str) -> None:
+        self._table = table_name
+        self._items: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+    def prefetch(self, wanted: ReadAhead) -> None:
+        wanted_keys = [keys.checkout(c) for c in sorted(wanted.checkouts)]
+        wanted_keys += [keys.order(o) for o in sorted(wanted.orders)]
+        wanted_keys += [keys.suppression(address_hash(e)) for e in sorted(wanted.emails)]
+        wanted_keys += [keys.notification(e, r) for e, r in sorted(wanted.records)]
+        self.fetch(wanted_keys)
+
+    def fetch(self, wanted_keys: Iterable[tuple[str, str]]) -> None:
+        # Each key once (BatchGetItem rejects duplicates), and nothing already known.
+        todo = [k for k in dict.fromkeys(wanted_keys) if k not in self._items]
+        names = {f"#a{n}": name for n, name in enumerate(PREFETCHED_ATTRIBUTES)}
+        for start in range(0, len(todo), BATCH_GET_LIMIT):
+            chunk = todo[start : start + BATCH_GET_LIMIT]
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [ddb.key(pk, sk) for pk, sk in chunk],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": ", ".join(names),
+                    "ExpressionAttributeNames": names,
+                }
+            }
+            found: dict[tuple[str, str], dict[str, Any]] = {}
+            unprocessed: set[tuple[str, str]] = set()
+            for attempt in range(UNPROCESSED_RETRIES + 1):
+                response = ddb.client().batch_get_item(RequestItems=request)
+                for raw in response.get("Responses", {}).get(self._table, []):
+                    item = ddb.from_item(raw)
+                    found[(str(item["PK"]), str(item["SK"]))] = item
+                request = dict(response.get("UnprocessedKeys") or {})
+                if not request:
+                    break
+                if attempt < UNPROCESSED_RETRIES:
+                    time.sleep(0.05 * 2**attempt)
+            if request:
+                unprocessed = {
+                    (k["PK"]["S"], k["SK"]["S"]) for k in request.get(self._table, {}).get("Keys", [])
+                }
+            for pair in chunk:
+                if pair not in unprocessed:
+                    self._items[pair] = found.get(pair)
+
+    def known(self, pk: str, sk: str) -> bool:
+        return (pk, sk) in self._items
+
+    def item(self, pk: str, sk: str) -> dict[str, Any] | None:
+        return self._items.get((pk, sk))
+
+    def drop(self, pk: str, sk: str) -> None:
+        self._items.pop((pk, sk), None)
+
+    def forget(self) -> None:
+        self._items.clear()
 
 
 class DynamoNotificationLog:
-    def __init__(self, table_name: str, clock: Clock, resend_after: timedelta) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        clock: Clock,
+        resend_after: timedelta,
+        prefetched: DynamoPrefetcher | None = None,
+    ) -> None:
         self._table = table_name
         self._clock = clock
         self._resend_after = resend_after
+        self._prefetched = prefetched
 
     def claim(self, event_id: str, recipient: str, message: str, channel: Channel) -> ClaimResult:
         now = self._clock.now()
         pk, sk = keys.notification(event_id, recipient)
+        if self._prefetched is not None:
+            known = self._prefetched.item(pk, sk)
+            # Final is forever (no write leaves a final status), so a redelivery needs no write to know.
+            if known is not None and known.get("status") in FINAL_STATUSES:
+                return ClaimResult(False, str(known["status"]), int(known.get("attempts", 0)))
+            # Anything else is decided by the conditional write; what we read is stale from now on.
+            self._prefetched.drop(pk, sk)
         try:
             result = ddb.client().update_item(
                 TableName=self._table,
@@ -96,12 +193,15 @@ class DynamoNotificationLog:
 
 
 class DynamoSuppressions:
-    def __init__(self, table_name: str, clock: Clock) -> None:
+    def __init__(self, table_name: str, clock: Clock, prefetched: DynamoPrefetcher | None = None) -> None:
         self._table = table_name
         self._clock = clock
+        self._prefetched = prefetched
 
     def is_suppressed(self, email: str) -> bool:
         pk, sk = keys.suppression(address_hash(email))
+        if self._prefetched is not None and self._prefetched.known(pk, sk):
+            return self._prefetched.item(pk, sk) is not None
         found = ddb.client().get_item(
             TableName=self._table, Key=ddb.key(pk, sk), ConsistentRead=True, ProjectionExpression="PK"
         )
@@ -133,10 +233,13 @@ class DynamoSuppressions:
 class DynamoContacts:
     """Reads the checkout item (written by the checkout domain) and the order item (orders domain)."""
 
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, prefetched: DynamoPrefetcher | None = None) -> None:
         self._table = table_name
+        self._prefetched = prefetched
 
     def _get(self, pk: str, sk: str, attributes: tuple[str, ...]) -> dict[str, Any] | None:
+        if self._prefetched is not None and self._prefetched.known(pk, sk):
+            return self._prefetched.item(pk, sk)
         # Every name through a placeholder: `status`, `total`… are DynamoDB reserved words.
         names = {f"#a{n}": name for n, name in enumerate(attributes)}
         found = ddb.client().get_item(
@@ -148,10 +251,7 @@ class DynamoContacts:
         return ddb.from_item(found["Item"]) if "Item" in found else None
 
     def of_checkout(self, checkout_id: str) -> Contact | None:
-        item = self._get(
-            *keys.checkout(checkout_id),
-            ("email", "phone", "marketing_consent", "currency", "total", "lines", "order_id", "status"),
-        )
+        item = self._get(*keys.checkout(checkout_id), CHECKOUT_ATTRIBUTES)
         if item is None or not item.get("email"):
             return None
         return Contact(

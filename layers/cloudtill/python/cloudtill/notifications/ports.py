@@ -101,3 +101,40 @@ class Contacts(Protocol):
     def of_checkout(self, checkout_id: str) -> Contact | None: ...
 
     def email_of_order(self, order_id: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class ReadAhead:
+    """Items a batch of events is about to read through `Contacts`, `Suppressions` and
+    `NotificationLog`: checkouts and orders by id, suppression entries by address, notification records
+    by (event id, recipient hash)."""
+
+    checkouts: frozenset[str] = frozenset()
+    orders: frozenset[str] = frozenset()
+    emails: frozenset[str] = frozenset()
+    records: frozenset[tuple[str, str]] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.checkouts or self.orders or self.emails or self.records)
+
+
+class Prefetcher(Protocol):
+    """Reads a whole batch's items in as few round trips as possible (one BatchGetItem per 100 keys).
+    Until `forget`, the other ports answer those reads from what was fetched; writes always go to the
+    table, so what a prefetched read decides is only ever "skip" for a record already final."""
+
+    def prefetch(self, wanted: ReadAhead) -> None: ...
+
+    def forget(self) -> None:
+        """Drops everything prefetched: nothing read for one batch is trusted in the next."""
+        ...
+
+
+class NoPrefetch:
+    """Every read is its own round trip (the in-memory fakes need nothing else)."""
+
+    def prefetch(self, wanted: ReadAhead) -> None:
+        return None
+
+    def forget(self) -> None:
+        return None

@@ -8,6 +8,11 @@ Per recipient the service follows a two-phase record (`NotificationLog`):
 3. send, then `sent` with the provider's message id; a failed send -> `failed` and the error is raised,
    so the SQS record fails in the batch response and is delivered again (after 3 receives: the DLQ).
 
+`handle_batch` reads what a whole SQS batch needs first (checkouts, orders, suppression entries, the
+existing records) through the `Prefetcher`: one round trip for the batch instead of one per read. A
+record read as final skips its claim (a redelivered batch writes nothing); every other claim is still
+the conditional write, which alone decides who sends.
+
 Claiming *before* the send means a crash between the send and `sent` may send twice once the claim is
 stale; claiming *after* would lose the message on a failed send. Duplicates in that narrow window are
 the lesser evil (docs/notifications.md).
@@ -15,7 +20,7 @@ the lesser evil (docs/notifications.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +32,10 @@ from cloudtill.notifications.ports import (
     Contacts,
     Email,
     Mailer,
+    NoPrefetch,
     NotificationLog,
+    Prefetcher,
+    ReadAhead,
     SmsSender,
     Suppressions,
     recipient_hash,
@@ -48,6 +56,10 @@ MONEY_SUMMARY_FIELDS = frozenset(
         "average_order_value",
     }
 )
+
+
+# Events whose only recipient is `ShopSettings.ops_email`.
+OPS_EVENTS = frozenset({"StockLow", "ReportReady"})
 
 
 class RecipientUnknown(LookupError):
@@ -102,8 +114,10 @@ class NotificationService:
         log: NotificationLog,
         suppressions: Suppressions,
         contacts: Contacts,
+        prefetcher: Prefetcher | None = None,
     ) -> None:
         self._config = config
+        self._prefetcher: Prefetcher = prefetcher or NoPrefetch()
         self._renderer = renderer
         self._mailer = mailer
         self._sms = sms
@@ -126,21 +140,95 @@ class NotificationService:
 
     def handle(self, event: models.IncomingEvent) -> list[Outcome]:
         """Sends what `event` calls for, each message once. Raises if any message must be retried."""
+        (result,) = self.handle_batch([event])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def handle_batch(self, events: Sequence[models.IncomingEvent]) -> list[list[Outcome] | Exception]:
+        """`handle` for each event, in order, with the reads of the whole batch done up front. Per event:
+        its outcomes, or the exception that means it must be retried (the others are unaffected)."""
+        try:
+            details: list[Any | Exception] = [self._detail(event) for event in events]
+            self._prefetcher.prefetch(self._known_reads(events, details))
+            plans: list[list[Delivery] | Exception] = [
+                self._plan(event, detail) for event, detail in zip(events, details, strict=True)
+            ]
+            # Addresses found only in checkouts/orders, and SMS recipients: a second read, if any.
+            self._prefetcher.prefetch(self._delivery_reads(events, plans))
+            return [
+                plan if isinstance(plan, Exception) else self._deliver_all(event.event_id, plan)
+                for event, plan in zip(events, plans, strict=True)
+            ]
+        finally:
+            self._prefetcher.forget()
+
+    def _detail(self, event: models.IncomingEvent) -> Any | Exception | None:
         model = models.DETAIL_MODELS.get(event.detail_type)
-        planner = self._planners.get(event.detail_type)
-        if model is None or planner is None:
-            return []
-        detail = model.model_validate({**event.detail, "event_id": event.event_id})
+        if model is None or event.detail_type not in self._planners:
+            return None
+        try:
+            return model.model_validate({**event.detail, "event_id": event.event_id})
+        except ValueError as error:  # an invalid detail fails its own record only
+            return error
+
+    def _plan(
+        self, event: models.IncomingEvent, detail: Any | Exception | None
+    ) -> list[Delivery] | Exception:
+        if detail is None or isinstance(detail, Exception):
+            return detail or []
+        try:
+            return self._planners[event.detail_type](detail)
+        except Exception as error:  # e.g. RecipientUnknown: this record to the DLQ, not the batch
+            return error
+
+    def _known_reads(self, events: Sequence[models.IncomingEvent], details: Sequence[Any]) -> ReadAhead:
+        """What planning and delivering will read, as far as the events tell before anything is read."""
+        checkouts, orders, emails, records = set(), set(), set(), set()
+        for event, detail in zip(events, details, strict=True):
+            if detail is None or isinstance(detail, Exception):
+                continue
+            checkout_id = getattr(detail, "checkout_id", None)
+            order_id = getattr(detail, "order_id", None)
+            email = getattr(detail, "email", None)
+            if event.detail_type in OPS_EVENTS:
+                email = self._config.ops_email
+            elif checkout_id:
+                checkouts.add(checkout_id)
+                if order_id and not email:
+                    orders.add(order_id)
+            if email:
+                emails.add(email)
+                records.add((event.event_id, recipient_hash("email", email)))
+        return ReadAhead(frozenset(checkouts), frozenset(orders), frozenset(emails), frozenset(records))
+
+    @staticmethod
+    def _delivery_reads(
+        events: Sequence[models.IncomingEvent], plans: Sequence[list[Delivery] | Exception]
+    ) -> ReadAhead:
+        emails, records = set(), set()
+        for event, plan in zip(events, plans, strict=True):
+            if isinstance(plan, Exception):
+                continue
+            for delivery in plan:
+                records.add((event.event_id, _hash(delivery)))
+                if delivery.channel == "email":
+                    emails.add(delivery.address)
+        return ReadAhead(emails=frozenset(emails), records=frozenset(records))
+
+    def _deliver_all(self, event_id: str, deliveries: list[Delivery]) -> list[Outcome] | Exception:
         outcomes: list[Outcome] = []
         errors: list[Exception] = []
-        for delivery in planner(detail):
+        for delivery in deliveries:
             try:
-                outcomes.append(self._deliver(event.event_id, delivery))
-            except Exception as error:  # every message gets its chance; raised below
+                outcomes.append(self._deliver(event_id, delivery))
+            except Exception as error:  # every message gets its chance; reported below
                 errors.append(error)
                 outcomes.append(Outcome(delivery.message, delivery.channel, _hash(delivery), "failed"))
         if errors:
-            raise DeliveryFailed(f"{len(errors)} message(s) of event {event.event_id} failed") from errors[0]
+            failed = DeliveryFailed(f"{len(errors)} message(s) of event {event_id} failed")
+            failed.__cause__ = errors[0]
+            return failed
         return outcomes
 
     def _deliver(self, event_id: str, delivery: Delivery) -> Outcome:
