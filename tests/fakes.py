@@ -300,6 +300,9 @@ class InMemoryPaymentStore:
     def is_processed(self, event_id: str) -> bool:
         return event_id in self.processed
 
+    def lookup(self, event_id: str, payment_intent_id: str | None) -> tuple[bool, PaymentRecord | None]:
+        return self.is_processed(event_id), self.get(payment_intent_id) if payment_intent_id else None
+
     def commit(self, effect: WebhookEffect) -> bool:
         if self.before_commit is not None:
             self.before_commit(effect)

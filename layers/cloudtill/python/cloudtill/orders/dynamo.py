@@ -18,6 +18,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cloudtill import ddb, keys
+from cloudtill.checkout.dynamo import _checkout_record as checkout_from_item  # the checkout's own parser
+from cloudtill.checkout.records import CheckoutRecord
 from cloudtill.orders.ports import CheckoutClosed, OrderWrite, StaleOrder
 from cloudtill.orders.records import (
     Fulfilment,
@@ -174,6 +176,7 @@ class DynamoOrderRepository:
             "ConsistentRead": True,
         }
         order: OrderRecord | None = None
+        token: str | None = None
         fulfilments: list[Fulfilment] = []
         returns: list[OrderReturn] = []
         while True:
@@ -182,6 +185,7 @@ class DynamoOrderRepository:
                 item = ddb.from_item(raw)
                 if item["SK"] == "ORDER":
                     order = order_from_item(item)
+                    token = item.get(ORDER_TOKEN)
                 elif item["SK"].startswith(keys.FULFILMENT_PREFIX):
                     fulfilments.append(_fulfilment_from_item(item))
                 elif item["SK"].startswith(keys.RETURN_PREFIX):
@@ -191,7 +195,16 @@ class DynamoOrderRepository:
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         if order is None:
             return None
-        return OrderView(order, tuple(fulfilments), tuple(returns))
+        return OrderView(order, tuple(fulfilments), tuple(returns), token)
+
+    def get_order(self, order_id: str) -> OrderView | None:
+        item = self._client.get_item(
+            TableName=self._table, Key=ddb.key(*keys.order(order_id)), ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return None
+        data = ddb.from_item(item)
+        return OrderView(order_from_item(data), task_token=data.get(ORDER_TOKEN))
 
     def list_by_status(
         self, status: str, date: str | None, limit: int, cursor: str | None
@@ -274,7 +287,7 @@ class DynamoOrderRepository:
 
     # -- task tokens, claims, markers --------------------------------------------------------------
 
-    def store_payment_token(self, checkout_id: str, token: str) -> str | None:
+    def store_payment_token(self, checkout_id: str, token: str) -> CheckoutRecord | None:
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -289,23 +302,35 @@ class DynamoOrderRepository:
             if ddb.is_conditional_failure(error):
                 return None
             raise
-        return str(ddb.from_item(response["Attributes"])["status"])
+        return checkout_from_item(ddb.from_item(response["Attributes"]))
 
-    def payment_token(self, checkout_id: str) -> str | None:
-        return self._attribute(keys.checkout(checkout_id), PAYMENT_TOKEN)
+    def checkout_with_token(self, checkout_id: str) -> tuple[CheckoutRecord, str | None] | None:
+        item = self._client.get_item(
+            TableName=self._table, Key=ddb.key(*keys.checkout(checkout_id)), ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return None
+        data = ddb.from_item(item)
+        token = data.get(PAYMENT_TOKEN)
+        return checkout_from_item(data), str(token) if token else None
 
-    def store_order_token(self, order_id: str, token: str) -> None:
-        self._client.update_item(
-            TableName=self._table,
-            Key=ddb.key(*keys.order(order_id)),
-            UpdateExpression="SET #token = :token",
-            ConditionExpression="attribute_exists(PK)",
-            ExpressionAttributeNames={"#token": ORDER_TOKEN},
-            ExpressionAttributeValues=ddb.to_values({":token": token}),
-        )
-
-    def order_token(self, order_id: str) -> str | None:
-        return self._attribute(keys.order(order_id), ORDER_TOKEN)
+    def store_order_token(self, order_id: str, token: str) -> OrderRecord | None:
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=ddb.key(*keys.order(order_id)),
+                # The version bump is what lets writers read the token once (see the port).
+                UpdateExpression="SET #token = :token ADD #version :one",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames={"#token": ORDER_TOKEN, "#version": "version"},
+                ExpressionAttributeValues=ddb.to_values({":token": token, ":one": 1}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if ddb.is_conditional_failure(error):
+                return None
+            raise
+        return order_from_item(ddb.from_item(response["Attributes"]))
 
     def claim_refund(self, owner: tuple[str, str], claim: str) -> bool:
         try:

@@ -6,9 +6,12 @@ marker. A task raises `TransientError` for what a retry can fix; anything else i
 state machine takes its compensating branch.
 
 Waiting tasks (`await_payment`, `await_order`) store their task token and THEN look whether what they
-wait for has happened already; whoever makes it happen writes first and then reads the token. With
-strongly consistent reads one of the two always sees the other, so the token is resumed whichever
-arrives first (the webhook before the token, or the token before the webhook).
+wait for has happened already (`await_order` decides from the item its token write returns: the store
+and the look are one atomic step). Whoever makes it happen writes first and then takes the token:
+the payments webhook reads the checkout after its commit; the admin routes take it from the read
+their conditional write was based on, which is current because storing a token bumps the order's
+version (a write based on an older read fails and reads again). One of the two always sees the other,
+so the token is resumed whichever arrives first (docs/orders.md).
 """
 
 from __future__ import annotations
@@ -64,6 +67,14 @@ def order_progress(order: OrderRecord) -> dict[str, Any]:
     }
 
 
+def _paid_in_full(paid: dict[str, Any] | None, payment_intent_id: str) -> bool:
+    """True when AwaitPayment's output says this PaymentIntent succeeded with the expected amount
+    (`payment_outcome` of a succeeded, unflagged record)."""
+    if not paid:
+        return False
+    return paid.get("outcome") == "paid" and paid.get("payment_intent_id") == payment_intent_id
+
+
 def _payment_intent_of(checkout: CheckoutRecord) -> str | None:
     payment = checkout.payment or {}
     value = payment.get("payment_intent_id")
@@ -92,7 +103,7 @@ class OrderLifecycle:
         handlers = {
             "await_payment": lambda: self.await_payment(payload["checkout_id"], payload["task_token"]),
             "expire_checkout": lambda: self.expire_checkout(payload["checkout_id"]),
-            "confirm_order": lambda: self.confirm_order(payload["checkout_id"]),
+            "confirm_order": lambda: self.confirm_order(payload["checkout_id"], payload.get("payment")),
             "abandon_checkout": lambda: self.abandon_checkout(payload["checkout_id"], payload["reason"]),
             "await_order": lambda: self.await_order(
                 payload["order_id"],
@@ -110,31 +121,33 @@ class OrderLifecycle:
     # -- payment -------------------------------------------------------------------------------------
 
     def await_payment(self, checkout_id: str, token: str) -> dict[str, Any]:
-        status = self._orders.store_payment_token(checkout_id, token)
-        if status is None:
+        checkout = self._orders.store_payment_token(checkout_id, token)
+        if checkout is None:
             raise ValueError(f"no checkout {checkout_id}")
-        if status != AWAITING_PAYMENT:
+        if checkout.status != AWAITING_PAYMENT:
             # Expired by the sweep, cancelled, or (a redelivered start) completed: nothing to wait for.
-            self._workflow.resume(token, {"outcome": "closed", "checkout_status": status})
+            self._workflow.resume(token, {"outcome": "closed", "checkout_status": checkout.status})
             return {"waiting": False}
-        record = self._payment_of(checkout_id)
+        payment_intent_id = _payment_intent_of(checkout)
+        record = self._payments.get(payment_intent_id) if payment_intent_id else None
         if record is not None and record.status == "succeeded":
             # The webhook came before the token was stored: complete right away.
             self._workflow.resume(token, payment_outcome(record))
             return {"waiting": False}
         return {"waiting": True}
 
-    def payment_succeeded(self, payment_intent_id: str) -> str:
-        """The payments webhook's follow-up for `payment_intent.succeeded` (also on redeliveries):
-        resume the checkout's workflow, or refund a payment that came after the checkout closed."""
-        record = self._payments.get(payment_intent_id)
-        if record is None or record.status != "succeeded":
+    def payment_succeeded(self, record: PaymentRecord) -> str:
+        """The payments webhook's follow-up for `payment_intent.succeeded` (also on redeliveries),
+        given the payment record as committed (or read): resume the checkout's workflow, or refund a
+        payment that came after the checkout closed."""
+        if record.status != "succeeded":
             return "ignored"
-        checkout = self._checkouts.get(record.checkout_id)
-        if checkout is None:
+        # Read after the webhook's commit: the checkout's status and token in one read.
+        found = self._orders.checkout_with_token(record.checkout_id)
+        if found is None:
             return "ignored"
+        checkout, token = found
         if checkout.status == AWAITING_PAYMENT:
-            token = self._orders.payment_token(checkout.id)
             if token is None:
                 return "waiting"  # AwaitPayment will see the payment when it stores its token
             if self._workflow.resume(token, payment_outcome(record)):
@@ -213,7 +226,11 @@ class OrderLifecycle:
 
     # -- confirmation --------------------------------------------------------------------------------
 
-    def confirm_order(self, checkout_id: str) -> dict[str, Any]:
+    def confirm_order(self, checkout_id: str, paid: dict[str, Any] | None = None) -> dict[str, Any]:
+        """`paid`: what AwaitPayment completed with (the state machine passes it along). Its `paid`
+        outcome was produced from a succeeded, unflagged payment record; both are final, so the record
+        is only read when `paid` is missing or names another PaymentIntent."""
+        record: PaymentRecord | None = None
         for _ in range(WRITE_ATTEMPTS):
             checkout = self._checkouts.get(checkout_id)
             if checkout is None:
@@ -224,17 +241,20 @@ class OrderLifecycle:
                 # Closed (expired by the sweep) between payment and confirmation: no stock, no order.
                 return {"outcome": self._close_payment(checkout), "order_id": None}
             payment_intent_id = _payment_intent_of(checkout)
-            record = self._payments.get(payment_intent_id) if payment_intent_id else None
-            if record is None or record.status != "succeeded" or record.flagged_for_review:
+            if not payment_intent_id:
                 raise ValueError(f"checkout {checkout_id} has no good payment to confirm")
+            if not _paid_in_full(paid, payment_intent_id) and record is None:
+                record = self._payments.get(payment_intent_id)
+                if record is None or record.status != "succeeded" or record.flagged_for_review:
+                    raise ValueError(f"checkout {checkout_id} has no good payment to confirm")
             try:
-                order_id = self._confirm(checkout, record)
+                order_id = self._confirm(checkout, payment_intent_id)
             except (StaleStock, StaleOrder, CheckoutClosed):
                 continue  # a SKU moved, or the checkout changed: read everything again
             return {"outcome": "confirmed", "order_id": order_id}
         raise TransientError(f"checkout {checkout_id}: stock kept changing while confirming")
 
-    def _confirm(self, checkout: CheckoutRecord, payment: PaymentRecord) -> str:
+    def _confirm(self, checkout: CheckoutRecord, payment_intent_id: str) -> str:
         now = self._clock.now()
         at = iso(now)
         stock: list[StockWrite] = []
@@ -250,7 +270,7 @@ class OrderLifecycle:
             if change.became_low:
                 sold.append(stock_low_for(change.after, "reservation", now))
             stock.append(StockWrite(change, sold))
-        order = rules.order_from_checkout(checkout, payment.payment_intent_id, unit_costs, at)
+        order = rules.order_from_checkout(checkout, payment_intent_id, unit_costs, at)
         self._orders.write(
             OrderWrite(
                 order=order,
@@ -268,11 +288,10 @@ class OrderLifecycle:
     def await_order(
         self, order_id: str, token: str, waiting_for: str, fulfilments_seen: int
     ) -> dict[str, Any]:
-        self._orders.store_order_token(order_id, token)
-        view = self._orders.get(order_id)
-        if view is None:
+        # The order as of the token write (one atomic step: no separate read).
+        order = self._orders.store_order_token(order_id, token)
+        if order is None:
             raise ValueError(f"no order {order_id}")
-        order = view.order
         if waiting_for == "fulfilment":
             happened = (
                 order.cancel_requested
@@ -287,7 +306,7 @@ class OrderLifecycle:
 
     def cancel_order(self, order_id: str) -> dict[str, Any]:
         for _ in range(WRITE_ATTEMPTS):
-            view = self._orders.get(order_id)
+            view = self._orders.get_order(order_id)
             if view is None:
                 raise ValueError(f"no order {order_id}")
             order = view.order
@@ -326,7 +345,7 @@ class OrderLifecycle:
 
     def complete_order(self, order_id: str) -> dict[str, Any]:
         for _ in range(WRITE_ATTEMPTS):
-            view = self._orders.get(order_id)
+            view = self._orders.get_order(order_id)
             if view is None:
                 raise ValueError(f"no order {order_id}")
             completed = rules.complete(view.order, iso(self._clock.now()))
@@ -338,13 +357,6 @@ class OrderLifecycle:
                 continue
             return {"outcome": rules.COMPLETED}
         raise TransientError(f"order {order_id} kept changing while completing")
-
-    # -- helpers -------------------------------------------------------------------------------------
-
-    def _payment_of(self, checkout_id: str) -> PaymentRecord | None:
-        checkout = self._checkouts.get(checkout_id)
-        payment_intent_id = _payment_intent_of(checkout) if checkout else None
-        return self._payments.get(payment_intent_id) if payment_intent_id else None
 
 
 def request_refund_once(

@@ -51,6 +51,11 @@ class OrderRepository(Protocol):
         """The order with its fulfilments and returns (strongly consistent); None when unknown."""
         ...
 
+    def get_order(self, order_id: str) -> OrderView | None:
+        """The order item alone (strongly consistent, fulfilments and returns left empty): for the
+        changes that only need the order itself."""
+        ...
+
     def list_by_status(
         self, status: str, date: str | None, limit: int, cursor: str | None
     ) -> tuple[list[OrderRecord], str | None]:
@@ -67,15 +72,20 @@ class OrderRepository(Protocol):
 
     # -- task tokens and refund claims (workflow bookkeeping) -------------------------------------
 
-    def store_payment_token(self, checkout_id: str, token: str) -> str | None:
-        """Keep the AwaitPayment token on the checkout; returns the checkout's status (None: unknown)."""
+    def store_payment_token(self, checkout_id: str, token: str) -> CheckoutRecord | None:
+        """Keep the AwaitPayment token on the checkout; returns the checkout as of that write
+        (atomically: no separate read), None when unknown."""
         ...
 
-    def payment_token(self, checkout_id: str) -> str | None: ...
+    def checkout_with_token(self, checkout_id: str) -> tuple[CheckoutRecord, str | None] | None:
+        """The checkout and the AwaitPayment token stored on it, in one strongly consistent read."""
+        ...
 
-    def store_order_token(self, order_id: str, token: str) -> None: ...
-
-    def order_token(self, order_id: str) -> str | None: ...
+    def store_order_token(self, order_id: str, token: str) -> OrderRecord | None:
+        """Keep the AwaitFulfilment/AwaitDelivery token on the order and bump its `version`, so a
+        writer whose read predates the token fails its version condition and reads again (and then
+        sees this token). Returns the order as of that write; None when unknown."""
+        ...
 
     def claim_refund(self, owner: tuple[str, str], claim: str) -> bool:
         """Claim the right to request the refund `claim` of the item `owner` (PK, SK): True once,

@@ -109,8 +109,11 @@ class OrderRecord:
 
 @dataclass(frozen=True)
 class OrderView:
-    """An order with its fulfilments and returns (one Query of the order's partition)."""
+    """An order with its fulfilments and returns (one Query of the order's partition), or the order
+    alone (one GetItem: `fulfilments`/`returns` empty). `task_token` is the token the waiting
+    workflow task stored on the order item, as of the same read."""
 
     order: OrderRecord
     fulfilments: tuple[Fulfilment, ...] = ()
     returns: tuple[OrderReturn, ...] = field(default_factory=tuple)
+    task_token: str | None = None

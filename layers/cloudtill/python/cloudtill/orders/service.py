@@ -2,7 +2,10 @@
 
 Admin changes are written first (one conditional transaction each: order, fulfilment/return item,
 stock ledger, outbox event) and then handed to the order's workflow by resuming the task token it
-stored, if it is waiting (see `lifecycle` for why the order of the two steps makes that race-free).
+stored, if it is waiting. The token is the one of the read the successful write was conditioned on:
+storing a token bumps the order's version, so it is current (see `lifecycle` for why this makes the
+hand-over race-free). Each change reads once: the order item alone, or the whole order partition
+when the answer shows fulfilments and returns (built from that read and the order just written).
 A cancellation is only *requested* here: the workflow's CancelOrder task restocks and refunds, with
 retries and a compensation alarm, so a failing refund cannot leave a cancelled order paid.
 """
@@ -10,6 +13,7 @@ retries and a compensation alarm, so a failing refund cannot leave a cancelled o
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TypeVar
 
 from cloudtill import keys
@@ -126,7 +130,7 @@ class OrderService:
             )
             return write, fulfilment
 
-        fulfilment = self._change(order_id, plan)
+        fulfilment, _ = self._change(order_id, plan)
         return fulfilment_out(fulfilment)
 
     def deliver(self, order_id: str) -> AdminOrderOut:
@@ -139,15 +143,15 @@ class OrderService:
             )
             return write, None
 
-        self._change(order_id, plan)
-        return self.get_for_admin(order_id)
+        _, view = self._change(order_id, plan, whole=True)
+        return self._admin_out(view)
 
     def request_cancel(self, order_id: str) -> AdminOrderOut:
         def plan(order: OrderRecord, at: str) -> tuple[OrderWrite, None]:
             return OrderWrite(order=rules.request_cancel(order, at), expected_version=order.version), None
 
-        self._change(order_id, plan)
-        return self.get_for_admin(order_id)
+        _, view = self._change(order_id, plan, whole=True)
+        return self._admin_out(view)
 
     def record_return(self, order_id: str, body: ReturnIn) -> ReturnOut:
         lines = [(ln.sku, ln.quantity) for ln in body.lines]
@@ -169,8 +173,8 @@ class OrderService:
             )
             return write, returned
 
-        returned = self._change(order_id, plan)
-        order = self._view(order_id).order
+        returned, view = self._change(order_id, plan)
+        order = view.order
         if returned.refund_amount:
             try:
                 request_refund_once(
@@ -200,24 +204,35 @@ class OrderService:
             raise NotFound(f"No order {order_id}.", [FieldError("order_id", "unknown order")])
         return view
 
-    def _change(self, order_id: str, plan: Callable[[OrderRecord, str], tuple[OrderWrite, T]]) -> T:
-        """Read, plan, write conditionally (re-read on a lost race), then wake the waiting workflow."""
+    def _change(
+        self,
+        order_id: str,
+        plan: Callable[[OrderRecord, str], tuple[OrderWrite, T]],
+        whole: bool = False,
+    ) -> tuple[T, OrderView]:
+        """Read (the order item, or with `whole` its fulfilments and returns too), plan, write
+        conditionally (re-read on a lost race), then wake the waiting workflow. Returns the plan's
+        result and the view as written (children as read: a change adds at most the one it wrote)."""
         for _ in range(WRITE_ATTEMPTS):
-            order = self._view(order_id).order
-            write, result = plan(order, iso(self._clock.now()))
+            view = self._view(order_id) if whole else self._order(order_id)
+            write, result = plan(view.order, iso(self._clock.now()))
             try:
                 self._orders.write(write)
             except (StaleOrder, StaleStock):
                 continue
-            self._wake_workflow(write.order)
-            return result
+            # The write was conditioned on the version of `view`, and storing a token bumps the
+            # version: `view.task_token` is the token stored on the order when the write committed.
+            if view.task_token is not None:
+                # A stale token means no task is waiting right now; the next waiting task reads the order.
+                self._workflow.resume(view.task_token, order_progress(write.order))
+            return result, replace(view, order=write.order)
         raise StockBusy(f"Order {order_id} kept changing while this request was applied; try again.")
 
-    def _wake_workflow(self, order: OrderRecord) -> None:
-        token = self._orders.order_token(order.id)
-        if token is not None:
-            # A stale token means no task is waiting right now; the next waiting task reads the order.
-            self._workflow.resume(token, order_progress(order))
+    def _order(self, order_id: str) -> OrderView:
+        view = self._orders.get_order(order_id)
+        if view is None:
+            raise NotFound(f"No order {order_id}.", [FieldError("order_id", "unknown order")])
+        return view
 
     def _payment_status(self, order: OrderRecord) -> str:
         record = self._payments.get(order.payment_intent_id)

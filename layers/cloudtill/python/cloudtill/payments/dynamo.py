@@ -115,6 +115,23 @@ class DynamoPaymentStore:
         )
         return "Item" in found
 
+    def lookup(self, event_id: str, payment_intent_id: str | None) -> tuple[bool, PaymentRecord | None]:
+        if payment_intent_id is None:
+            return self.is_processed(event_id), None
+        event_key = ddb.key(*keys.payment_event(event_id))
+        record_key = ddb.key(*keys.payment_intent(payment_intent_id))
+        pending: dict[str, Any] = {self._table: {"Keys": [event_key, record_key], "ConsistentRead": True}}
+        processed, record = False, None
+        while pending:
+            response = self._ddb.batch_get_item(RequestItems=pending)
+            for raw in response.get("Responses", {}).get(self._table, []):
+                if raw["PK"] == event_key["PK"]:
+                    processed = True
+                else:
+                    record = record_from_item(raw)
+            pending = response.get("UnprocessedKeys") or {}
+        return processed, record
+
     def commit(self, effect: WebhookEffect) -> bool:
         received = datetime.fromisoformat(effect.received_at.replace("Z", "+00:00")).astimezone(UTC)
         pk, sk = keys.payment_event(effect.event_id)

@@ -97,6 +97,11 @@ class PaymentStore(Protocol):
 
     def is_processed(self, event_id: str) -> bool: ...
 
+    def lookup(self, event_id: str, payment_intent_id: str | None) -> tuple[bool, PaymentRecord | None]:
+        """`is_processed(event_id)` and `get(payment_intent_id)` in one round trip (strongly
+        consistent): what a webhook reads before planning its effect."""
+        ...
+
     def commit(self, effect: WebhookEffect) -> bool:
         """Dedupe put + record update + outbox events, atomically. False (nothing written) when the
         event id was processed before; raises `StaleRecord` when the record moved on meanwhile."""
@@ -109,7 +114,9 @@ class OrderPaymentLookup(Protocol):
 
 class PaymentSucceededListener(Protocol):
     """Told about every verified `payment_intent.succeeded` (first delivery and redeliveries alike,
-    so a follow-up that failed once runs again when Stripe retries). The order lifecycle resumes
-    the checkout's workflow, or refunds a payment that came after the checkout closed."""
+    so a follow-up that failed once runs again when Stripe retries), with the payment record as
+    committed or read (strongly consistent) by the webhook: no need to read it again. The order
+    lifecycle resumes the checkout's workflow, or refunds a payment that came after the checkout
+    closed."""
 
-    def payment_succeeded(self, payment_intent_id: str) -> str: ...
+    def payment_succeeded(self, record: PaymentRecord) -> str: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -82,6 +82,8 @@ def verify_event(
 class WebhookOutcome:
     result: Literal["applied", "duplicate", "ignored", "orphan", "unchanged"]
     event_types: tuple[str, ...] = ()
+    # The payment record as committed (applied) or as read (duplicate, unchanged); None when unknown.
+    record: PaymentRecord | None = field(default=None, repr=False)
 
 
 def register_payment_intent(
@@ -127,6 +129,20 @@ def receive_webhook(
     return event, processor.process(event)
 
 
+def _named_payment_intent(event: Event) -> str | None:
+    """The PaymentIntent the event names directly (a charge may name only itself: then None, and the
+    plan finds the intent through the charge link)."""
+    obj = event.data.object
+    try:
+        if event.type.startswith("payment_intent."):
+            return PaymentIntent.model_validate(obj).id
+        if event.type == "charge.refunded":
+            return Charge.model_validate(obj).payment_intent_id
+        return Dispute.model_validate(obj).payment_intent_id
+    except ValidationError:
+        return None  # the plan reports it
+
+
 class WebhookProcessor:
     def __init__(
         self, store: PaymentStore, clock: Clock, listener: PaymentSucceededListener | None = None
@@ -144,39 +160,50 @@ class WebhookProcessor:
         ):
             # After the commit, and on duplicates too: the follow-up is idempotent, and a redelivery
             # is the retry of a follow-up that failed (the webhook answered 5xx).
-            self._listener.payment_succeeded(str(event.data.object.get("id")))
+            record = outcome.record
+            if record is None:  # a twin delivery committed under us: read what it wrote
+                record = self._store.get(str(event.data.object.get("id")))
+            if record is not None:
+                self._listener.payment_succeeded(record)
         return outcome
 
     def _apply(self, event: Event) -> WebhookOutcome:
         if event.type not in HANDLED_TYPES:
             return WebhookOutcome("ignored")
-        if self._store.is_processed(event.id):
-            return WebhookOutcome("duplicate")
+        # The dedupe check and the record the plan needs, in one read.
+        intent_id = _named_payment_intent(event)
+        processed, record = self._store.lookup(event.id, intent_id)
+        if processed:
+            return WebhookOutcome("duplicate", record=record)
+        reads: dict[str, PaymentRecord | None] = {intent_id: record} if intent_id else {}
         for _ in range(MAX_ATTEMPTS):
-            effect = self._plan(event)
+            effect = self._plan(event, reads)
             try:
                 committed = self._store.commit(effect)
             except StaleRecord:
-                continue  # another webhook of this intent committed first: re-read and re-plan
+                reads.clear()  # another webhook of this intent committed first: re-read and re-plan
+                continue
             if not committed:
                 return WebhookOutcome("duplicate")
             if effect.orphan:
                 return WebhookOutcome("orphan")
+            read = reads.get(effect.payment_intent_id or "")
             if effect.record is None and not effect.events:
-                return WebhookOutcome("unchanged")
-            return WebhookOutcome("applied", tuple(e.detail_type for e in effect.events))
+                return WebhookOutcome("unchanged", record=read)
+            types = tuple(e.detail_type for e in effect.events)
+            return WebhookOutcome("applied", types, record=effect.record or read)
         raise RuntimeError(f"payment record kept changing while applying event {event.id}")
 
     # -- planning: pure given the record read --------------------------------------------------------
 
-    def _plan(self, event: Event) -> WebhookEffect:
+    def _plan(self, event: Event, reads: dict[str, PaymentRecord | None]) -> WebhookEffect:
         obj = event.data.object
         if event.type.startswith("payment_intent."):
             intent = PaymentIntent.model_validate(obj)
-            return self._plan_intent(event, intent)
+            return self._plan_intent(event, intent, reads)
         if event.type == "charge.refunded":
-            return self._plan_refund(event, Charge.model_validate(obj))
-        return self._plan_dispute(event, Dispute.model_validate(obj))
+            return self._plan_refund(event, Charge.model_validate(obj), reads)
+        return self._plan_dispute(event, Dispute.model_validate(obj), reads)
 
     def _base(self, event: Event, payment_intent_id: str | None) -> WebhookEffect:
         return WebhookEffect(
@@ -187,10 +214,15 @@ class WebhookProcessor:
         )
 
     def _record(
-        self, event: Event, payment_intent_id: str | None
+        self, event: Event, payment_intent_id: str | None, reads: dict[str, PaymentRecord | None]
     ) -> tuple[WebhookEffect, PaymentRecord | None]:
+        """The record to plan from: the one read already (`reads`), else a fresh read (kept)."""
         base = self._base(event, payment_intent_id)
-        record = self._store.get(payment_intent_id) if payment_intent_id else None
+        record = None
+        if payment_intent_id:
+            if payment_intent_id not in reads:
+                reads[payment_intent_id] = self._store.get(payment_intent_id)
+            record = reads[payment_intent_id]
         if record is None:
             return replace(base, orphan=True), None
         return base, record
@@ -209,8 +241,10 @@ class WebhookProcessor:
         stamped = replace(new, updated_at=base.received_at, version=old.version + 1)
         return replace(base, record=stamped, expected_version=old.version, **kw)
 
-    def _plan_intent(self, event: Event, intent: PaymentIntent) -> WebhookEffect:
-        base, record = self._record(event, intent.id)
+    def _plan_intent(
+        self, event: Event, intent: PaymentIntent, reads: dict[str, PaymentRecord | None]
+    ) -> WebhookEffect:
+        base, record = self._record(event, intent.id, reads)
         if record is None:
             return base
         status: PaymentStatus = {
@@ -268,9 +302,11 @@ class WebhookProcessor:
             return self._changed(base, record, moved, events=(failed,))
         return self._changed(base, record, moved)  # requires_action: the record only
 
-    def _plan_refund(self, event: Event, charge: Charge) -> WebhookEffect:
+    def _plan_refund(
+        self, event: Event, charge: Charge, reads: dict[str, PaymentRecord | None]
+    ) -> WebhookEffect:
         intent_id = charge.payment_intent_id or self._store.payment_intent_of_charge(charge.id)
-        base, record = self._record(event, intent_id)
+        base, record = self._record(event, intent_id, reads)
         if record is None:
             return base
         refunds = dict(record.refunds)
@@ -312,11 +348,13 @@ class WebhookProcessor:
         )
         return self._changed(base, record, moved, events=events)
 
-    def _plan_dispute(self, event: Event, dispute: Dispute) -> WebhookEffect:
+    def _plan_dispute(
+        self, event: Event, dispute: Dispute, reads: dict[str, PaymentRecord | None]
+    ) -> WebhookEffect:
         intent_id = dispute.payment_intent_id
         if intent_id is None and dispute.charge_id:
             intent_id = self._store.payment_intent_of_charge(dispute.charge_id)
-        base, record = self._record(event, intent_id)
+        base, record = self._record(event, intent_id, reads)
         if record is None or dispute.id in record.disputes:
             return base
         moved = replace(record, disputes=(*record.disputes, dispute.id))
