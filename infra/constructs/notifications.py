@@ -52,7 +52,12 @@ class NotificationsDomain(DomainFunctions):
     ) -> None:
         table_arn = dependencies.tables.main.table_arn
         grant_items_by_prefix(
-            function, "ReadShopperContactAndOwnItems", ["dynamodb:GetItem"], table_arn, READABLE_PREFIXES
+            function,
+            "ReadShopperContactAndOwnItems",
+            # BatchGetItem: one read for a whole SQS batch; LeadingKeys is checked for every key in it.
+            ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
+            table_arn,
+            READABLE_PREFIXES,
         )
         grant_items_by_prefix(
             function,

@@ -179,9 +179,15 @@ def test_functions_without_stripe_can_never_reach_the_stripe_secret(eu_template:
 
 # Keys of other domains' items (cloudtill.keys): orders, checkouts, stock, the outbox, payments.
 FOREIGN_KEYS = ("ORDER#o-1", "CHECKOUT#c-1", "SKU#TEE-M", "OUTBOX#e-1", "PAYMENT#pi_1", "PROMOTION#X")
-# Item-level actions: each request carries its partition key, so `ForAllValues` over
-# dynamodb:LeadingKeys never meets an empty set (which would make the condition true).
-ITEM_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+# Item-level actions: each request carries its partition key(s) (BatchGetItem: at least one key), so
+# `ForAllValues` over dynamodb:LeadingKeys never meets an empty set (which would make the condition true).
+ITEM_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+}
 
 
 def test_notifications_cannot_write_order_checkout_or_stock_data(eu_template: dict[str, Any]) -> None:
