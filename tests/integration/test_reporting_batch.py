@@ -273,3 +273,13 @@ def test_a_stale_stock_level_in_a_batch_is_dropped_and_the_rest_commits(dynamodb
     for event in stock:
         count_event(alone, event, TIMEZONE)
     assert state(store, counter)["stock"] == state(alone, counter)["stock"]
+
+
+def test_a_lone_stock_level_is_a_plain_update(dynamodb: Any) -> None:
+    # A one-item transaction would cost twice the write capacity of an UpdateItem
+    store, counter = store_on(dynamodb)
+    [level] = [e for e in scenario()["stock"] if e["detail_type"] == "StockAdjusted"][:1]
+
+    assert count_events(store, [level], TIMEZONE) == [True]
+    assert counter.calls == Counter({"update_item": 1})
+    assert count_events(store, [level], TIMEZONE) == [False]  # the same movement again: not newer
