@@ -142,3 +142,38 @@ def test_only_the_newest_stock_movement_of_a_sku_is_written() -> None:
 
     newest = max(e["detail"]["movement_id"] for e in tee)
     assert store.stock["TEE-BLK-M"]["movement_id"] == newest
+
+
+class ConflictingClient:
+    """A DynamoDB client whose transactions are cancelled by a conflict on every item, `times` times."""
+
+    def __init__(self, times: int) -> None:
+        self.times = times
+        self.calls: list[str] = []
+
+    def transact_write_items(self, **kwargs: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        self.calls.append("transact_write_items")
+        if self.times:
+            self.times -= 1
+            reasons = [{"Code": "TransactionConflict"} for _ in kwargs["TransactItems"]]
+            raise ClientError(
+                {"Error": {"Code": "TransactionCanceledException"}, "CancellationReasons": reasons},
+                "TransactWriteItems",
+            )
+        return {}
+
+
+def test_a_conflict_on_the_dedupe_item_is_not_taken_for_a_redelivery() -> None:
+    import pytest
+    from cloudtill.reporting.dynamo import DynamoAggregateStore
+
+    order = all_events()[0]
+    # Alone: the conflict is raised (the queue redelivers), never reported as "already counted"
+    with pytest.raises(Exception, match="TransactionCanceled"):
+        count_event(DynamoAggregateStore("t", client=ConflictingClient(times=1)), order, TIMEZONE)
+    # In a batch: the group is retried one by one and the event counts
+    client = ConflictingClient(times=1)
+    assert count_events(DynamoAggregateStore("t", client=client), [order], TIMEZONE) == [True]
+    assert client.calls == ["transact_write_items"] * 2

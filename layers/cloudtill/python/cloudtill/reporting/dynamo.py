@@ -1,10 +1,11 @@
 """DynamoDB adapter of the reporting aggregates (keys: docs/data-model.md, cloudtill.keys).
 
-Counting an event is ONE TransactWriteItems: the `AGG#EVENT#<event id>` dedupe put
-(`attribute_not_exists`) plus `ADD` updates of the day's `TOTALS` and `SKU#<sku>` items, the order's
-lines item and the customer's first-order marker. A redelivered event fails the dedupe condition and
-changes nothing. The customer marker is read first and the write is conditional on what was read; if
-another order of the same customer won the race, the whole transaction is retried.
+Counting events is ONE TransactWriteItems per batch (up to 100 items): each event's `AGG#EVENT#<event
+id>` dedupe put (`attribute_not_exists`) plus `ADD` updates of the days' `TOTALS` and `SKU#<sku>` items
+merged per item, the orders' lines items, the customers' first-order markers and the newest stock
+levels. A redelivered event fails its dedupe condition and the transaction changes nothing (the caller
+then applies the batch one by one). The markers are not read first: the write assumes none exists and,
+if one does, the cancelled transaction returns it and is rebuilt conditional on it.
 """
 
 from __future__ import annotations
@@ -166,10 +167,10 @@ class DynamoAggregateStore:
                     for n, reason in enumerate(reasons)
                     if reason.get("Code", "None") != "None"
                 ]
-                if any(role[0] == "event" for role, _ in failed):
-                    raise _AlreadyCounted() from error
                 if not failed or any(r.get("Code") != "ConditionalCheckFailed" for _, r in failed):
                     raise  # a conflict or throttle: the message is retried by the queue
+                if any(kind == "event" for (kind, _), _ in failed):
+                    raise _AlreadyCounted() from error
                 for (kind, ref), reason in failed:
                     if kind == "marker":
                         # Another order of this customer got there first: redo with its marker.
