@@ -118,7 +118,7 @@ class Declaration:
             if "schedule" in schedule.payload:
                 problems.append(f"schedule {schedule.name!r}: the payload key 'schedule' is reserved")
         for machine in self.state_machines:
-            problems += _definition_problems(machine)
+            problems += _definition_problems(machine, set(tables))
         problems += self._workflow_client_problems()
         if problems:
             raise WiringError("infra/wiring.py is inconsistent:\n- " + "\n- ".join(problems))
@@ -154,21 +154,31 @@ class Declaration:
         return next((c for c in self.workflow_clients if c.function == function), None)
 
 
-def _definition_problems(machine: StateMachineSpec) -> list[str]:
-    """The ASL file exists, is JSON, and its `${Name}` placeholders are exactly the declared tasks."""
+def _definition_problems(machine: StateMachineSpec, known_tables: set[str]) -> list[str]:
+    """The ASL file exists, is JSON, and its `${Name}` placeholders are exactly the declared tasks and
+    table accesses, each table one the wiring declares."""
     path = REPOSITORY_ROOT / machine.definition_file
     if not path.is_file():
         return [f"state machine {machine.name!r}: definition file {machine.definition_file} does not exist"]
     text = path.read_text()
     placeholders = set(PLACEHOLDER.findall(text))
+    declared = set(machine.tasks) | {access.placeholder for access in machine.tables}
     problems = [
-        f"state machine {machine.name!r}: ${{{name}}} in {machine.definition_file} is not in its tasks"
-        for name in sorted(placeholders - set(machine.tasks))
+        f"state machine {machine.name!r}: ${{{name}}} in {machine.definition_file} is not in its tasks "
+        "or tables"
+        for name in sorted(placeholders - declared)
+    ]
+    table_placeholders = {access.placeholder for access in machine.tables}
+    problems += [
+        f"state machine {machine.name!r}: {'table access' if name in table_placeholders else 'task'} "
+        f"{name!r} is declared but {machine.definition_file} never uses ${{{name}}}"
+        for name in sorted(declared - placeholders)
     ]
     problems += [
-        f"state machine {machine.name!r}: task {name!r} is declared but {machine.definition_file} never uses "
-        f"${{{name}}}"
-        for name in sorted(set(machine.tasks) - placeholders)
+        f"state machine {machine.name!r}: table access {access.placeholder!r} names unknown table "
+        f"{access.table!r}"
+        for access in machine.tables
+        if access.table not in known_tables
     ]
     try:
         json.loads(text)

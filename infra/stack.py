@@ -126,6 +126,7 @@ class CloudtillStack(Stack):
             stage=stage,
             declaration=declaration,
             functions=self.functions,
+            tables=self.data.tables,
             operations=self.operations,
         )
         # DLQs a domain construct made for itself (e.g. SES feedback) alarm like every other DLQ.

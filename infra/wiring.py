@@ -71,16 +71,33 @@ class StreamConsumer:
 
 
 @dataclass(frozen=True)
+class TableAccess:
+    """DynamoDB calls a state machine makes itself (AWS SDK integration: no Lambda in between), e.g.
+    storing a task token with `aws-sdk:dynamodb:updateItem.waitForTaskToken`.
+
+    `${placeholder}` in the ASL becomes the name of the table `table` (a `TableSpec.logical_name`);
+    the state machine may call `actions` on items whose partition key matches `key_prefixes` only.
+    """
+
+    placeholder: str
+    table: str
+    actions: tuple[str, ...]
+    key_prefixes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StateMachineSpec:
     """A Step Functions Standard state machine whose ASL lives in a JSON file under infra/statemachines/.
 
-    `${Name}` placeholders in the file are substituted with the ARN of the function `tasks[Name]`
-    (CDK's definition substitutions in AWS; the local runtime does the same text substitution).
+    `${Name}` placeholders in the file are substituted with the ARN of the function `tasks[Name]`, or
+    with the name of the table of a `TableAccess` (CDK's definition substitutions in AWS; the local
+    runtime does the same text substitution).
     """
 
     name: str
     definition_file: str
     tasks: dict[str, str] = field(default_factory=dict)
+    tables: tuple[TableAccess, ...] = ()
 
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -227,6 +244,16 @@ STATE_MACHINES: tuple[StateMachineSpec, ...] = (
         name=ORDER_LIFECYCLE,
         definition_file="infra/statemachines/order_lifecycle.asl.json",
         tasks={"OrdersFunction": "orders"},
+        # AwaitFulfilment/AwaitDelivery store their task token on the order item themselves (and read
+        # it when they lost a race): two Lambda invocations fewer per order (docs/orders.md).
+        tables=(
+            TableAccess(
+                placeholder="MainTable",
+                table="Main",
+                actions=("dynamodb:GetItem", "dynamodb:UpdateItem"),
+                key_prefixes=("ORDER#*",),
+            ),
+        ),
     ),
 )
 

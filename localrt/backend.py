@@ -21,12 +21,8 @@ from localrt.mail import LocalMail
 from localrt.openapi import SWAGGER_UI, merge
 from localrt.scheduler import Scheduler
 from localrt.stripe_emulator import StripeEmulator
-from localrt.workflows import start_workflows, state_machine_arn
+from localrt.workflows import TABLE_NAMES, start_workflows, state_machine_arn
 
-TABLE_NAMES = {
-    MAIN_TABLE.logical_name: "cloudtill-main",
-    IDEMPOTENCY_TABLE.logical_name: "cloudtill-idempotency",
-}
 EVENT_BUS_NAME = "cloudtill"
 REPORTS_BUCKET_NAME = "cloudtill-reports"
 API_VERSION = "0.1.0"

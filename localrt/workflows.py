@@ -11,12 +11,18 @@ from typing import Any
 import urllib3
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from infra.wiring import STATE_MACHINES, StateMachineSpec
+from infra.wiring import IDEMPOTENCY_TABLE, MAIN_TABLE, STATE_MACHINES, StateMachineSpec
 from localrt.emulator import REGION, AwsEmulator
 from localrt.functions import FunctionPool, InvocationError
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"  # moto's default account
+# The local tables' names (the stack names its own); the state machines' `TableAccess` placeholders
+# resolve to these.
+TABLE_NAMES = {
+    MAIN_TABLE.logical_name: "cloudtill-main",
+    IDEMPOTENCY_TABLE.logical_name: "cloudtill-idempotency",
+}
 
 
 def function_arn(function: str) -> str:
@@ -28,10 +34,13 @@ def state_machine_arn(name: str) -> str:
 
 
 def local_definition(spec: StateMachineSpec) -> str:
-    """The ASL file with its `${Task}` placeholders replaced by the local function ARNs."""
+    """The ASL file with its `${Task}` placeholders replaced by the local function ARNs and its
+    `${Table}` placeholders by the local table names."""
     text = (ROOT / spec.definition_file).read_text()
     for placeholder, function in spec.tasks.items():
         text = text.replace("${" + placeholder + "}", function_arn(function))
+    for access in spec.tables:
+        text = text.replace("${" + access.placeholder + "}", TABLE_NAMES[access.table])
     return text
 
 

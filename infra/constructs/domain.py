@@ -9,7 +9,7 @@ subclass in `registry.py` fails the synth rather than deploying a function that 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol
 
 from aws_cdk import CfnResource
 from aws_cdk import aws_dynamodb as dynamodb
@@ -64,10 +64,15 @@ def acknowledge_index_access(function: lambda_.Function, table: dynamodb.Table) 
     )
 
 
+class _HasRolePolicy(Protocol):
+    def add_to_role_policy(self, statement: iam.PolicyStatement) -> Any: ...
+
+
 def grant_items_by_prefix(
-    function: lambda_.Function, sid: str, actions: list[str], table_arn: str, key_prefixes: Iterable[str]
+    function: _HasRolePolicy, sid: str, actions: list[str], table_arn: str, key_prefixes: Iterable[str]
 ) -> None:
-    """Table actions limited to items whose partition key matches one of `key_prefixes` (`ORDER#*`)."""
+    """Table actions limited to items whose partition key matches one of `key_prefixes` (`ORDER#*`),
+    for a function or a state machine (anything with a role policy)."""
     function.add_to_role_policy(
         iam.PolicyStatement(
             sid=sid,

@@ -5,7 +5,9 @@ template as `DefinitionString` so a review or `cdk diff` shows the workflow, wit
 placeholders resolved by CloudFormation's `DefinitionSubstitutions` to the task functions' ARNs.
 
 - The state machine's role may invoke exactly its task functions (their unqualified ARNs, which is
-  what the ASL names), write its logs and traces, nothing else.
+  what the ASL names), call exactly the table actions of its `TableAccess` entries on items under
+  their partition-key prefixes (waiting tasks store their token with a direct DynamoDB call instead of
+  a Lambda invocation), write its logs and traces, nothing else.
 - Logs: every event (level ALL) to its own log group, **without execution data**: inputs and
   outputs carry shoppers' addresses and e-mails. X-Ray tracing on.
 - Clients (`infra/workflow_clients.py`): each gets exactly its actions on the one state machine.
@@ -20,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -27,6 +30,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.acknowledgements import acknowledge
+from infra.constructs.domain import grant_items_by_prefix
 from infra.constructs.operations import Operations
 from infra.declaration import REPOSITORY_ROOT, Declaration
 from infra.function_factory import log_removal_policy, log_retention
@@ -69,11 +73,13 @@ class Workflows(Construct):
         stage: StageSettings,
         declaration: Declaration,
         functions: Mapping[str, lambda_.IFunction],
+        tables: Mapping[str, dynamodb.ITable],
         operations: Operations,
     ) -> None:
         super().__init__(scope, construct_id)
         self._stage = stage
         self._functions = functions
+        self._tables = tables
         self.state_machines: dict[str, sfn.StateMachine] = {}
         for spec in declaration.state_machines:
             state_machine = self._state_machine(spec)
@@ -107,8 +113,11 @@ class Workflows(Construct):
                 (REPOSITORY_ROOT / spec.definition_file).read_text()
             ),
             definition_substitutions={
-                placeholder: self._functions[function].function_arn
-                for placeholder, function in spec.tasks.items()
+                **{
+                    placeholder: self._functions[function].function_arn
+                    for placeholder, function in spec.tasks.items()
+                },
+                **{access.placeholder: self._tables[access.table].table_name for access in spec.tables},
             },
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
             tracing_enabled=True,
@@ -120,6 +129,14 @@ class Workflows(Construct):
                 actions=["lambda:InvokeFunction"],
                 # Unqualified ARNs only: the ASL invokes `$LATEST`, never a version or alias.
                 resource_arns=[self._functions[f].function_arn for f in task_functions],
+            )
+        for access in spec.tables:
+            grant_items_by_prefix(
+                state_machine,
+                f"{_pascal(access.placeholder)}Items",
+                list(access.actions),
+                self._tables[access.table].table_arn,
+                access.key_prefixes,
             )
         acknowledge(
             state_machine.role.node.find_child("DefaultPolicy"),

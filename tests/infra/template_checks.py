@@ -288,21 +288,44 @@ def state_machine_resources(template: Template, stage: str) -> dict[str, dict[st
 
 
 def task_functions(template: Template, properties: dict[str, Any]) -> dict[str, str]:
-    """A state machine's definition substitutions: placeholder -> the function name its ARN belongs to."""
+    """A state machine's function substitutions: placeholder -> the function name its ARN belongs to."""
     names = function_names(template)
     return {
         placeholder: names[_single_ref(value, names)]
         for placeholder, value in properties.get("DefinitionSubstitutions", {}).items()
+        if any(ref in names for ref in references(value))
     }
 
 
-def resolved_definition(template: Template, properties: dict[str, Any], function_arn: Any) -> Any:
+def table_substitutions(
+    template: Template, properties: dict[str, Any], tables: tuple[Any, ...]
+) -> dict[str, str]:
+    """A state machine's table substitutions: placeholder -> the wiring's TableSpec.logical_name."""
+    table_names = table_logical_names(template, tables)
+    return {
+        placeholder: table_names[_single_ref(value, table_names)]
+        for placeholder, value in properties.get("DefinitionSubstitutions", {}).items()
+        if any(ref in table_names for ref in references(value))
+    }
+
+
+def resolved_definition(
+    template: Template,
+    properties: dict[str, Any],
+    function_arn: Any,
+    tables: tuple[Any, ...] = (),
+    table_name: Any = None,
+) -> Any:
     """The deployed ASL (DefinitionString) with `${Placeholder}` replaced as CloudFormation will, but
-    by `function_arn(<function name>)`, so it compares with what the local runtime runs."""
+    by `function_arn(<function name>)` and `table_name(<table logical name>)`, so it compares with
+    what the local runtime runs."""
     text = properties["DefinitionString"]
     assert isinstance(text, str), "the definition is not a literal string in the template"
     for placeholder, function in task_functions(template, properties).items():
         text = text.replace("${" + placeholder + "}", function_arn(function))
+    if table_name is not None:
+        for placeholder, table in table_substitutions(template, properties, tables).items():
+            text = text.replace("${" + placeholder + "}", table_name(table))
     return json.loads(text)
 
 

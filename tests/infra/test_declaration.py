@@ -19,6 +19,7 @@ from infra.wiring import (
     StateMachineSpec,
     StreamConsumer,
     Subscription,
+    TableAccess,
 )
 from infra.workflow_clients import WorkflowClient
 
@@ -120,6 +121,23 @@ def test_the_wiring_is_consistent() -> None:
                 )
             },
             r"task 'Typo' is declared but .* never uses \$\{Typo\}",
+        ),
+        (
+            {"state_machines": (StateMachineSpec("m", LIFECYCLE_FILE, {"OrdersFunction": "orders"}),)},
+            r"\$\{MainTable\} in infra/statemachines/order_lifecycle\.asl\.json is not in its tasks or",
+        ),
+        (
+            {
+                "state_machines": (
+                    StateMachineSpec(
+                        "m",
+                        LIFECYCLE_FILE,
+                        {"OrdersFunction": "orders"},
+                        (TableAccess("MainTable", "Nope", ("dynamodb:GetItem",), ("ORDER#*",)),),
+                    ),
+                )
+            },
+            r"table access 'MainTable' names unknown table 'Nope'",
         ),
         (
             {"state_machines": (StateMachineSpec("m", "infra/statemachines/nope.asl.json", {}),)},

@@ -24,6 +24,8 @@ def substituted(spec: StateMachineSpec) -> str:
     text = (ROOT / spec.definition_file).read_text()
     for placeholder, function in spec.tasks.items():
         text = text.replace("${" + placeholder + "}", FAKE_ARN.format(name=function))
+    for access in spec.tables:
+        text = text.replace("${" + access.placeholder + "}", f"cloudtill-{access.table.lower()}")
     return text
 
 
@@ -37,7 +39,7 @@ def test_every_placeholder_is_declared_and_the_definition_validates(
     spec: StateMachineSpec, tmp_path: Path
 ) -> None:
     text = substituted(spec)
-    assert not re.findall(r"\$\{\w+\}", text), "placeholders without a task function in the wiring"
+    assert not re.findall(r"\$\{\w+\}", text), "placeholders without a task function or table in the wiring"
     if not VALIDATOR.exists() or shutil.which("node") is None:
         pytest.fail("asl-validator is not installed: run `npm ci`")
     path = tmp_path / "definition.asl.json"
@@ -65,9 +67,19 @@ def test_tasks_retry_transient_errors_and_catch_everything_else() -> None:
         if state["Type"] != "Task":
             continue
         retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
-        assert {"TransientError", "Lambda.ServiceException", "Lambda.TooManyRequestsException"} <= retried, (
-            name
-        )
+        if ":aws-sdk:dynamodb:" in state["Resource"]:
+            # Direct DynamoDB calls retry throttling and DynamoDB's own transient errors
+            assert {
+                "DynamoDb.ProvisionedThroughputExceededException",
+                "DynamoDb.ThrottlingException",
+                "DynamoDb.InternalServerErrorException",
+            } <= retried, name
+        else:
+            assert {
+                "TransientError",
+                "Lambda.ServiceException",
+                "Lambda.TooManyRequestsException",
+            } <= retried, name
         assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])), name
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from infra.declaration import REPOSITORY_ROOT
 from infra.function_factory import FUNCTIONS_DIR
-from infra.wiring import ORDER_LIFECYCLE, STATE_MACHINES
+from infra.wiring import ORDER_LIFECYCLE, STATE_MACHINES, TABLES
 from infra.workflow_clients import WORKFLOW_CLIENTS
-from localrt.workflows import function_arn, local_definition, served_state_machines
+from localrt.workflows import TABLE_NAMES, function_arn, local_definition, served_state_machines
 from tests.infra.conftest import STAGE
 from tests.infra.template_checks import (
     actions_of,
@@ -30,6 +30,8 @@ from tests.infra.template_checks import (
     role_statements,
     state_machine_resources,
     state_machines,
+    table_logical_names,
+    table_substitutions,
     task_functions,
 )
 
@@ -64,9 +66,15 @@ def test_the_deployed_definition_resolves_to_what_the_local_runtime_runs(
     for region, template in templates.items():
         for name, properties in state_machine_resources(template, STAGE).items():
             spec = SPECS[name]
-            # Each placeholder is substituted with the ARN of the wiring's task function
+            # Each placeholder is substituted with the ARN of the wiring's task function or the name
+            # of the wiring's table
             assert task_functions(template, properties) == spec.tasks, region
-            deployed = resolved_definition(template, properties, function_arn)
+            assert table_substitutions(template, properties, TABLES) == {
+                access.placeholder: access.table for access in spec.tables
+            }, region
+            deployed = resolved_definition(
+                template, properties, function_arn, TABLES, lambda table: TABLE_NAMES[table]
+            )
             local = json.loads(local_definition(spec))
             assert set(deployed["States"]) == set(local["States"]), region
             assert deployed == local, region
@@ -116,7 +124,23 @@ def test_the_state_machine_role_invokes_exactly_its_task_functions(
             assert invoked == set(SPECS[name].tasks.values()), region
             # Unqualified ARNs only (no `<arn>:*` versions/aliases), and no other Lambda or data access
             assert all(not isinstance(s["Resource"], list) for s in invoke)
-            other = actions_of(statements) - {"lambda:InvokeFunction"}
+            # Table access: exactly the wiring's actions, on exactly its table, under its key prefixes
+            table_ids = {v: k for k, v in table_logical_names(template, TABLES).items()}
+            data = [s for s in statements if {a.split(":")[0] for a in actions_of([s])} == {"dynamodb"}]
+            expected = {
+                (tuple(sorted(a.actions)), table_ids[a.table], tuple(sorted(a.key_prefixes)))
+                for a in SPECS[name].tables
+            }
+            granted = {
+                (
+                    tuple(sorted(actions_of([s]))),
+                    next(iter(references(s["Resource"]))),
+                    tuple(sorted(s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])),
+                )
+                for s in data
+            }
+            assert granted == expected, region
+            other = actions_of(statements) - {"lambda:InvokeFunction"} - actions_of(data)
             assert {a.split(":")[0] for a in other} <= {"logs", "xray"}, other
 
 

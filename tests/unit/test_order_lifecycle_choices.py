@@ -84,3 +84,32 @@ def test_shipped_waits_for_delivery_and_a_cancel_request_cancels() -> None:
 
 def test_a_status_the_machine_does_not_know_fails_instead_of_waiting() -> None:
     assert STATES[next_state("FulfilmentProgress", progress("teleported"))]["Type"] == "Fail"
+
+
+@pytest.mark.parametrize("status", ORDER_STATUSES)
+def test_delivery_progress_completes_delivered_orders_and_never_spins(status: str) -> None:
+    target = next_state("DeliveryProgress", progress(status))
+    if status in {rules.DELIVERED, rules.COMPLETED}:
+        assert target == "CompleteOrder"
+    elif status == rules.SHIPPED:
+        # Only a resume by another admin write lands here; the wait's condition holds, so it waits.
+        assert target == "AwaitDelivery"
+    else:
+        assert STATES[target]["Type"] == "Fail"
+
+
+def test_waits_store_their_token_only_while_nothing_they_wait_for_has_happened() -> None:
+    # A lost race (the condition fails) reads the order and decides from it, instead of waiting forever
+    for wait, reader in (
+        ("AwaitFulfilment", "ReadFulfilmentProgress"),
+        ("AwaitDelivery", "ReadDeliveryProgress"),
+    ):
+        state = STATES[wait]
+        assert state["Resource"].endswith("dynamodb:updateItem.waitForTaskToken")
+        assert "ConditionExpression" in state["Parameters"]
+        assert "#version = #version + :one" in state["Parameters"]["UpdateExpression"]
+        raced = next(
+            c for c in state["Catch"] if "DynamoDb.ConditionalCheckFailedException" in c["ErrorEquals"]
+        )
+        assert raced["Next"] == reader
+        assert STATES[reader]["Parameters"]["ConsistentRead"] is True
