@@ -13,6 +13,7 @@ Items (docs/data-model.md, docs/orders.md):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -29,8 +30,9 @@ from cloudtill.orders.records import (
     OrderView,
     TimelineEntry,
 )
+from cloudtill.orders.rules import StatusStep
 from cloudtill.outbox import outbox_put
-from cloudtill.stock.dynamo import DynamoStockRepository
+from cloudtill.stock.dynamo import DynamoStockRepository, state_from_item
 from cloudtill.stock.ports import StaleStock
 from cloudtill.stock.rules import StockState
 
@@ -235,6 +237,63 @@ class DynamoOrderRepository:
 
     def stock(self, sku: str) -> StockState | None:
         return self._stock.get(sku)
+
+    def checkout_and_stock(
+        self, checkout_id: str, skus: Sequence[str]
+    ) -> tuple[CheckoutRecord | None, dict[str, StockState]]:
+        checkout_key = ddb.key(*keys.checkout(checkout_id))
+        wanted = [checkout_key, *(ddb.key(*keys.sku(s)) for s in dict.fromkeys(skus))]
+        checkout: CheckoutRecord | None = None
+        stock: dict[str, StockState] = {}
+        for start in range(0, len(wanted), 100):  # BatchGetItem's limit
+            pending: dict[str, Any] = {
+                self._table: {"Keys": wanted[start : start + 100], "ConsistentRead": True}
+            }
+            while pending:
+                response = self._client.batch_get_item(RequestItems=pending)
+                for raw in response.get("Responses", {}).get(self._table, []):
+                    item = ddb.from_item(raw)
+                    if raw["PK"] == checkout_key["PK"]:
+                        checkout = checkout_from_item(item)
+                    else:
+                        state = state_from_item(item)
+                        stock[state.sku] = state
+                pending = response.get("UnprocessedKeys") or {}
+        return checkout, stock
+
+    def advance(self, order_id: str, step: StatusStep) -> str | None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=ddb.key(*keys.order(order_id)),
+                UpdateExpression=(
+                    "SET #status = :to, GSI1PK = :listed, updated_at = :at, "
+                    "timeline = list_append(timeline, :entry) ADD #version :one"
+                ),
+                ConditionExpression="#status = :from AND #cancel = :false",
+                ExpressionAttributeNames={
+                    "#status": "status",
+                    "#version": "version",
+                    "#cancel": "cancel_requested",
+                },
+                ExpressionAttributeValues=ddb.to_values(
+                    {
+                        ":to": step.to_status,
+                        ":from": step.from_status,
+                        ":listed": keys.orders_by_status(step.to_status),
+                        ":at": step.at,
+                        ":entry": [{"at": step.at, "event": step.event}],
+                        ":one": 1,
+                        ":false": False,
+                    }
+                ),
+            )
+        except ClientError as error:
+            if not ddb.is_conditional_failure(error):
+                raise
+            # Not applicable (a retry after success, or another status): say where the order is.
+            return self._attribute(keys.order(order_id), "status")
+        return step.to_status
 
     # -- the one write -----------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ from cloudtill.payments.ports import PaymentGateway, PaymentStore
 from cloudtill.payments.records import PaymentRecord
 from cloudtill.stock.events import stock_adjusted, stock_low_for
 from cloudtill.stock.ports import StaleStock
-from cloudtill.stock.rules import MovementRequest, apply_movement, commit_sale
+from cloudtill.stock.rules import MovementRequest, StockState, apply_movement, commit_sale
 from cloudtill.workflow import Workflow
 
 WRITE_ATTEMPTS = 5
@@ -49,12 +49,14 @@ LATE_REFUND = "late"
 CANCEL_REFUND = "cancel"
 
 
-def payment_outcome(record: PaymentRecord) -> dict[str, Any]:
-    """What AwaitPayment completes with: `paid`, or `mismatch` (flagged: never confirm it)."""
+def payment_outcome(record: PaymentRecord, checkout: CheckoutRecord) -> dict[str, Any]:
+    """What AwaitPayment completes with: `paid`, or `mismatch` (flagged: never confirm it). `skus`
+    (the checkout's reserved SKUs) lets ConfirmOrder read the checkout and their stock in one batch."""
     return {
         "outcome": "mismatch" if record.flagged_for_review else "paid",
         "payment_intent_id": record.payment_intent_id,
         "amount": record.paid_amount,
+        "skus": list(checkout.reserved),
     }
 
 
@@ -132,7 +134,7 @@ class OrderLifecycle:
         record = self._payments.get(payment_intent_id) if payment_intent_id else None
         if record is not None and record.status == "succeeded":
             # The webhook came before the token was stored: complete right away.
-            self._workflow.resume(token, payment_outcome(record))
+            self._workflow.resume(token, payment_outcome(record, checkout))
             return {"waiting": False}
         return {"waiting": True}
 
@@ -150,7 +152,7 @@ class OrderLifecycle:
         if checkout.status == AWAITING_PAYMENT:
             if token is None:
                 return "waiting"  # AwaitPayment will see the payment when it stores its token
-            if self._workflow.resume(token, payment_outcome(record)):
+            if self._workflow.resume(token, payment_outcome(record, checkout)):
                 return "resumed"
             checkout = self._checkouts.get(record.checkout_id) or checkout
         if checkout.status in {"expired", "cancelled"}:
@@ -231,8 +233,9 @@ class OrderLifecycle:
         outcome was produced from a succeeded, unflagged payment record; both are final, so the record
         is only read when `paid` is missing or names another PaymentIntent."""
         record: PaymentRecord | None = None
+        skus = [str(s) for s in (paid or {}).get("skus") or ()]
         for _ in range(WRITE_ATTEMPTS):
-            checkout = self._checkouts.get(checkout_id)
+            checkout, stock = self._orders.checkout_and_stock(checkout_id, skus)
             if checkout is None:
                 raise ValueError(f"no checkout {checkout_id}")
             if checkout.status == COMPLETED and checkout.order_id:
@@ -248,19 +251,19 @@ class OrderLifecycle:
                 if record is None or record.status != "succeeded" or record.flagged_for_review:
                     raise ValueError(f"checkout {checkout_id} has no good payment to confirm")
             try:
-                order_id = self._confirm(checkout, payment_intent_id)
+                order_id = self._confirm(checkout, payment_intent_id, stock)
             except (StaleStock, StaleOrder, CheckoutClosed):
                 continue  # a SKU moved, or the checkout changed: read everything again
             return {"outcome": "confirmed", "order_id": order_id}
         raise TransientError(f"checkout {checkout_id}: stock kept changing while confirming")
 
-    def _confirm(self, checkout: CheckoutRecord, payment_intent_id: str) -> str:
+    def _confirm(self, checkout: CheckoutRecord, payment_intent_id: str, read: dict[str, StockState]) -> str:
         now = self._clock.now()
         at = iso(now)
         stock: list[StockWrite] = []
         unit_costs: dict[str, int] = {}
         for sku, quantity in checkout.reserved.items():
-            state = self._orders.stock(sku)
+            state = read.get(sku) or self._orders.stock(sku)  # read with the checkout, if named
             if state is None:
                 raise ValueError(f"SKU {sku} of checkout {checkout.id} does not exist")
             change = commit_sale(state, quantity, rules.order_id_for(checkout.id), at)
@@ -344,19 +347,13 @@ class OrderLifecycle:
         return restock_writes(self._orders, order, quantities, reason, self._clock.now())
 
     def complete_order(self, order_id: str) -> dict[str, Any]:
-        for _ in range(WRITE_ATTEMPTS):
-            view = self._orders.get_order(order_id)
-            if view is None:
-                raise ValueError(f"no order {order_id}")
-            completed = rules.complete(view.order, iso(self._clock.now()))
-            if completed is None:
-                return {"outcome": rules.COMPLETED}
-            try:
-                self._orders.write(OrderWrite(order=completed, expected_version=view.order.version))
-            except StaleOrder:
-                continue
-            return {"outcome": rules.COMPLETED}
-        raise TransientError(f"order {order_id} kept changing while completing")
+        # One conditional update, no read: completion depends on the status alone.
+        status = self._orders.advance(order_id, rules.completion(iso(self._clock.now())))
+        if status is None:
+            raise ValueError(f"no order {order_id}")
+        if status != rules.COMPLETED:
+            raise rules.OrderStateConflict(f"Order {order_id} is {status}; it cannot be completed.")
+        return {"outcome": rules.COMPLETED}
 
 
 def request_refund_once(

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from cloudtill.checkout.records import CheckoutRecord
 from cloudtill.orders.records import Fulfilment, OrderRecord, OrderReturn, OrderView
+from cloudtill.orders.rules import StatusStep
 from cloudtill.outbox import DomainEvent
 from cloudtill.stock.rules import StockChange, StockState
 
@@ -69,6 +70,18 @@ class OrderRepository(Protocol):
         ...
 
     def stock(self, sku: str) -> StockState | None: ...
+
+    def checkout_and_stock(
+        self, checkout_id: str, skus: Sequence[str]
+    ) -> tuple[CheckoutRecord | None, dict[str, StockState]]:
+        """The checkout and the stock of `skus`, strongly consistent, in one round trip (a batch);
+        unknown SKUs are left out."""
+        ...
+
+    def advance(self, order_id: str, step: StatusStep) -> str | None:
+        """Apply `step` if the order is in `step.from_status` (no cancel request); returns the order's
+        status afterwards (`step.to_status` when applied), None when there is no such order."""
+        ...
 
     # -- task tokens and refund claims (workflow bookkeeping) -------------------------------------
 

@@ -7,7 +7,7 @@ it on the condition that the order is still at the version read.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from cloudtill.checkout.records import CheckoutRecord
 from cloudtill.errors import Conflict, FieldError, ValidationFailed
@@ -157,6 +157,23 @@ def ship(
 def deliver(order: OrderRecord, at: str) -> OrderRecord:
     _require_status(order, (SHIPPED,), "marked delivered")
     return _stamp(order, at, DELIVERED, status=DELIVERED)
+
+
+@dataclass(frozen=True)
+class StatusStep:
+    """A transition that depends on the status alone (and no cancel request): the repository applies
+    it as one conditional update, without reading the order first. Same effect as `_stamp`: status,
+    `updated_at`, one timeline entry, version + 1."""
+
+    from_status: str
+    to_status: str
+    event: str
+    at: str
+
+
+def completion(at: str) -> StatusStep:
+    """delivered -> completed, as a `StatusStep` (what `complete` does, for the workflow's task)."""
+    return StatusStep(DELIVERED, COMPLETED, COMPLETED, at)
 
 
 def complete(order: OrderRecord, at: str) -> OrderRecord | None:
