@@ -58,7 +58,7 @@ stored_markers = st.dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(updates(), stored_markers)
 def test_merged_increments_equal_the_sum_of_the_single_ones(
     batch: list[AggregateUpdate], stored: Any
