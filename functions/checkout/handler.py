@@ -5,20 +5,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from cloudtill import ddb
 from cloudtill.api import create_app, handle
@@ -39,10 +30,13 @@ from cloudtill.payments.checkout_payments import StripeCheckoutPayments
 from cloudtill.payments.credentials import StripeCredentialsSource
 from cloudtill.payments.dynamo import DynamoPaymentStore
 from cloudtill.payments.stripe_adapter import StripePaymentGateway
-from cloudtill.problems import domain_problem
 from cloudtill.promotions import PromotionIn, PromotionOut
 from cloudtill.settings import get_settings
 from cloudtill.workflow import StepFunctionsWorkflow
+
+if TYPE_CHECKING:
+    # Imported where used: only a create with an Idempotency-Key needs Powertools idempotency.
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 settings = get_settings()
 app = create_app()
@@ -93,6 +87,12 @@ def _create_with_key(request: dict[str, Any]) -> dict[str, Any]:
 @functools.cache
 def idempotent_create() -> tuple[IdempotencyConfig, Callable[..., dict[str, Any]]]:
     """Built on first use (not at import), with its own persistence layer object."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
     config = IdempotencyConfig(
         event_key_jmespath="idempotency_key",
         payload_validation_jmespath="body",
@@ -108,24 +108,29 @@ def idempotent_create() -> tuple[IdempotencyConfig, Callable[..., dict[str, Any]
     return config, create
 
 
-@app.exception_handler(IdempotencyValidationError)
-def _key_reused(_: IdempotencyValidationError) -> Response[str]:
-    return domain_problem(
-        ValidationFailed(
+def _create_idempotently(idempotency_key: str, body: CheckoutIn) -> CreatedCheckoutOut:
+    config, create = idempotent_create()
+    # Loaded with idempotent_create() above, so a request without the header never imports them.
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    config.register_lambda_context(app.lambda_context)
+    try:
+        stored = create(request={"idempotency_key": idempotency_key, "body": body.model_dump(mode="json")})
+    except IdempotencyValidationError:
+        raise ValidationFailed(
             f"This {IDEMPOTENCY_HEADER} was already used with a different request body.",
             [FieldError(IDEMPOTENCY_HEADER, "already used with a different request body")],
-        )
-    )
-
-
-@app.exception_handler(IdempotencyAlreadyInProgressError)
-def _key_in_progress(_: IdempotencyAlreadyInProgressError) -> Response[str]:
-    return domain_problem(
-        Conflict(
+        ) from None
+    except IdempotencyAlreadyInProgressError:
+        raise Conflict(
             f"A request with this {IDEMPOTENCY_HEADER} is still being processed; retry shortly.",
             [FieldError(IDEMPOTENCY_HEADER, "a request with this key is in progress")],
-        )
-    )
+        ) from None
+    token = tokens.token_for_idempotency_key(stored["token_salt"], idempotency_key)
+    return CreatedCheckoutOut(**stored["checkout"], token=token)
 
 
 @app.post(
@@ -147,11 +152,7 @@ def create_checkout(
     if idempotency_key is None:
         created = checkouts().create_checkout(body, tokens.new_token())
     else:
-        config, create = idempotent_create()
-        config.register_lambda_context(app.lambda_context)
-        stored = create(request={"idempotency_key": idempotency_key, "body": body.model_dump(mode="json")})
-        token = tokens.token_for_idempotency_key(stored["token_salt"], idempotency_key)
-        created = CreatedCheckoutOut(**stored["checkout"], token=token)
+        created = _create_idempotently(idempotency_key, body)
     metrics.add_metric(name="CheckoutCreated", unit="Count", value=1)
     return Response(status_code=201, content_type="application/json", body=created)
 
