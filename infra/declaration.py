@@ -99,6 +99,13 @@ class Declaration:
                 problems.append(f"subscription {subscription.name!r} lists no detail types")
             if not 1 <= subscription.batch_size <= 10_000:
                 problems.append(f"subscription {subscription.name!r}: batch_size must be 1..10000")
+            if not 0 <= subscription.max_batching_window_seconds <= 300:
+                problems.append(f"subscription {subscription.name!r}: batching window must be 0..300 s")
+            if subscription.batch_size > 10 and not subscription.max_batching_window_seconds:
+                # Lambda refuses an SQS mapping with more than 10 messages per batch and no window.
+                problems.append(
+                    f"subscription {subscription.name!r}: batch_size above 10 needs a batching window"
+                )
         for consumer in self.stream_consumers:
             table = tables.get(consumer.table)
             if table is None:
@@ -109,6 +116,8 @@ class Declaration:
                 problems.append(f"stream consumer {consumer.name!r} lists no entities")
             if not 1 <= consumer.batch_size <= 10_000:
                 problems.append(f"stream consumer {consumer.name!r}: batch_size must be 1..10000")
+            if not 0 <= consumer.max_batching_window_seconds <= 300:
+                problems.append(f"stream consumer {consumer.name!r}: batching window must be 0..300 s")
         for schedule in self.schedules:
             if not schedule.cron.startswith(("rate(", "cron(", "at(")):
                 problems.append(

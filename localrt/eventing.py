@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable
@@ -86,7 +87,14 @@ class EventRouting:
             url, arn = self._queue(
                 sqs,
                 queue_name(subscription),
-                {"RedrivePolicy": redrive, "VisibilityTimeout": str(LOCAL_VISIBILITY_TIMEOUT_S)},
+                {
+                    "RedrivePolicy": redrive,
+                    # Plus the batching window, as in the stack: a message gathered early in a
+                    # window must not reappear before its batch is handled.
+                    "VisibilityTimeout": str(
+                        LOCAL_VISIBILITY_TIMEOUT_S + subscription.max_batching_window_seconds
+                    ),
+                },
             )
             self.queue_urls[subscription.name] = url
             self.queue_urls[f"{subscription.name}-dlq"] = dlq_url
@@ -131,6 +139,8 @@ class EventRouting:
         shard_id = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
         fetched_up_to: str | None = None
         pending: list[dict[str, Any]] = []
+        # When the oldest pending record arrived: the mapping's batching window runs from there.
+        pending_since = 0.0
         while not self._stopped.is_set():
             if len(pending) < consumer.batch_size:
                 # A fresh iterator each time, positioned after the last record read: moto replaces a
@@ -147,9 +157,16 @@ class EventRouting:
                 ).get("Records", [])
                 if records:
                     fetched_up_to = records[-1]["dynamodb"]["SequenceNumber"]
-                pending += [lambda_record(r) for r in records if self._wanted(r, consumer)]
+                wanted = [lambda_record(r) for r in records if self._wanted(r, consumer)]
+                if wanted and not pending:
+                    pending_since = time.monotonic()
+                pending += wanted
             if not pending or self.publisher_paused.is_set():
                 self._stopped.wait(0.2)
+                continue
+            window_left = pending_since + consumer.max_batching_window_seconds - time.monotonic()
+            if len(pending) < consumer.batch_size and window_left > 0:
+                self._stopped.wait(min(0.2, window_left))
                 continue
             batch = pending[: consumer.batch_size]
             try:
@@ -165,6 +182,7 @@ class EventRouting:
                 self._stopped.wait(1.0)
             else:
                 pending = pending[len(batch) :]
+            pending_since = time.monotonic()
 
     @staticmethod
     def _wanted(record: dict[str, Any], consumer: StreamConsumer) -> bool:
@@ -177,14 +195,18 @@ class EventRouting:
         url = self.queue_urls[subscription.name]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         while not self._stopped.is_set():
-            messages = sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=min(subscription.batch_size, 10),
-                WaitTimeSeconds=1,
-                AttributeNames=["All"],
-            ).get("Messages", [])
+            messages = self._receive(sqs, url, min(subscription.batch_size, 10), wait_seconds=1)
             if not messages:
                 continue
+            # The mapping's batching window: keep gathering until the batch is full or the window
+            # that started with the first message is over.
+            window_ends = time.monotonic() + subscription.max_batching_window_seconds
+            while len(messages) < subscription.batch_size and not self._stopped.is_set():
+                left = window_ends - time.monotonic()
+                if left <= 0:
+                    break
+                wanted = min(subscription.batch_size - len(messages), 10)
+                messages += self._receive(sqs, url, wanted, wait_seconds=max(1, min(int(left), 20)))
             event = {"Records": [sqs_record(m, arn) for m in messages]}
             try:
                 result = self._pools[subscription.function].invoke(event)
@@ -197,6 +219,13 @@ class EventRouting:
                     QueueUrl=url,
                     Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
                 )
+
+    @staticmethod
+    def _receive(sqs: Any, url: str, count: int, wait_seconds: int) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=count, WaitTimeSeconds=wait_seconds, AttributeNames=["All"]
+        ).get("Messages", [])
+        return messages
 
     def _drain_event_log(self) -> None:
         sqs = self._emulator.client("sqs")

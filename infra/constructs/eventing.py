@@ -80,7 +80,10 @@ class Eventing(Construct):
             scope,
             "Queue",
             queue_name=name,
-            visibility_timeout=Duration.seconds(VISIBILITY_TIMEOUT_FACTOR * spec.timeout_seconds),
+            # AWS's guidance: six times the timeout plus the batching window.
+            visibility_timeout=Duration.seconds(
+                VISIBILITY_TIMEOUT_FACTOR * spec.timeout_seconds + subscription.max_batching_window_seconds
+            ),
             dlq=dlq,
         )
         rule = events.Rule(
@@ -95,7 +98,10 @@ class Eventing(Construct):
         )
         self._functions[subscription.function].add_event_source(
             event_sources.SqsEventSource(
-                queue, batch_size=subscription.batch_size, report_batch_item_failures=True
+                queue,
+                batch_size=subscription.batch_size,
+                max_batching_window=_window(subscription.max_batching_window_seconds),
+                report_batch_item_failures=True,
             )
         )
         self._operations.watch_dead_letter_queue(f"subscription-{subscription.name}", dlq)
@@ -115,6 +121,7 @@ class Eventing(Construct):
                 table,
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
                 batch_size=consumer.batch_size,
+                max_batching_window=_window(consumer.max_batching_window_seconds),
                 filters=[lambda_.FilterCriteria.filter(stream_filter(consumer))],
                 report_batch_item_failures=True,
                 bisect_batch_on_error=True,
@@ -133,3 +140,8 @@ class Eventing(Construct):
                 "PutTraceSegments/PutTelemetryRecords support no resource-level permissions; the stream "
                 "reads themselves are scoped to this table's stream ARN.",
             )
+
+
+def _window(seconds: int) -> Duration | None:
+    """The event source mapping's MaximumBatchingWindowInSeconds (unset when 0: invoke at once)."""
+    return Duration.seconds(seconds) if seconds else None

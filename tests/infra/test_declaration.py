@@ -85,6 +85,14 @@ def test_the_wiring_is_consistent() -> None:
         ),
         ({"subscriptions": (Subscription("s", "catalog", ()),)}, r"subscription 's' lists no detail types"),
         (
+            {"subscriptions": (Subscription("s", "catalog", ("X",), batch_size=50),)},
+            r"subscription 's': batch_size above 10 needs a batching window",
+        ),
+        (
+            {"subscriptions": (Subscription("s", "catalog", ("X",), max_batching_window_seconds=301),)},
+            r"subscription 's': batching window must be 0\.\.300 s",
+        ),
+        (
             {"stream_consumers": (StreamConsumer("c", "publisher", "Idempotency", ("outbox",)),)},
             r"table 'Idempotency' has no stream",
         ),

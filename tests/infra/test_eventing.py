@@ -8,7 +8,7 @@ from typing import Any
 
 from infra.constructs.eventing import STREAM_MAX_RECORD_AGE, STREAM_RETRY_ATTEMPTS, VISIBILITY_TIMEOUT_FACTOR
 from infra.constructs.queues import MAX_RECEIVES_BEFORE_DLQ
-from infra.wiring import EVENT_SOURCE
+from infra.wiring import EVENT_SOURCE, STREAM_CONSUMERS, SUBSCRIPTIONS
 from tests.infra.conftest import PROBE_SUBSCRIPTION, Extended
 from tests.infra.template_checks import (
     dead_letter_queues,
@@ -146,3 +146,24 @@ def test_every_dlq_of_every_kind_has_an_alarm(
         # ... and every one of them is watched; every consumer queue has a DLQ
         assert dlqs_without_alarm(template) == []
         assert queue_consumers_without_dlq(template) == []
+
+
+def test_every_mapping_batches_as_the_wiring_declares(eu_template: dict[str, Any]) -> None:
+    queues = resources_of_type(eu_template, "AWS::SQS::Queue")
+    names = {logical_id: q["Properties"].get("QueueName", "") for logical_id, q in queues.items()}
+    mappings = resources_of_type(eu_template, "AWS::Lambda::EventSourceMapping").values()
+    by_source = {next(iter(references(m["Properties"]["EventSourceArn"]))): m["Properties"] for m in mappings}
+    for subscription in SUBSCRIPTIONS:
+        (queue_id,) = [i for i, n in names.items() if n.endswith(f"-{subscription.name}")]
+        mapping = by_source[queue_id]
+        assert mapping["BatchSize"] == subscription.batch_size
+        assert mapping.get("MaximumBatchingWindowInSeconds", 0) == subscription.max_batching_window_seconds
+        # A message gathered at the start of a window stays invisible until its batch is handled
+        assert queues[queue_id]["Properties"]["VisibilityTimeout"] >= subscription.max_batching_window_seconds
+    (consumer,) = STREAM_CONSUMERS
+    (stream_mapping,) = [m for source, m in by_source.items() if source not in queues]
+    assert stream_mapping["BatchSize"] == consumer.batch_size
+    assert stream_mapping.get("MaximumBatchingWindowInSeconds", 0) == consumer.max_batching_window_seconds
+    # The windows are real: under load the consumers get batches, not one event per invocation
+    assert any(s.max_batching_window_seconds for s in SUBSCRIPTIONS)
+    assert consumer.max_batching_window_seconds >= 1

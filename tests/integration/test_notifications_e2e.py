@@ -263,8 +263,13 @@ def test_a_bounced_address_is_suppressed_and_later_sends_are_recorded_not_sent(
     event_id = str(uuid.uuid4())
     commit_event(backend, "OrderDelivered", "orders", delivered(checkout, email, new_order_id()), event_id)
 
-    # Then nothing is sent and the notification is recorded as suppressed
-    record = wait_for(lambda: notification_record(backend, event_id, email), bool, "notification record")
+    # Then nothing is sent and the notification is recorded as suppressed (the record is claimed,
+    # "sending", before the suppression decision is written: wait for the decision)
+    record = wait_for(
+        lambda: notification_record(backend, event_id, email),
+        lambda r: bool(r) and r.get("status") != "sending",
+        "notification decision",
+    )
     assert record["status"] == "suppressed"
     assert emails(api, email) == []
 
