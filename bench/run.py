@@ -7,7 +7,8 @@ Step Functions execution histories. Prints a table per section with each target 
 writes `bench/results/latest.json`. Local numbers: call COUNTS are what AWS would see; TIMINGS are a
 laptop's, not Lambda's (see docs/benchmarks.md).
 
-    python bench/run.py [--orders 20] [--concurrency 32] [--skip-cold-start]
+    python bench/run.py [--orders 20] [--in-flight 10] [--concurrency 32] [--report-orders 10]
+                        [--skip-cold-start]
 """
 
 from __future__ import annotations
@@ -254,14 +255,13 @@ def one_order(
     return str(checkout["id"])
 
 
-def execution_transitions(backend: Backend, checkout_ids: list[str]) -> list[int]:
-    """States entered per execution (what Step Functions Standard bills as state transitions)."""
+def execution_histories(backend: Backend, checkout_ids: list[str]) -> list[list[dict[str, Any]]]:
     if not STATE_MACHINES:
         return []
     sfn = backend.aws("stepfunctions")
     machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
     base = machine.replace(":stateMachine:", ":execution:")
-    counts = []
+    histories = []
     for checkout_id in checkout_ids:
         arn = f"{base}:{checkout_id}"
         events: list[dict[str, Any]] = []
@@ -272,11 +272,31 @@ def execution_transitions(backend: Backend, checkout_ids: list[str]) -> list[int
             if not page.get("nextToken"):
                 break
             kwargs["nextToken"] = page["nextToken"]
-        counts.append(sum(1 for e in events if e["type"].endswith("StateEntered")))
-    return counts
+        histories.append(events)
+    return histories
 
 
-def bench_per_order(backend: Backend, orders: int) -> dict[str, Any]:
+def transitions_of(history: list[dict[str, Any]]) -> int:
+    """States entered (what Step Functions Standard bills as state transitions)."""
+    return sum(1 for e in history if e["type"].endswith("StateEntered"))
+
+
+def direct_dynamodb_calls(history: list[dict[str, Any]]) -> dict[str, int]:
+    """DynamoDB calls the state machine made itself (SDK/optimized integrations, no Lambda): our
+    code as much as a function's calls, so they count towards the per-order figure."""
+    calls: dict[str, int] = {}
+    for event in history:
+        details = event.get("taskScheduledEventDetails") or {}
+        if details.get("resourceType", "").endswith("dynamodb"):
+            operation = details["resource"].split(".")[0]
+            name = "dynamodb." + operation[0].upper() + operation[1:]
+            calls[name] = calls.get(name, 0) + 1
+    return calls
+
+
+def bench_per_order(backend: Backend, orders: int, in_flight: int = 1) -> dict[str, Any]:
+    """`orders` orders end to end, `in_flight` at a time: 1 is an order alone (nothing to batch
+    with); more is a shop under load, where the stream and queue consumers get batches."""
     full = FULFILMENT_ROUTES <= SERVED
     dynamodb = backend.aws("dynamodb")
     with (
@@ -290,14 +310,18 @@ def bench_per_order(backend: Backend, orders: int) -> dict[str, Any]:
         before = counters(backend)
         events_before = len(httpx.get(f"{backend.base_url}/_local/events", timeout=30).json()["items"])
         started = time.monotonic()
-        checkout_ids = [one_order(api, admin, backend, dynamodb, sku, full) for _ in range(orders)]
+        with ThreadPoolExecutor(max_workers=in_flight) as pool:
+            checkout_ids = list(
+                pool.map(lambda _: one_order(api, admin, backend, dynamodb, sku, full), range(orders))
+            )
         if full and STATE_MACHINES:
             sfn = backend.aws("stepfunctions")
             machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
             base = machine.replace(":stateMachine:", ":execution:")
             for checkout_id in checkout_ids:
+                arn = f"{base}:{checkout_id}"
                 wait_for(
-                    lambda c=checkout_id: sfn.describe_execution(executionArn=f"{base}:{c}")["status"],
+                    lambda arn=arn: sfn.describe_execution(executionArn=arn)["status"],  # type: ignore[misc]
                     lambda s: s != "RUNNING",
                     "execution end",
                     timeout=180,
@@ -322,7 +346,18 @@ def bench_per_order(backend: Backend, orders: int) -> dict[str, Any]:
         - before["dynamodb_request_units"].get("functions", {}).get(kind, 0)
         for kind in ("read", "write")
     }
-    transitions = execution_transitions(backend, checkout_ids)
+    histories = execution_histories(backend, checkout_ids)
+    transitions = [transitions_of(h) for h in histories]
+    direct: dict[str, int] = {}
+    for history in histories:
+        for name, count in direct_dynamodb_calls(history).items():
+            direct[name] = direct.get(name, 0) + count
+    if direct:
+        dynamodb_by_function["stepfunctions (direct)"] = round(sum(direct.values()) / orders, 2)
+        for name, count in direct.items():
+            ours[name] = ours.get(name, 0) + count
+            kind = "read" if name.endswith(("GetItem", "Query")) else "write"
+            units[kind] += count
     per = {k: v / orders for k, v in sorted(ours.items())}
     dynamodb_calls = sum(v for k, v in ours.items() if k.startswith("dynamodb.")) / orders
     lambda_invocations = sum(invocations.values()) / orders
@@ -341,6 +376,7 @@ def bench_per_order(backend: Backend, orders: int) -> dict[str, Any]:
     )
     return {
         "orders": orders,
+        "in_flight": in_flight,
         "flow": "checkout -> pay -> fulfil -> deliver"
         if full
         else "checkout -> pay (fulfilment routes not served yet)",
@@ -385,7 +421,10 @@ def cost_per_thousand(**per_order: float) -> dict[str, float]:
 
 def print_per_order(result: dict[str, Any]) -> None:
     t = result["targets"]
-    print(f"\n## 2. Per order: {result['orders']} orders, {result['flow']} ({result['seconds']} s)")
+    print(
+        f"\n## 2{'' if result.get('in_flight', 1) == 1 else 'b'}. Per order: {result['orders']} orders, "
+        f"{result.get('in_flight', 1)} at a time, {result['flow']} ({result['seconds']} s)"
+    )
     print(f"{'AWS call by our functions':<44}{'per order':>10}")
     for name, value in result["calls_per_order_by_operation"].items():
         print(f"  {name:<42}{value:>10.2f}")
@@ -487,7 +526,7 @@ def bench_report_reads(backend: Backend, base_orders: int) -> dict[str, Any]:
         return {"available": False}
     dynamodb = backend.aws("dynamodb")
     today = datetime.now(UTC).date().isoformat()
-    rows = []
+    rows: list[dict[str, Any]] = []
     with (
         httpx.Client(base_url=backend.base_url, timeout=120) as api,
         httpx.Client(
@@ -521,7 +560,8 @@ def bench_report_reads(backend: Backend, base_orders: int) -> dict[str, Any]:
                 and k.split(".")[1] in {"GetItem", "Query", "Scan", "BatchGetItem"}
             )
             rows.append({"orders_today": placed, "dynamodb_reads": reads, "calls": calls})
-    flat_ok = rows[1]["dynamodb_reads"] <= rows[0]["dynamodb_reads"] * 1.5 + 2
+    reads_1x, reads_10x = int(rows[0]["dynamodb_reads"]), int(rows[1]["dynamodb_reads"])
+    flat_ok = reads_10x <= reads_1x * 1.5 + 2
     return {"available": True, "runs": rows, "reads_independent_of_volume": flat_ok}
 
 
@@ -559,6 +599,11 @@ How to read it:
   the local Stripe (its signed webhook), the order workflow, fulfilment and delivery, plus everything
   asynchronous it triggers (outbox publishing, notifications, reporting aggregates), averaged over N
   orders. Targets: <= 8 DynamoDB calls from our code, <= 8 Lambda invocations, <= 12 state transitions.
+  "Our code" includes the DynamoDB calls the state machine makes itself (its waiting states store
+  their task token with a direct DynamoDB update; counted from the execution histories). Section 2
+  runs one order at a time (nothing to batch with: the worst case); 2b runs the same flow with
+  several orders in flight, as a shop under load, where the stream and queue consumers receive
+  batches and their invocations and writes are shared between orders.
   Cost per 1,000 orders uses `bench/prices.json` (on-demand list prices, source and date inside;
   DynamoDB request units estimated for items <= 1 KB; Lambda priced at an assumed 100 ms at 512 MB).
 - **Concurrency**: many shoppers racing for one SKU's limited stock; the oversell check and the
@@ -577,6 +622,8 @@ def render(results: dict[str, Any]) -> str:
         if "cold_start" in results:
             print_cold_start(results["cold_start"])
         print_per_order(results["per_order"])
+        if "per_order_at_load" in results:
+            print_per_order(results["per_order_at_load"])
         print_concurrency(results["concurrency"])
         print_report_reads(results["report_reads"])
     return buffer.getvalue()
@@ -592,6 +639,12 @@ def write_docs(results: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=20)
+    parser.add_argument(
+        "--in-flight", type=int, default=10, help="orders at a time for the per-order cost under load"
+    )
+    parser.add_argument(
+        "--report-orders", type=int, default=10, help="orders of the 1x day of the report-reads section"
+    )
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--hot-requests", type=int, default=200)
     parser.add_argument("--hot-stock", type=int, default=50)
@@ -621,11 +674,13 @@ def main() -> None:
     ):
         results["per_order"] = bench_per_order(backend, args.orders)
         print_per_order(results["per_order"])
+        results["per_order_at_load"] = bench_per_order(backend, args.orders, in_flight=args.in_flight)
+        print_per_order(results["per_order_at_load"])
         results["concurrency"] = bench_concurrency(
             backend, args.hot_requests, args.concurrency, args.hot_stock
         )
         print_concurrency(results["concurrency"])
-        results["report_reads"] = bench_report_reads(backend, args.orders)
+        results["report_reads"] = bench_report_reads(backend, args.report_orders)
         print_report_reads(results["report_reads"])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str))
