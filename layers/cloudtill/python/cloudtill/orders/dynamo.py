@@ -270,7 +270,9 @@ class DynamoOrderRepository:
                     "SET #status = :to, GSI1PK = :listed, updated_at = :at, "
                     "timeline = list_append(timeline, :entry) ADD #version :one"
                 ),
-                ConditionExpression="#status = :from AND #cancel = :false",
+                ConditionExpression=(
+                    "#status = :from AND (attribute_not_exists(#cancel) OR #cancel = :false)"
+                ),
                 ExpressionAttributeNames={
                     "#status": "status",
                     "#version": "version",
