@@ -113,3 +113,40 @@ def test_waits_store_their_token_only_while_nothing_they_wait_for_has_happened()
         )
         assert raced["Next"] == reader
         assert STATES[reader]["Parameters"]["ConsistentRead"] is True
+
+
+class _CapturingClient:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def update_item(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(kwargs)
+        return {}
+
+
+def test_the_state_machines_completion_writes_what_the_orders_adapter_writes() -> None:
+    # CompleteOrder is a direct DynamoDB update in the ASL; it must stay the adapter's completion
+    from cloudtill.orders.dynamo import DynamoOrderRepository
+
+    client = _CapturingClient()
+    at = "2026-11-23T10:00:00.000Z"
+    DynamoOrderRepository("cloudtill-main", client).advance("o-1", rules.completion(at))
+    (adapter,) = client.calls
+    state = STATES["CompleteOrder"]
+    assert state["Resource"] == "arn:aws:states:::aws-sdk:dynamodb:updateItem"
+    asl = state["Parameters"]
+    for field in ("UpdateExpression", "ConditionExpression", "ExpressionAttributeNames"):
+        assert asl[field] == adapter[field], field
+    values = dict(asl["ExpressionAttributeValues"])
+    # The time is the state's entry time in the ASL; everything else is literally the adapter's
+    assert values.pop(":at") == {"S.$": "$$.State.EnteredTime"}
+    entry = values.pop(":entry")
+    assert entry["L"][0]["M"]["event"] == adapter["ExpressionAttributeValues"][":entry"]["L"][0]["M"]["event"]
+    expected = {k: v for k, v in adapter["ExpressionAttributeValues"].items() if k not in {":at", ":entry"}}
+    assert values == expected
+    assert asl["Key"]["SK"] == adapter["Key"]["SK"]
+    raced = next(c for c in state["Catch"] if "DynamoDb.ConditionalCheckFailedException" in c["ErrorEquals"])
+    assert (
+        next_state(STATES[raced["Next"]]["Next"], {"completion": {"status": "completed"}}) == "OrderCompleted"
+    )
+    assert STATES[next_state("CompletionOutcome", {"completion": {"status": "shipped"}})]["Type"] == "Fail"
