@@ -85,7 +85,7 @@ def test_tasks_retry_transient_errors_and_catch_everything_else() -> None:
 
 def test_the_payment_wait_times_out_into_the_expiry_compensation() -> None:
     await_payment = lifecycle()["States"]["AwaitPayment"]
-    assert await_payment["Resource"].endswith(":lambda:invoke.waitForTaskToken")
+    assert await_payment["Resource"].endswith(":dynamodb:updateItem.waitForTaskToken")
     assert await_payment["TimeoutSecondsPath"] == "$.payment_timeout_seconds"
     timeout = next(c for c in await_payment["Catch"] if "States.Timeout" in c["ErrorEquals"])
     assert timeout["Next"] == "ExpireCheckout"

@@ -4,6 +4,7 @@ mode, Lambda tasks in the real handlers, localstripe with signed webhooks)."""
 from __future__ import annotations
 
 import httpx
+from cloudtill import ddb
 
 from tests.integration.conftest import RunningBackend
 from tests.integration.orders_support import (
@@ -19,7 +20,7 @@ from tests.integration.orders_support import (
     wait_for_order_id,
     wait_for_order_status,
 )
-from tests.integration.stock_helpers import counters
+from tests.integration.stock_helpers import TABLE, counters, dynamodb
 
 
 def test_happy_path_pay_confirm_ship_deliver_complete(
@@ -39,6 +40,16 @@ def test_happy_path_pay_confirm_ship_deliver_complete(
     assert confirmed[0]["detail"]["total"] == checkout["total"]
     level = counters(backend, sku)
     assert (level["on_hand"], level["reserved"]) == (7, 0)
+    # The webhook told the checkout its payment outcome in its transaction (what AwaitPayment's
+    # condition looks at when the payment lands before the token)
+    item = dynamodb(backend.aws_endpoint).get_item(
+        TableName=TABLE, Key=ddb.key(f"CHECKOUT#{checkout['id']}", "CHECKOUT"), ConsistentRead=True
+    )["Item"]
+    assert ddb.from_item(item)["payment_outcome"] == {
+        "outcome": "paid",
+        "payment_intent_id": checkout["payment"]["payment_intent_id"],
+        "amount": checkout["total"],
+    }
 
     # When ops ship it with tracking and mark it delivered
     shipped = admin.post(

@@ -6,6 +6,10 @@
   `attribute_not_exists` IN the transaction of the effect; orphans also carry GSI1 `PAYMENT_ORPHANS`.
 - `PAYMENT_CHARGE#<ch>` / `CHARGE`: charge -> PaymentIntent for webhooks naming only the charge.
 - `ORDER#<id>` / `ORDER`: read only, attribute `payment_intent_id` (written by the orders domain).
+- `CHECKOUT#<id>` / `CHECKOUT`: when a payment succeeds, its `payment_outcome` (`outcome` `paid`, or
+  `mismatch` when flagged; `payment_intent_id`; `amount` received) is set in the webhook's transaction.
+  The order workflow's AwaitPayment stores its task token on the checkout only while there is none,
+  so a payment that lands first is seen by the workflow without a Lambda (docs/orders.md).
 """
 
 from __future__ import annotations
@@ -100,6 +104,23 @@ class DynamoPaymentStore:
         ).get("Item")
         return record_from_item(found) if found else None
 
+    def _checkout_outcome(self, record: PaymentRecord) -> dict[str, Any]:
+        outcome = {
+            "outcome": "mismatch" if record.flagged_for_review else "paid",
+            "payment_intent_id": record.payment_intent_id,
+            "amount": record.paid_amount,
+        }
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": ddb.key(*keys.checkout(record.checkout_id)),
+                "UpdateExpression": "SET payment_outcome = :outcome",
+                # Never create a stub checkout: a record always belongs to an existing checkout.
+                "ConditionExpression": "attribute_exists(PK)",
+                "ExpressionAttributeValues": ddb.to_values({":outcome": outcome}),
+            }
+        }
+
     def payment_intent_of_charge(self, charge_id: str) -> str | None:
         found = self._ddb.get_item(
             TableName=self._table, Key=ddb.key(*keys.payment_charge(charge_id)), ConsistentRead=True
@@ -175,6 +196,9 @@ class DynamoPaymentStore:
             link = {"PK": cpk, "SK": csk, "entity": "payment_charge", "payment_intent_id": intent_id}
             items.append({"Put": {"TableName": self._table, "Item": ddb.to_item(link)}})
         items.extend(outbox_put(self._table, event) for event in effect.events)
+        if effect.settles_checkout and effect.record is not None:
+            # Last, so the codes of the items above keep their positions.
+            items.append(self._checkout_outcome(effect.record))
         try:
             self._ddb.transact_write_items(TransactItems=items)
         except ClientError as error:
@@ -185,6 +209,11 @@ class DynamoPaymentStore:
                 return False  # this event id was processed before: no effect
             if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
                 raise StaleRecord(effect.payment_intent_id) from None
+            if effect.settles_checkout and len(codes) == len(items) and codes[-1] == "ConditionalCheckFailed":
+                # The checkout item is gone (or never existed for this intent): the payment is
+                # recorded all the same; the workflow (if any) learns of it from the webhook.
+                self._ddb.transact_write_items(TransactItems=items[:-1])
+                return True
             raise
         return True
 

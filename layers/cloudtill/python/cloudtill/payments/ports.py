@@ -84,6 +84,9 @@ class WebhookEffect:
     # charge id -> payment intent, remembered for webhooks that name only the charge.
     charge_link: tuple[str, str] | None = None
     orphan: bool = False
+    # The payment succeeded with this event: tell its checkout in the same transaction (the order
+    # workflow's AwaitPayment stores its token only while the checkout has no payment outcome).
+    settles_checkout: bool = False
 
 
 class PaymentStore(Protocol):

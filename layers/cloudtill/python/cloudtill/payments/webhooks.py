@@ -281,7 +281,9 @@ class WebhookProcessor:
                 event,
             )
             link = (moved.charge_id, intent.id) if moved.charge_id else None
-            return self._changed(base, record, moved, events=(succeeded,), charge_link=link)
+            return self._changed(
+                base, record, moved, events=(succeeded,), charge_link=link, settles_checkout=True
+            )
         if status in {"payment_failed", "canceled"}:
             failure_code = None
             if intent.last_payment_error is not None:
