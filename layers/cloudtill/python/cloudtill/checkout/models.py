@@ -6,14 +6,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from cloudtill import transaction_sizes
 from cloudtill.catalog.models import Sku
 from cloudtill.pricing import ShippingOption
 
 MAX_LINES = 100
-# One TransactWriteItems holds at most 100 items; each distinct SKU costs two (the SKU counter update
-# and its reservation item), plus the checkout, two promotion counters and two outbox events:
-# 2 * 45 + 5 = 95. See docs/checkout.md.
-MAX_DISTINCT_SKUS = 45
+# As many distinct SKUs as every transaction of the checkout's life fits in the worst case (the
+# order's confirmation is the widest: 19). Derived in `cloudtill.transaction_sizes`; docs/checkout.md.
+MAX_DISTINCT_SKUS = transaction_sizes.MAX_DISTINCT_SKUS
 MAX_QUANTITY = 999
 
 CheckoutStatus = Literal["awaiting_payment", "expired", "cancelled", "completed"]
