@@ -239,6 +239,9 @@ SCHEDULES: tuple[Schedule, ...] = (
     Schedule("release-expired-checkouts", "checkout", "rate(1 minute)"),
     # Yesterday's report at 02:00 in the stack's time zone (payload {}: the previous local day).
     Schedule("nightly-report", "reporting", "cron(0 2 * * ? *)"),
+    # Refunds whose attempt died between claiming and settling (a claim `requesting` for over 5 min)
+    # are finished here, so no payment stays taken without its refund (docs/orders.md "Refunds").
+    Schedule("settle-stuck-refunds", "orders", "rate(5 minutes)", payload={"task": "settle_stuck_refunds"}),
 )
 
 # The transactional outbox: outbox items written with each state change reach EventBridge this way.

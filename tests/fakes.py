@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -331,6 +332,9 @@ class FakePaymentGateway:
         self.refunds: list[dict[str, object]] = []
         self.canceled: list[str] = []
         self.captured: list[tuple[str, int | None]] = []
+        # Calls of `refund` per idempotency key (Stripe answers a repeated key with the first refund).
+        self.refund_calls: Counter[str] = Counter()
+        self.find_refund_calls = 0
 
     def create_payment_intent(
         self, checkout_id: str, amount: int, currency: str, capture_manual: bool
@@ -358,6 +362,7 @@ class FakePaymentGateway:
         idempotency_key: str,
         metadata: Mapping[str, str] | None = None,
     ) -> RefundRef:
+        self.refund_calls[idempotency_key] += 1
         for done in self.refunds:
             if done["idempotency_key"] == idempotency_key:
                 return RefundRef(str(done["id"]), amount, "eur", "succeeded")
@@ -373,6 +378,16 @@ class FakePaymentGateway:
             }
         )
         return RefundRef(refund_id, amount, "eur", "succeeded")
+
+    def find_refund(self, payment_intent_id: str, refund_claim: str) -> RefundRef | None:
+        self.find_refund_calls += 1
+        for done in self.refunds:
+            metadata = done["metadata"]
+            assert isinstance(metadata, dict)
+            same_intent = done["payment_intent_id"] == payment_intent_id
+            if same_intent and metadata.get("refund_claim") == refund_claim:
+                return RefundRef(str(done["id"]), int(str(done["amount"])), "eur", "succeeded")
+        return None
 
 
 class InMemoryOrderPaymentLookup:

@@ -21,7 +21,14 @@ from botocore.exceptions import ClientError
 from cloudtill import ddb, keys
 from cloudtill.checkout.dynamo import _checkout_record as checkout_from_item  # the checkout's own parser
 from cloudtill.checkout.records import CheckoutRecord
-from cloudtill.orders.ports import CheckoutClosed, OrderWrite, StaleOrder
+from cloudtill.orders.ports import (
+    CheckoutClosed,
+    ClaimTaken,
+    OrderWrite,
+    RefundClaim,
+    StaleOrder,
+    TransientError,
+)
 from cloudtill.orders.records import (
     Fulfilment,
     OrderLine,
@@ -41,6 +48,33 @@ PAYMENT_TOKEN = "payment_task_token"  # noqa: S105
 ORDER_TOKEN = "wait_task_token"  # noqa: S105
 _CONDITION_FAILED = "ConditionalCheckFailed"
 _CURSOR_KEYS = {"PK", "SK", "GSI1PK", "GSI1SK"}
+# Refund claims: `refund_<claim>` on the owner item is `requesting` (with `refund_<claim>_at`), then the
+# refund id, or `failed` (free again). While requesting, a pending item lists it for the stuck-refund
+# sweep, in its own partition (the order's partition is read whole by `get`).
+_REFUND_REQUESTING = "requesting"
+_REFUND_FAILED = "failed"
+PENDING_REFUNDS = "REFUNDS#REQUESTING"  # GSI1PK of pending refund claims; GSI1SK `<requested_at>#<PK>`
+
+
+def _pending_refund_key(refund: RefundClaim) -> tuple[str, str]:
+    return f"REFUND_CLAIM#{refund.idempotency_key}", "CLAIM"
+
+
+def _claim_names(claim: str) -> dict[str, str]:
+    return {"#claim": f"refund_{claim}", "#at": f"refund_{claim}_at"}
+
+
+def _claim_condition_failed(error: ClientError) -> bool:
+    """The claim's condition failed (False to the caller). Two transactions on the same owner item at
+    the same moment cancel one another: that one is worth a retry (TransientError), not a no."""
+    if not ddb.is_transaction_cancelled(error):
+        return False
+    codes = ddb.cancellation_codes(error)
+    if _CONDITION_FAILED in codes:
+        return True
+    if "TransactionConflict" in codes:
+        raise TransientError("a refund claim changed at the same moment") from None
+    return False
 
 
 def _order_fields(order: OrderRecord) -> dict[str, Any]:
@@ -393,32 +427,133 @@ class DynamoOrderRepository:
             raise
         return order_from_item(ddb.from_item(response["Attributes"]))
 
-    def claim_refund(self, owner: tuple[str, str], claim: str) -> bool:
+    def claim_refund(self, refund: RefundClaim, at: str, stale_before: str) -> ClaimTaken | None:
+        if self._claim_refund(refund, at, "attribute_not_exists(#claim)", {}):
+            return "first"
+        # Taken already: read who holds it (rare: a retry, or a webhook racing a workflow task).
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=ddb.key(*refund.owner),
+            ProjectionExpression="#claim, #at",
+            ExpressionAttributeNames=_claim_names(refund.claim),
+            ConsistentRead=True,
+        ).get("Item")
+        data = ddb.from_item(item) if item else {}
+        state = data.get(f"refund_{refund.claim}")
+        since = data.get(f"refund_{refund.claim}_at")
+        values: dict[str, Any]
+        if state == _REFUND_FAILED:
+            condition, values = "#claim = :failed", {":failed": _REFUND_FAILED}
+        elif state == _REFUND_REQUESTING and str(since or "") < stale_before:
+            # Taken over on the holder's own timestamp: of two retriers, one wins. (A claim written
+            # before claims had a timestamp counts as old.)
+            condition, values = (
+                ("#claim = :requesting AND #at = :since", {":since": since})
+                if since
+                else ("#claim = :requesting AND attribute_not_exists(#at)", {})
+            )
+        else:
+            return None  # settled with a refund id, or held by an attempt younger than `stale_before`
+        return "again" if self._claim_refund(refund, at, condition, values) else None
+
+    def settle_refund_claim(self, refund: RefundClaim, at: str, refund_id: str | None) -> None:
+        pk, sk = _pending_refund_key(refund)
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=ddb.key(*owner),
-                UpdateExpression="SET #claim = :requesting",
-                ConditionExpression=(
-                    "attribute_exists(PK) AND (attribute_not_exists(#claim) OR #claim = :failed)"
-                ),
-                ExpressionAttributeNames={"#claim": f"refund_{claim}"},
-                ExpressionAttributeValues=ddb.to_values({":requesting": "requesting", ":failed": "failed"}),
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": ddb.key(*refund.owner),
+                            "UpdateExpression": "SET #claim = :value",
+                            # Only the holder settles: an attempt that was taken over leaves it alone.
+                            "ConditionExpression": "#claim = :requesting AND #at = :at",
+                            "ExpressionAttributeNames": _claim_names(refund.claim),
+                            "ExpressionAttributeValues": ddb.to_values(
+                                {
+                                    ":value": refund_id or _REFUND_FAILED,
+                                    ":requesting": _REFUND_REQUESTING,
+                                    ":at": at,
+                                }
+                            ),
+                        }
+                    },
+                    # Settled or freed: no longer the sweep's (a freed claim's caller gets the error).
+                    {"Delete": {"TableName": self._table, "Key": ddb.key(pk, sk)}},
+                ]
             )
         except ClientError as error:
-            if ddb.is_conditional_failure(error):
+            if not _claim_condition_failed(error):
+                raise
+
+    def stuck_refund_claims(self, stale_before: str, limit: int) -> list[RefundClaim]:
+        # GSI1SK = "<requested_at>#<PK>": every claim made before `stale_before` sorts below it.
+        items = self._client.query(
+            TableName=self._table,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pending AND GSI1SK < :before",
+            ExpressionAttributeValues=ddb.to_values({":pending": PENDING_REFUNDS, ":before": stale_before}),
+            Limit=limit,
+        ).get("Items", [])
+        claims: list[RefundClaim] = []
+        for item in items:
+            data = ddb.from_item(item)
+            claims.append(
+                RefundClaim(
+                    owner=(str(data["owner_pk"]), str(data["owner_sk"])),
+                    claim=str(data["claim"]),
+                    payment_intent_id=str(data["payment_intent_id"]),
+                    amount=int(data["amount"]),
+                    metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
+                    reason=str(data["reason"]),
+                    requested_at=str(data["requested_at"]),
+                )
+            )
+        return claims
+
+    def _claim_refund(self, refund: RefundClaim, at: str, condition: str, values: dict[str, Any]) -> bool:
+        """Set the claim `requesting` at `at` if `condition` holds, and (re)write its pending item with
+        everything the sweep needs to request it again: one transaction, so no claim is ever
+        `requesting` without being listed."""
+        pk, sk = _pending_refund_key(refund)
+        pending = {
+            "PK": pk,
+            "SK": sk,
+            "entity": "refund_claim",
+            "owner_pk": refund.owner[0],
+            "owner_sk": refund.owner[1],
+            "claim": refund.claim,
+            "payment_intent_id": refund.payment_intent_id,
+            "amount": refund.amount,
+            "reason": refund.reason,
+            "metadata": dict(refund.metadata),
+            "requested_at": at,
+            "GSI1PK": PENDING_REFUNDS,
+            "GSI1SK": f"{at}#{pk}",
+        }
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": ddb.key(*refund.owner),
+                            "UpdateExpression": "SET #claim = :requesting, #at = :at",
+                            "ConditionExpression": f"attribute_exists(PK) AND ({condition})",
+                            "ExpressionAttributeNames": _claim_names(refund.claim),
+                            "ExpressionAttributeValues": ddb.to_values(
+                                {":requesting": _REFUND_REQUESTING, ":at": at, **values}
+                            ),
+                        }
+                    },
+                    {"Put": {"TableName": self._table, "Item": ddb.to_item(pending)}},
+                ]
+            )
+        except ClientError as error:
+            if _claim_condition_failed(error):
                 return False
             raise
         return True
-
-    def settle_refund_claim(self, owner: tuple[str, str], claim: str, refund_id: str | None) -> None:
-        self._client.update_item(
-            TableName=self._table,
-            Key=ddb.key(*owner),
-            UpdateExpression="SET #claim = :value",
-            ExpressionAttributeNames={"#claim": f"refund_{claim}"},
-            ExpressionAttributeValues=ddb.to_values({":value": refund_id or "failed"}),
-        )
 
     def mark(self, owner: tuple[str, str], flag: str, at: str) -> bool:
         try:

@@ -16,25 +16,27 @@ so the token is resumed whichever arrives first (docs/orders.md).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cloudtill import keys
 from cloudtill.checkout.records import CheckoutRecord
-from cloudtill.clock import Clock, iso
+from cloudtill.clock import Clock, SystemClock, iso
 from cloudtill.errors import DomainError
+from cloudtill.observability import logger
 from cloudtill.orders import events, rules
 from cloudtill.orders.ports import (
     CheckoutClosed,
     CheckoutExpirer,
     OrderRepository,
     OrderWrite,
+    RefundClaim,
     StaleOrder,
     StockWrite,
     TransientError,
 )
 from cloudtill.orders.records import OrderRecord
-from cloudtill.payments.ports import PaymentGateway, PaymentStore
+from cloudtill.payments.ports import REFUND_CLAIM_METADATA, PaymentGateway, PaymentStore
 from cloudtill.payments.records import PaymentRecord
 from cloudtill.stock.events import stock_adjusted, stock_low_for
 from cloudtill.stock.ports import StaleStock
@@ -47,6 +49,12 @@ COMPLETED = "completed"
 PAYMENT_CANCELLED = "payment_cancelled_at"
 LATE_REFUND = "late"
 CANCEL_REFUND = "cancel"
+# A refund claim still `requesting` this long after it was made belongs to an attempt that died
+# between claim and settle: every function that claims refunds is stopped by Lambda at its timeout
+# (orders 30 s, payments 10 s), so 5 minutes is 10x the longest, with room for clock differences
+# between hosts, and still returns the money within minutes. Then a later attempt may take it over.
+REFUND_CLAIM_STALE_AFTER = timedelta(minutes=5)
+STUCK_REFUNDS_PER_SWEEP = 25
 
 
 def payment_outcome(record: PaymentRecord, checkout: CheckoutRecord) -> dict[str, Any]:
@@ -115,6 +123,8 @@ class OrderLifecycle:
             ),
             "cancel_order": lambda: self.cancel_order(payload["order_id"]),
             "complete_order": lambda: self.complete_order(payload["order_id"]),
+            # Not a state machine task: the `settle-stuck-refunds` schedule (infra/wiring.py).
+            "settle_stuck_refunds": lambda: settle_stuck_refunds(self._orders, self._gateway, self._clock),
         }
         if task not in handlers:
             raise ValueError(f"unknown order lifecycle task {task!r}")
@@ -223,7 +233,7 @@ class OrderLifecycle:
         metadata: dict[str, str],
     ) -> bool:
         return request_refund_once(
-            self._orders, self._gateway, owner, claim, payment_intent_id, amount, metadata
+            self._orders, self._gateway, owner, claim, payment_intent_id, amount, metadata, self._clock
         )
 
     # -- confirmation --------------------------------------------------------------------------------
@@ -364,21 +374,67 @@ def request_refund_once(
     payment_intent_id: str,
     amount: int,
     metadata: dict[str, str],
+    clock: Clock | None = None,
 ) -> bool:
     """Ask Stripe for a refund exactly once per (`owner` item, `claim`): the claim is a conditional write
     on the item, so a retried task or a redelivered webhook never refunds twice (Stripe's idempotency
     key, derived from the same claim, is the second guard). A failed request frees the claim and raises
-    TransientError. True when this call requested the refund."""
-    if amount <= 0 or not orders.claim_refund(owner, claim):
+    TransientError. An attempt that died between claim and settle leaves the claim `requesting`: after
+    REFUND_CLAIM_STALE_AFTER any later attempt, or the stuck-refund sweep, takes it over and finishes
+    it (docs/orders.md "Refunds"). True when this call requested the refund."""
+    if amount <= 0:
         return False
+    refund = RefundClaim(owner, claim, payment_intent_id, amount, dict(metadata))
+    return _request_refund(orders, gateway, refund, clock or SystemClock(), free_on_failure=True)
+
+
+def settle_stuck_refunds(
+    orders: OrderRepository, gateway: PaymentGateway, clock: Clock, limit: int = STUCK_REFUNDS_PER_SWEEP
+) -> dict[str, Any]:
+    """The `settle-stuck-refunds` schedule: finish every refund whose claim has been `requesting` for
+    longer than REFUND_CLAIM_STALE_AFTER (its attempt died between claim and settle). Each is taken over
+    with the same conditional write as any retry, so a sweep racing a retry refunds once. One that fails
+    again stays pending (not freed: nothing else would retry it) and the next sweep tries again."""
+    stale_before = iso(clock.now() - REFUND_CLAIM_STALE_AFTER)
+    settled = 0
+    pending: list[str] = []
+    for refund in orders.stuck_refund_claims(stale_before, limit):
+        try:
+            if _request_refund(orders, gateway, refund, clock, free_on_failure=False):
+                settled += 1
+        except TransientError:
+            pending.append(refund.idempotency_key)
+    if pending:
+        logger.warning("stuck refunds failed again; retried by the next sweep", extra={"claims": pending})
+    return {"settled": settled, "still_pending": pending}
+
+
+def _request_refund(
+    orders: OrderRepository,
+    gateway: PaymentGateway,
+    refund: RefundClaim,
+    clock: Clock,
+    free_on_failure: bool,
+) -> bool:
+    now = clock.now()
+    at = iso(now)
+    taken = orders.claim_refund(refund, at, iso(now - REFUND_CLAIM_STALE_AFTER))
+    if taken is None:
+        return False  # requested already, or another attempt is at it right now
+    key = refund.idempotency_key
     try:
-        refund = gateway.refund(
-            payment_intent_id, amount, "requested_by_customer", f"{claim}-{owner[0]}", metadata
-        )
+        # Taken again (an earlier attempt failed or died): that attempt may have reached Stripe, so
+        # look for its refund first. Stripe's idempotency key would answer the same within 24 hours,
+        # but not later, and localstripe ignores it.
+        done = gateway.find_refund(refund.payment_intent_id, key) if taken == "again" else None
+        if done is None:
+            metadata = {**refund.metadata, REFUND_CLAIM_METADATA: key}
+            done = gateway.refund(refund.payment_intent_id, refund.amount, refund.reason, key, metadata)
     except DomainError:
-        orders.settle_refund_claim(owner, claim, None)
-        raise TransientError(f"refund of {payment_intent_id} failed") from None
-    orders.settle_refund_claim(owner, claim, refund.id)
+        if free_on_failure:
+            orders.settle_refund_claim(refund, at, None)
+        raise TransientError(f"refund of {refund.payment_intent_id} failed") from None
+    orders.settle_refund_claim(refund, at, done.id)
     return True
 
 

@@ -4,9 +4,9 @@ unit tests use the in-memory fakes of `tests/fakes.py`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from cloudtill.checkout.records import CheckoutRecord
 from cloudtill.orders.records import Fulfilment, OrderRecord, OrderReturn, OrderView
@@ -45,6 +45,29 @@ class OrderWrite:
     # Confirmation only: the checkout completes and its reservations are committed in the same write.
     checkout: CheckoutRecord | None = None
     reservations: dict[str, int] = field(default_factory=dict)
+
+
+ClaimTaken = Literal["first", "again"]
+
+
+@dataclass(frozen=True)
+class RefundClaim:
+    """A refund requested at most once per (`owner` item, `claim`), with everything needed to request
+    it again after a crash (the stuck-refund sweep reads it back from the pending list)."""
+
+    owner: tuple[str, str]  # (PK, SK) of the item carrying the claim: the order or the checkout
+    claim: str  # e.g. `cancel`, `late`, `return_2`
+    payment_intent_id: str
+    amount: int
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    reason: str = "requested_by_customer"
+    requested_at: str = ""  # as listed: when its current holder claimed it
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stripe's idempotency key, also kept in the refund's metadata (`refund_claim`) so a retry
+        can find the refund of an earlier attempt (`PaymentGateway.find_refund`)."""
+        return f"{self.claim}-{self.owner[0]}"
 
 
 class OrderRepository(Protocol):
@@ -100,13 +123,22 @@ class OrderRepository(Protocol):
         sees this token). Returns the order as of that write; None when unknown."""
         ...
 
-    def claim_refund(self, owner: tuple[str, str], claim: str) -> bool:
-        """Claim the right to request the refund `claim` of the item `owner` (PK, SK): True once,
-        False when requested already. A claim released by `release_refund_claim` can be taken again."""
+    def claim_refund(self, refund: RefundClaim, at: str, stale_before: str) -> ClaimTaken | None:
+        """Claim the right to request `refund` (claim `refund_<claim>` on the item `refund.owner`),
+        recording `at` as its `requested_at`, and list it as pending (the stuck-refund sweep's index)
+        in the same write. `first`: never claimed before. `again`: it had failed, or it was stuck
+        `requesting` since before `stale_before` and is taken over (conditional on the old
+        `requested_at`: of two retriers one wins). None: requested already, or another attempt holds
+        it (younger than `stale_before`)."""
         ...
 
-    def settle_refund_claim(self, owner: tuple[str, str], claim: str, refund_id: str | None) -> None:
-        """`refund_id` set: the refund was requested. None: it failed, the claim may be taken again."""
+    def settle_refund_claim(self, refund: RefundClaim, at: str, refund_id: str | None) -> None:
+        """`refund_id` set: the refund was requested (no longer pending). None: it failed, the claim
+        may be taken again. Only the holder that claimed at `at` settles (a no-op otherwise)."""
+        ...
+
+    def stuck_refund_claims(self, stale_before: str, limit: int) -> list[RefundClaim]:
+        """Pending refunds claimed before `stale_before` (oldest first, at most `limit`)."""
         ...
 
     def mark(self, owner: tuple[str, str], flag: str, at: str) -> bool:

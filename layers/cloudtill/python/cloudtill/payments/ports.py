@@ -14,6 +14,9 @@ from typing import Protocol
 from cloudtill.outbox import DomainEvent
 from cloudtill.payments.records import PaymentRecord
 
+# Metadata key of a refund naming the claim it was requested for (`PaymentGateway.find_refund`).
+REFUND_CLAIM_METADATA = "refund_claim"
+
 
 @dataclass(frozen=True)
 class PaymentIntentRef:
@@ -56,6 +59,12 @@ class PaymentGateway(Protocol):
         idempotency_key: str,
         metadata: Mapping[str, str] | None = None,
     ) -> RefundRef: ...
+
+    def find_refund(self, payment_intent_id: str, refund_claim: str) -> RefundRef | None:
+        """The refund of `payment_intent_id` whose metadata `refund_claim` is `refund_claim`, if one
+        was created: what a retried refund looks for first, so it never refunds twice even where
+        Stripe's idempotency key cannot help (after 24 hours; localstripe ignores the key)."""
+        ...
 
 
 class SignatureVerifier(Protocol):

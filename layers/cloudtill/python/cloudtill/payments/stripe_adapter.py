@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from cloudtill.errors import DomainError, ValidationFailed
 from cloudtill.observability import logger
-from cloudtill.payments.ports import PaymentIntentRef, RefundRef
+from cloudtill.payments.ports import REFUND_CLAIM_METADATA, PaymentIntentRef, RefundRef
 
 if TYPE_CHECKING:
     import stripe
@@ -114,6 +114,26 @@ class StripePaymentGateway:
         return RefundRef(
             id=refund.id, amount=refund.amount, currency=refund.currency, status=str(refund.status)
         )
+
+    def find_refund(self, payment_intent_id: str, refund_claim: str) -> RefundRef | None:
+        client = self._stripe()
+        with _stripe_errors("find_refund"):
+            # A PaymentIntent has a handful of refunds at most; metadata cannot be filtered server-side.
+            found = client.v1.refunds.list(params={"payment_intent": payment_intent_id, "limit": 100})
+            for refund in found.auto_paging_iter():
+                metadata = refund.metadata
+                if (
+                    metadata
+                    and REFUND_CLAIM_METADATA in metadata
+                    and metadata[REFUND_CLAIM_METADATA] == refund_claim
+                ):
+                    return RefundRef(
+                        id=refund.id,
+                        amount=refund.amount,
+                        currency=refund.currency,
+                        status=str(refund.status),
+                    )
+        return None
 
 
 @contextmanager
