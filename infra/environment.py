@@ -17,6 +17,8 @@ from infra.wiring import FunctionSpec
 METRICS_NAMESPACE = "cloudtill"
 LOG_LEVEL = "INFO"
 REPORTS_BUCKET_VARIABLE = "REPORTS_BUCKET"
+# Domains whose functions learn the reports bucket's name.
+REPORTS_BUCKET_DOMAINS = frozenset({"reporting", "notifications"})
 
 
 def function_environment(
@@ -52,8 +54,9 @@ def function_environment(
     if state_machine_arn is not None:
         # The order lifecycle: checkout starts executions; the others only resume task tokens.
         environment["STATE_MACHINE_ARN"] = state_machine_arn
-    if reports_bucket is not None and spec.domain == "reporting":
-        # Only the reporting function learns the reports bucket (the CDK construct, which creates the
-        # bucket after the functions, sets the same variable with `add_environment`).
+    if reports_bucket is not None and spec.domain in REPORTS_BUCKET_DOMAINS:
+        # Only the reporting function (writes the reports) and notifications (links to them) learn the
+        # reports bucket (in CDK the bucket is created after the functions: the constructs set the same
+        # variable with `add_environment`).
         environment[REPORTS_BUCKET_VARIABLE] = reports_bucket
     return environment

@@ -17,8 +17,10 @@ from infra.constructs.data import DataTables
 from infra.constructs.domain import DomainFunctions
 from infra.constructs.eventing import Eventing
 from infra.constructs.messaging import Messaging
+from infra.constructs.notifications import NotificationsDomain
 from infra.constructs.operations import Operations
 from infra.constructs.registry import domain_construct
+from infra.constructs.reporting import ReportingDomain
 from infra.constructs.schedules import Schedules
 from infra.constructs.workflows import Workflows, client_state_machine_arns
 from infra.declaration import Declaration
@@ -88,6 +90,10 @@ class CloudtillStack(Stack):
             for domain, specs in specs_by_domain.items()
         }
         self.functions: dict[str, lambda_.Function] = dict(self.function_factory.functions)
+        # Cross-domain: ReportReady e-mails link to the report, so notifications may read reports/*.
+        reporting, notifications = self.domains.get("reporting"), self.domains.get("notifications")
+        if isinstance(reporting, ReportingDomain) and isinstance(notifications, NotificationsDomain):
+            notifications.link_reports(reporting.reports_bucket)
 
         self.api = Api(
             self, "Api", stage=stage, region=region, routes=declaration.routes, functions=self.functions

@@ -7,7 +7,8 @@ Two event shapes reach it:
 - SNS records (SES bounces/complaints via the configuration set's event destination): addresses are
   put on the suppression list.
 
-Logs carry event ids, message names and recipient hashes, never an address.
+Logs carry event ids, message names and recipient hashes, never an address, and never a report link
+(a presigned URL's signature is a credential).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from babel import Locale
 from cloudtill.clock import SystemClock
-from cloudtill.notifications.aws import SesMailer, SnsSmsSender
+from cloudtill.notifications.aws import S3ReportLinks, SesMailer, SnsSmsSender
 from cloudtill.notifications.dynamo import (
     DynamoContacts,
     DynamoNotificationLog,
@@ -70,6 +71,7 @@ def service() -> NotificationService:
                 "url": shop.storefront_url,
                 "language": Locale.parse(shop.locale).language,
             },
+            timezone=shop.timezone,
         ),
         mailer=SesMailer(shop.sender_email, notification_settings.ses_configuration_set, shop.shop_name),
         sms=SnsSmsSender(notification_settings.sms_sender_id),
@@ -82,6 +84,15 @@ def service() -> NotificationService:
         suppressions=suppressions(),
         contacts=DynamoContacts(settings.table_name, prefetcher()),
         prefetcher=prefetcher(),
+        report_links=(
+            S3ReportLinks(
+                notification_settings.reports_bucket,
+                timedelta(seconds=notification_settings.report_link_seconds),
+                clock,
+            )
+            if notification_settings.reports_bucket
+            else None
+        ),
     )
 
 

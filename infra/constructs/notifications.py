@@ -4,15 +4,20 @@ bounce/complaint events -> SNS -> the same function) and SMS via SNS.
 Least privilege on the main table cannot be said with `grant_*_data` (table-wide), so the policy uses
 `dynamodb:LeadingKeys`: the function reads checkouts, orders and its own items, and can write only
 `NOTIFICATION#…` and `SUPPRESSED#…` items: never order, checkout or stock data.
+
+ReportReady e-mails carry a presigned link to the day's report, signed by this function when it sends
+(the event carries only the key): the stack calls `link_reports` with the reporting construct's bucket,
+which grants `s3:GetObject` on `reports/*` only (S3 checks the signer's permission when the link is used).
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnResource, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -23,6 +28,8 @@ from infra.acknowledgements import acknowledge
 from infra.constructs.domain import DomainFunctions, grant_items_by_prefix
 from infra.constructs.eventing import VISIBILITY_TIMEOUT_FACTOR
 from infra.constructs.queues import dead_letter_queue
+from infra.constructs.reporting import REPORTS_PREFIX
+from infra.environment import REPORTS_BUCKET_VARIABLE
 from infra.function_factory import FunctionDependencies, FunctionFactory
 from infra.wiring import FunctionSpec
 
@@ -68,6 +75,30 @@ class NotificationsDomain(DomainFunctions):
         )
         self._email(spec, function)
         self._sms(function)
+
+    def link_reports(self, bucket: s3.Bucket) -> None:
+        """Lets the functions sign links to report files: read of `reports/*` in `bucket`, nothing else
+        (no list, no write, no other prefix), and the bucket's name in their environment."""
+        bucket_resource = bucket.node.default_child
+        assert isinstance(bucket_resource, CfnResource)
+        bucket_id = Stack.of(self).get_logical_id(bucket_resource)
+        for function in self.functions.values():
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="SignReportLinks",
+                    actions=["s3:GetObject"],
+                    resources=[bucket.arn_for_objects(REPORTS_PREFIX)],
+                )
+            )
+            function.add_environment(REPORTS_BUCKET_VARIABLE, bucket.bucket_name)
+            role = function.role
+            assert role is not None
+            acknowledge(
+                role.node.find_child("DefaultPolicy"),
+                f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/reports/*]",
+                "ReportReady e-mails link to reports/YYYY/MM/DD/report.html with a URL this role signs: "
+                "s3:GetObject on the reports/ prefix only (a new file every day).",
+            )
 
     def _email(self, spec: FunctionSpec, function: lambda_.Function) -> None:
         stack = Stack.of(self)

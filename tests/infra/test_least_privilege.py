@@ -13,8 +13,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
+from cloudtill.settings import ShopSettings
 
 from infra.declaration import Declaration
+from infra.environment import function_environment
 from tests.infra.conftest import Extended
 from tests.infra.template_checks import (
     actions_of,
@@ -209,6 +211,55 @@ def test_notifications_cannot_write_order_checkout_or_stock_data(eu_template: di
             allowed = [key for key in FOREIGN_KEYS if any(fnmatchcase(key, p) for p in patterns)]
             assert allowed == [], f"notifications may write {allowed} ({patterns})"
     assert writes, "expected the notification-record writes to be granted"
+
+
+def _reports_bucket(template: dict[str, Any]) -> str:
+    (bucket,) = resources_of_type(template, "AWS::S3::Bucket")
+    return bucket
+
+
+def _s3_statements(template: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    role = function_role(template, function_logical_id(template, function))
+    return [s for s in role_statements(template, role) if any(a.startswith("s3:") for a in actions_of([s]))]
+
+
+def test_notifications_may_only_read_report_files_to_sign_links(eu_template: dict[str, Any]) -> None:
+    # ReportReady e-mails carry a link notifications signs: S3 honours it only if the signer may GetObject
+    bucket = _reports_bucket(eu_template)
+    [statement] = _s3_statements(eu_template, "notifications")
+    assert statement["Effect"] == "Allow" and "Condition" not in statement
+    # Read only: no put, no delete, no list
+    assert actions_of([statement]) == {"s3:GetObject"}
+    # ... of objects under reports/ in the reports bucket, nothing else (not the bucket, not `*`)
+    assert statement["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/reports/*"]]}
+    # The bucket's name reaches the function (the same variable localrt sets: infra.environment)
+    function = eu_template["Resources"][function_logical_id(eu_template, "notifications")]
+    assert function["Properties"]["Environment"]["Variables"]["REPORTS_BUCKET"] == {"Ref": bucket}
+
+
+def test_only_reporting_and_notifications_reach_the_reports_bucket(eu_template: dict[str, Any]) -> None:
+    bucket = _reports_bucket(eu_template)
+    functions = resources_of_type(eu_template, "AWS::Lambda::Function")
+    for spec in Declaration.from_wiring().functions:
+        logical_id = function_logical_id(eu_template, spec.name)
+        statements = _s3_statements(eu_template, spec.name)
+        variables = functions[logical_id]["Properties"]["Environment"]["Variables"]
+        if spec.domain in ("reporting", "notifications"):
+            assert statements and "REPORTS_BUCKET" in variables, spec.name
+            assert {ref for s in statements for ref in references(s["Resource"])} == {bucket}, spec.name
+        else:
+            assert statements == [] and "REPORTS_BUCKET" not in variables, spec.name
+        # localrt builds environments with the same function: the same functions learn the bucket there
+        local = function_environment(
+            spec,
+            stage="local",
+            shop=ShopSettings(),
+            table_name="t",
+            idempotency_table_name="i",
+            event_bus_name="b",
+            reports_bucket="cloudtill-reports",
+        )
+        assert ("REPORTS_BUCKET" in local) == (spec.domain in ("reporting", "notifications")), spec.name
 
 
 def test_function_roles_carry_no_aws_managed_policies(eu_template: dict[str, Any]) -> None:

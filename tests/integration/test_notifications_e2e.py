@@ -6,9 +6,11 @@ however often the event arrives; SES failures are retried; a permanent failure e
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from cloudtill import ddb
@@ -301,3 +303,57 @@ def test_abandoned_checkout_reminder_only_with_marketing_consent(
     )
     assert record["status"] == "no_consent"
     assert emails(api, declining) == []
+
+
+# The signature of a SigV4 presigned URL: a credential, so it may appear in the e-mail and nowhere else.
+PRESIGNED_LINK = re.compile(r"https?://\S+?X-Amz-Signature=(?P<signature>[0-9a-f]{64})")
+
+
+def test_report_ready_email_links_to_the_report_and_the_link_is_never_logged(
+    backend: RunningBackend, api: httpx.Client, admin: httpx.Client, unique: str
+) -> None:
+    # Given a day nobody reported on yet in this backend (the ReportReady id derives from day + content)
+    day = date(2019, 1, 1) + timedelta(days=int(unique, 16) % 3000)
+    subject = f"Daily report for {day.isoformat()}"
+
+    # When ops run the day's report (reporting writes reports/YYYY/MM/DD/* and emits ReportReady)
+    run = admin.post(f"/admin/reports/{day.isoformat()}")
+    assert run.status_code == 200, run.text
+    html_key = run.json()["keys"]["html"]
+
+    # Then ops get one e-mail whose text and HTML carry the same presigned link to report.html
+    [mail] = wait_for(
+        lambda: [m for m in api.get("/_local/emails").json()["items"] if m["subject"] == subject],
+        bool,
+        "ReportReady e-mail",
+    )
+    match = PRESIGNED_LINK.search(mail["text"])
+    assert match, mail["text"]
+    link, signature = match.group(0), match.group("signature")
+    assert f'href="{link.replace("&", "&amp;")}"' in mail["html"]
+    assert link.startswith(f"{backend.aws_endpoint}/") and html_key in link
+    # ... saying until when it works (12 h from now, shown in the shop's time zone) and the key for after
+    assert "the link works until " in mail["text"] and html_key in mail["text"]
+    expires = int(parse_qs(urlsplit(link).query)["X-Amz-Expires"][0])
+    assert expires == 12 * 3600
+
+    # And the link opens the report from a browser on this machine: moto serves the presigned GET
+    opened = httpx.get(link, timeout=30)
+    assert opened.status_code == 200, opened.text[:500]
+    assert opened.headers["content-type"].startswith("text/html")
+    assert day.isoformat() in opened.text and "<canvas" in opened.text
+
+    # And the link lives only in the e-mail: not in the event on the bus, not in the backend's log
+    ready = [
+        e
+        for e in api.get("/_local/events", params={"detail_type": "ReportReady"}).json()["items"]
+        if e["detail"]["date"] == day.isoformat()
+    ]
+    assert ready and all("X-Amz-" not in json.dumps(e) for e in ready)
+    record = notification_record(backend, mail["event_id"], mail["recipients"][0])
+    assert record is not None and record["status"] == "sent"
+    assert signature not in json.dumps(record, default=str)
+    wait_for(lambda: settled(api), bool, "notifications queue drained")
+    log = backend.log_text()
+    assert '"notification":"report_ready"' in log.replace(" ", "")  # the send itself was logged
+    assert signature not in log and "X-Amz-Signature" not in log

@@ -103,6 +103,7 @@ CONTEXTS: dict[str, dict[str, Any]] = {
             "summary": {"orders": 12, "gross": 123456, "refunds": 1999},
         },
         "money_fields": MONEY_SUMMARY_FIELDS,
+        "link": None,  # no signed link (no reports bucket): tests/unit/test_notifications_report_link.py
     },
 }
 

@@ -1,13 +1,14 @@
 """Ports of the notifications domain (Protocols) and the values that cross them.
 
-Adapters: `aws.SesMailer`, `aws.SnsSmsSender` (AWS and local), `dynamo.*` (main table); in-memory fakes
-for unit tests live in tests/fakes.py.
+Adapters: `aws.SesMailer`, `aws.SnsSmsSender`, `aws.S3ReportLinks` (AWS and local), `dynamo.*` (main
+table); in-memory fakes for unit tests live in tests/fakes.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 Channel = Literal["email", "sms"]
@@ -67,6 +68,21 @@ class Mailer(Protocol):
 
 class SmsSender(Protocol):
     def send(self, phone: str, text: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class ReportLink:
+    """A time-limited link to a report file. `url` is a bearer credential (its signature grants the
+    read): it goes into the e-mail and nowhere else, never into a log, an event or a record."""
+
+    url: str = field(repr=False)
+    expires_at: datetime  # timezone-aware
+
+
+class ReportLinks(Protocol):
+    def link(self, key: str) -> ReportLink:
+        """A link that lets whoever holds it GET the report file `key` until `expires_at`."""
+        ...
 
 
 @dataclass(frozen=True)

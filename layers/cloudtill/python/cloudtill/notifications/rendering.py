@@ -4,16 +4,20 @@
 HTML templates are autoescaped (a product called `<script>` is shown, never run); text templates are
 not (they are plain text, shown verbatim). Undefined variables fail the render (StrictUndefined), so a
 template and its context cannot drift apart unnoticed. Amounts are formatted by Babel for the currency
-(its own number of decimals) and the stack's locale: never by hand.
+(its own number of decimals) and the stack's locale: never by hand; moments (`datetime` filter) in the
+shop's time zone, named, so "valid until" means the same to every reader.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from babel.numbers import format_currency, get_currency_precision
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -22,6 +26,13 @@ def format_money(amount: int, currency: str, locale: str) -> str:
     """Minor units -> `€12.34` / `12,34 €` / `¥1,234` as the locale writes the currency."""
     digits = get_currency_precision(currency)
     return format_currency(Decimal(amount) / (Decimal(10) ** digits), currency, locale=locale)
+
+
+def format_moment(moment: datetime, timezone: str, locale: str) -> str:
+    """An aware datetime -> `16 Jul 2026, 14:00:03 (Europe/Dublin)`: the locale's medium format in the
+    shop's zone, with the zone's name (Babel's abbreviations are ambiguous, e.g. GMT for Irish summer)."""
+    local = format_datetime(moment, "medium", tzinfo=ZoneInfo(timezone), locale=locale)
+    return f"{local} ({timezone})"
 
 
 @dataclass(frozen=True)
@@ -33,8 +44,9 @@ class RenderedMessage:
 
 
 class Renderer:
-    def __init__(self, templates_dir: Path, locale: str, shop: dict[str, Any]) -> None:
+    def __init__(self, templates_dir: Path, locale: str, shop: dict[str, Any], timezone: str = "UTC") -> None:
         self.locale = locale
+        self.timezone = timezone
         self._templates_dir = templates_dir
         self._shop = shop
         self._env = Environment(
@@ -47,9 +59,13 @@ class Renderer:
             keep_trailing_newline=True,
         )
         self._env.filters["money"] = self._money
+        self._env.filters["datetime"] = self._moment
 
     def _money(self, amount: int, currency: str) -> str:
         return format_money(amount, currency, self.locale)
+
+    def _moment(self, moment: datetime) -> str:
+        return format_moment(moment, self.timezone, self.locale)
 
     def has_sms(self, message: str) -> bool:
         return (self._templates_dir / f"{message}.sms.txt").is_file()

@@ -36,6 +36,7 @@ from cloudtill.notifications.ports import (
     NotificationLog,
     Prefetcher,
     ReadAhead,
+    ReportLinks,
     SmsSender,
     Suppressions,
     recipient_hash,
@@ -115,8 +116,10 @@ class NotificationService:
         suppressions: Suppressions,
         contacts: Contacts,
         prefetcher: Prefetcher | None = None,
+        report_links: ReportLinks | None = None,
     ) -> None:
         self._config = config
+        self._report_links = report_links
         self._prefetcher: Prefetcher = prefetcher or NoPrefetch()
         self._renderer = renderer
         self._mailer = mailer
@@ -370,7 +373,11 @@ class NotificationService:
         return self._ops("stock_low", {"stock": d.model_dump()})
 
     def _report_ready(self, d: models.ReportReady) -> list[Delivery]:
-        return self._ops("report_ready", {"report": d.model_dump(), "money_fields": MONEY_SUMMARY_FIELDS})
+        # Signed here, just before this invocation sends, and never stored: the event (outbox, bus, DLQ)
+        # carries only the key, and a redelivery signs afresh. Without a bucket: the key, no link.
+        link = self._report_links.link(d.html_key) if self._report_links and d.html_key else None
+        context = {"report": d.model_dump(), "money_fields": MONEY_SUMMARY_FIELDS, "link": link}
+        return self._ops("report_ready", context)
 
 
 def _hash(delivery: Delivery) -> str:

@@ -14,3 +14,9 @@ class NotificationSettings(BaseSettings):
     # A `sending` claim older than this is taken over by a redelivery: the queue's visibility timeout.
     resend_after_seconds: int = Field(default=60, ge=1)
     sms_sender_id: str | None = None
+    # The reports bucket (shared variable, no prefix): ReportReady e-mails link to the report in it.
+    # None: the e-mail names the report's key instead of linking to it.
+    reports_bucket: str | None = Field(default=None, validation_alias="REPORTS_BUCKET")
+    # How long a report link works (at most; the signing credentials may end it sooner). 12 h: the
+    # morning's e-mail still opens in the afternoon, and a forwarded link dies the same day.
+    report_link_seconds: int = Field(default=12 * 3600, ge=60, le=7 * 24 * 3600)
