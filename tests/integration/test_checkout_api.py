@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cloudtill.checkout.models import MAX_DISTINCT_SKUS
 
 from tests.integration.checkout_support import (
     assert_event_matches_schema,
@@ -20,7 +21,8 @@ from tests.integration.checkout_support import (
     outbox_events,
 )
 from tests.integration.conftest import RunningBackend
-from tests.integration.invariants import assert_reservations_reconcile
+from tests.integration.invariants import assert_order_invariants, assert_reservations_reconcile
+from tests.integration.orders_support import pay, wait_for_order_id
 from tests.integration.stock_helpers import allow_backorders, counters, receive
 
 THREADS = 25
@@ -220,6 +222,41 @@ def test_backorders_are_reserved_beyond_stock_up_to_the_limit(
     assert api.post("/checkouts", json=checkout_body((sku, 1))).status_code == 201
     assert counters(backend, sku)["available"] == 0
     assert_reservations_reconcile(backend, [sku], admin)
+
+
+def test_the_widest_checkout_is_accepted_and_confirmed_and_one_sku_more_is_refused(
+    backend: RunningBackend, admin: httpx.Client, api: httpx.Client, unique: str
+) -> None:
+    # Given one SKU more than a checkout may hold, 2 on hand each and low at 1: a sale of the unit a
+    # checkout reserves is the first stock write to see the SKU low, so its confirmation also writes
+    # StockLow for every SKU (the widest confirmation there is)
+    names = tuple(f"W{n:02d}" for n in range(MAX_DISTINCT_SKUS + 1))
+    skus = make_skus(admin, unique, names, price=300)
+    for sku in skus:
+        receive(backend, admin, sku, 2)
+        settings = admin.put(f"/admin/stock/{sku}/settings", json={"low_stock_threshold": 1})
+        assert settings.status_code == 200, settings.text
+    # When a shopper checks all of them out: 422 naming `lines`, and nothing is reserved
+    too_wide = api.post("/checkouts", json=checkout_body(*((sku, 1) for sku in skus)))
+    assert_problem(too_wide, 422, "lines")
+    assert [counters(backend, sku)["reserved"] for sku in skus] == [0] * len(skus)
+    # When one fewer: 201, one unit of each reserved
+    widest = skus[:MAX_DISTINCT_SKUS]
+    response = api.post("/checkouts", json=checkout_body(*((sku, 1) for sku in widest)))
+    assert response.status_code == 201, response.text
+    checkout = response.json()
+    assert [counters(backend, sku)["reserved"] for sku in widest] == [1] * MAX_DISTINCT_SKUS
+    # Then, once paid, it becomes an order: every unit sold, every SKU now flagged low
+    pay(api, checkout)
+    wait_for_order_id(api, checkout)
+    for sku in widest:
+        level = counters(backend, sku)
+        assert (level["on_hand"], level["reserved"]) == (1, 0), sku
+        stock = admin.get(f"/admin/stock/{sku}")
+        assert stock.status_code == 200, stock.text
+        assert stock.json()["low_stock"] is True, stock.json()
+    assert counters(backend, skus[-1])["on_hand"] == 2
+    assert_order_invariants(backend, [checkout["id"]], skus, admin)
 
 
 def test_shipping_methods_for_a_country(api: httpx.Client) -> None:
