@@ -30,6 +30,8 @@ PATTERNS = {
     "Stripe client secret": re.compile(r"pi_[A-Za-z0-9]+_secret_[A-Za-z0-9]+"),
     "Stripe API key": re.compile(r"\b[sr]k_(?:test|live)_[A-Za-z0-9]+"),
     "webhook signing secret": re.compile(r"whsec_[A-Za-z0-9_]+"),
+    # A presigned URL (the ReportReady link) is a bearer credential while it is valid.
+    "presigned URL signature": re.compile(r"X-Amz-Signature=[0-9a-f]{64}"),
 }
 # The shop's own addresses (configuration, not a customer's data) may appear in logs.
 ALLOWED = {ShopSettings().sender_email, ShopSettings().ops_email}
@@ -130,6 +132,7 @@ def test_the_patterns_catch_what_they_are_for() -> None:
         "secret pi_3Nabc123_secret_XyZ987",
         "key sk_test_51Habc",
         "signing whsec_abc_123",
+        "link https://bucket.s3.amazonaws.com/reports/x?X-Amz-Signature=" + "ab12" * 16,
     ]
     for sample in samples:
         assert _leaks(sample), sample
