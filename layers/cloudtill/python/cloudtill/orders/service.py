@@ -185,6 +185,7 @@ class OrderService:
                     order.payment_intent_id,
                     returned.refund_amount,
                     {"order_id": order_id, "return": str(returned.number)},
+                    self._clock,
                 )
             except TransientError:
                 # The return stands; its refund can be requested again with the payments refund route.
