@@ -337,7 +337,14 @@ def bench_per_order(backend: Backend, orders: int, in_flight: int = 1) -> dict[s
         flat(after["aws_calls"].get("functions", {})), flat(before["aws_calls"].get("functions", {}))
     )
     runtime = delta(flat(after["aws_calls"].get("runtime", {})), flat(before["aws_calls"].get("runtime", {})))
-    invocations = delta(after["invocations"], before["invocations"])
+    # Schedules (the minute expiry sweep, the 5-minute stuck-refund sweep) run whatever the traffic:
+    # not part of what an order costs, reported apart.
+    scheduled = delta(after.get("scheduled_invocations", {}), before.get("scheduled_invocations", {}))
+    invocations = {
+        name: count - scheduled.get(name, 0)
+        for name, count in delta(after["invocations"], before["invocations"]).items()
+        if count - scheduled.get(name, 0)
+    }
     dynamodb_by_function = {}
     for function, calls in after.get("aws_calls_by_function", {}).items():
         changed = delta(flat(calls), flat(before.get("aws_calls_by_function", {}).get(function, {})))
@@ -391,6 +398,7 @@ def bench_per_order(backend: Backend, orders: int, in_flight: int = 1) -> dict[s
         "dynamodb_request_units_per_order": {k: round(v / orders, 2) for k, v in units.items()},
         "lambda_invocations_per_order": round(lambda_invocations, 2),
         "invocations_by_function": {k: round(v / orders, 2) for k, v in sorted(invocations.items())},
+        "scheduled_invocations_during_run": scheduled,
         "state_transitions_per_order": state_transitions,
         "events_per_order": round(events_per_order, 2),
         "api_requests_per_order": round(api_requests, 2),

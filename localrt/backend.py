@@ -126,6 +126,8 @@ class LocalBackend:
                 "aws_calls_by_function": aws_calls.by_function(),
                 "dynamodb_request_units": aws_calls.dynamodb_units(),
                 "invocations": invocations,
+                # Of those, the ones schedules made (sweeps run whatever the traffic).
+                "scheduled_invocations": self.scheduler.runs,
             },
         )
 

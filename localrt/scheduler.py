@@ -40,13 +40,24 @@ class Scheduler:
         self._schedules = {s.name: s for s in SCHEDULES}
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
+        self._runs_lock = threading.Lock()
+        self._runs: dict[str, int] = {}
 
     @property
     def names(self) -> set[str]:
         return set(self._schedules)
 
+    @property
+    def runs(self) -> dict[str, int]:
+        """Invocations per function made by schedules since start (counted apart from what an order
+        costs: a sweep runs whether or not anybody orders)."""
+        with self._runs_lock:
+            return dict(self._runs)
+
     def fire(self, name: str, payload: dict[str, Any] | None = None) -> Any:
         schedule = self._schedules[name]
+        with self._runs_lock:
+            self._runs[schedule.function] = self._runs.get(schedule.function, 0) + 1
         return self._pools[schedule.function].invoke(schedule_event(schedule, payload or {}))
 
     def _loop(self) -> None:
