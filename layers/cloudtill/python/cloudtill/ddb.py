@@ -1,5 +1,5 @@
 """DynamoDB plumbing shared by the repository adapters: one client per process, item (de)serialization,
-opaque paging cursors and transaction-cancellation decoding.
+opaque paging cursors, batch reads and transaction-cancellation decoding.
 
 The client is created lazily on first use (not at import), once per cold start. The endpoint comes from
 the standard AWS configuration (`AWS_ENDPOINT_URL` locally), so the same code runs in AWS and locally.
@@ -11,6 +11,7 @@ import base64
 import binascii
 import functools
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 Item = dict[str, Any]
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
 
 
 @functools.cache
@@ -58,6 +60,31 @@ def to_values(data: dict[str, Any]) -> dict[str, Any]:
 
 def from_item(item: dict[str, Any]) -> Item:
     return {k: _to_python(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def batch_get(
+    dynamodb: Any,
+    table: str,
+    item_keys: Sequence[dict[str, Any]],
+    *,
+    consistent: bool = False,
+    projection: str | None = None,
+) -> list[dict[str, Any]]:
+    """The items of `item_keys` that exist (raw, in no particular order): BatchGetItem in chunks of
+    100 keys, asking again for the keys DynamoDB left unprocessed. Keys must be unique."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(item_keys), BATCH_GET_LIMIT):
+        request: dict[str, Any] = {"Keys": list(item_keys[start : start + BATCH_GET_LIMIT])}
+        if consistent:
+            request["ConsistentRead"] = True
+        if projection:
+            request["ProjectionExpression"] = projection
+        pending: dict[str, Any] = {table: request}
+        while pending:
+            response = dynamodb.batch_get_item(RequestItems=pending)
+            found += response.get("Responses", {}).get(table, [])
+            pending = response.get("UnprocessedKeys") or {}
+    return found
 
 
 def key(pk: str, sk: str) -> dict[str, Any]:

@@ -153,18 +153,12 @@ class DynamoProductRepository:
 
     def available_units(self, skus: list[str]) -> dict[str, int]:
         result: dict[str, int] = {}
-        unique = list(dict.fromkeys(skus))
-        for start in range(0, len(unique), 100):
-            request_keys = [ddb.key(*keys.sku(s)) for s in unique[start : start + 100]]
-            pending: dict[str, Any] = {
-                self._table: {"Keys": request_keys, "ProjectionExpression": "sku, on_hand, reserved"}
-            }
-            while pending:
-                response = self._client.batch_get_item(RequestItems=pending)
-                for raw in response.get("Responses", {}).get(self._table, []):
-                    item = ddb.from_item(raw)
-                    result[item["sku"]] = max(int(item.get("on_hand", 0)) - int(item.get("reserved", 0)), 0)
-                pending = response.get("UnprocessedKeys") or {}
+        request_keys = [ddb.key(*keys.sku(s)) for s in dict.fromkeys(skus)]
+        for raw in ddb.batch_get(
+            self._client, self._table, request_keys, projection="sku, on_hand, reserved"
+        ):
+            item = ddb.from_item(raw)
+            result[item["sku"]] = max(int(item.get("on_hand", 0)) - int(item.get("reserved", 0)), 0)
         return result
 
     # -- transaction parts -------------------------------------------------------------------------

@@ -30,7 +30,6 @@ HELD = "held"
 RELEASED = "released"
 _CONDITION_FAILED = "ConditionalCheckFailed"
 _CONFLICT = "TransactionConflict"
-_BATCH_GET_LIMIT = 100
 
 
 def _line_item(line: CheckoutLineRecord) -> dict[str, Any]:
@@ -93,7 +92,7 @@ def _checkout_item(record: CheckoutRecord) -> dict[str, Any]:
     }
 
 
-def _checkout_record(item: dict[str, Any]) -> CheckoutRecord:
+def checkout_record_from_item(item: dict[str, Any]) -> CheckoutRecord:
     raw_redemption = item.get("redemption")
     return CheckoutRecord(
         id=item["id"],
@@ -182,29 +181,19 @@ class DynamoCheckoutRepository:
 
     def skus(self, codes: Sequence[str]) -> dict[str, SkuSnapshot]:
         result: dict[str, SkuSnapshot] = {}
-        unique = list(dict.fromkeys(codes))
-        for start in range(0, len(unique), _BATCH_GET_LIMIT):
-            pending: dict[str, Any] = {
-                self._table: {
-                    "Keys": [ddb.key(*keys.sku(code)) for code in unique[start : start + _BATCH_GET_LIMIT]],
-                    "ConsistentRead": True,
-                }
-            }
-            while pending:
-                response = self._client.batch_get_item(RequestItems=pending)
-                for raw in response.get("Responses", {}).get(self._table, []):
-                    item = ddb.from_item(raw)
-                    result[item["sku"]] = SkuSnapshot(
-                        sku=item["sku"],
-                        name=_sku_name(item),
-                        price=int(item["price"]),
-                        currency=item["currency"],
-                        active=bool(item.get("active", False)),
-                        on_hand=int(item.get("on_hand", 0)),
-                        reserved=int(item.get("reserved", 0)),
-                        backorder_limit=int(item.get("backorder_limit", 0)),
-                    )
-                pending = response.get("UnprocessedKeys") or {}
+        request_keys = [ddb.key(*keys.sku(code)) for code in dict.fromkeys(codes)]
+        for raw in ddb.batch_get(self._client, self._table, request_keys, consistent=True):
+            item = ddb.from_item(raw)
+            result[item["sku"]] = SkuSnapshot(
+                sku=item["sku"],
+                name=_sku_name(item),
+                price=int(item["price"]),
+                currency=item["currency"],
+                active=bool(item.get("active", False)),
+                on_hand=int(item.get("on_hand", 0)),
+                reserved=int(item.get("reserved", 0)),
+                backorder_limit=int(item.get("backorder_limit", 0)),
+            )
         return result
 
     def promotion(self, code: str) -> StoredPromotion | None:
@@ -226,7 +215,7 @@ class DynamoCheckoutRepository:
         item = self._client.get_item(TableName=self._table, Key=ddb.key(pk, sk), ConsistentRead=True).get(
             "Item"
         )
-        return _checkout_record(ddb.from_item(item)) if item else None
+        return checkout_record_from_item(ddb.from_item(item)) if item else None
 
     def expired_checkout_ids(self, now: str, limit: int) -> list[str]:
         # GSI1SK = "<expires_at>#<checkout>#<sku>"; "$" sorts right after "#", so every reservation

@@ -38,7 +38,6 @@ CHECKOUT_ATTRIBUTES = (
     "status",
 )
 PREFETCHED_ATTRIBUTES = ("PK", "SK", *CHECKOUT_ATTRIBUTES, "attempts")
-BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
 UNPROCESSED_RETRIES = 3
 
 
@@ -64,8 +63,8 @@ class DynamoPrefetcher:
         # Each key once (BatchGetItem rejects duplicates), and nothing already known.
         todo = [k for k in dict.fromkeys(wanted_keys) if k not in self._items]
         names = {f"#a{n}": name for n, name in enumerate(PREFETCHED_ATTRIBUTES)}
-        for start in range(0, len(todo), BATCH_GET_LIMIT):
-            chunk = todo[start : start + BATCH_GET_LIMIT]
+        for start in range(0, len(todo), ddb.BATCH_GET_LIMIT):
+            chunk = todo[start : start + ddb.BATCH_GET_LIMIT]
             request: dict[str, Any] = {
                 self._table: {
                     "Keys": [ddb.key(pk, sk) for pk, sk in chunk],

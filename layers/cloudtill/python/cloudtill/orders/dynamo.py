@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cloudtill import ddb, keys
-from cloudtill.checkout.dynamo import _checkout_record as checkout_from_item  # the checkout's own parser
+from cloudtill.checkout.dynamo import checkout_record_from_item as checkout_from_item
 from cloudtill.checkout.records import CheckoutRecord
 from cloudtill.orders.ports import (
     CheckoutClosed,
@@ -279,20 +279,13 @@ class DynamoOrderRepository:
         wanted = [checkout_key, *(ddb.key(*keys.sku(s)) for s in dict.fromkeys(skus))]
         checkout: CheckoutRecord | None = None
         stock: dict[str, StockState] = {}
-        for start in range(0, len(wanted), 100):  # BatchGetItem's limit
-            pending: dict[str, Any] = {
-                self._table: {"Keys": wanted[start : start + 100], "ConsistentRead": True}
-            }
-            while pending:
-                response = self._client.batch_get_item(RequestItems=pending)
-                for raw in response.get("Responses", {}).get(self._table, []):
-                    item = ddb.from_item(raw)
-                    if raw["PK"] == checkout_key["PK"]:
-                        checkout = checkout_from_item(item)
-                    else:
-                        state = state_from_item(item)
-                        stock[state.sku] = state
-                pending = response.get("UnprocessedKeys") or {}
+        for raw in ddb.batch_get(self._client, self._table, wanted, consistent=True):
+            item = ddb.from_item(raw)
+            if raw["PK"] == checkout_key["PK"]:
+                checkout = checkout_from_item(item)
+            else:
+                state = state_from_item(item)
+                stock[state.sku] = state
         return checkout, stock
 
     def advance(self, order_id: str, step: StatusStep) -> str | None:

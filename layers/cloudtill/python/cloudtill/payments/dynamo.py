@@ -141,16 +141,12 @@ class DynamoPaymentStore:
             return self.is_processed(event_id), None
         event_key = ddb.key(*keys.payment_event(event_id))
         record_key = ddb.key(*keys.payment_intent(payment_intent_id))
-        pending: dict[str, Any] = {self._table: {"Keys": [event_key, record_key], "ConsistentRead": True}}
         processed, record = False, None
-        while pending:
-            response = self._ddb.batch_get_item(RequestItems=pending)
-            for raw in response.get("Responses", {}).get(self._table, []):
-                if raw["PK"] == event_key["PK"]:
-                    processed = True
-                else:
-                    record = record_from_item(raw)
-            pending = response.get("UnprocessedKeys") or {}
+        for raw in ddb.batch_get(self._ddb, self._table, [event_key, record_key], consistent=True):
+            if raw["PK"] == event_key["PK"]:
+                processed = True
+            else:
+                record = record_from_item(raw)
         return processed, record
 
     def commit(self, effect: WebhookEffect) -> bool:
