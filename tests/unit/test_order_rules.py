@@ -94,3 +94,62 @@ def test_uneven_returns_still_add_up_to_the_line() -> None:
         current, ret = rules.return_lines(current, [("A", 1)], restock=False, refund=True, at=AT)
         amounts.append(ret.refund_amount)
     assert sum(amounts) == 2999 and max(amounts) - min(amounts) <= 1
+
+
+# -- one SKU on several lines ------------------------------------------------------------------------
+# Checkouts merge lines per SKU, but an order item holding two lines of one SKU (older checkouts, a
+# hand-made order) must still ship, cancel, return and refund every unit of it.
+
+
+def two_lines_of_a() -> OrderRecord:
+    lines = (
+        CheckoutLineRecord("A", "Tee", 1, 1000, 1000, 0, 0, False),
+        CheckoutLineRecord("B", "Mug", 1, 999, 999, 0, 0, False),
+        CheckoutLineRecord("A", "Tee", 2, 1000, 2000, 300, 0, False),  # 1700 paid for these two
+    )
+    record = replace(checkout(), lines=lines, subtotal=3999, discount=300, total=3699)
+    return rules.order_from_checkout(record, "pi_1", {"A": 400, "B": 250}, AT)
+
+
+def test_ordered_quantities_sum_every_line_of_a_sku() -> None:
+    assert rules.ordered_quantities(two_lines_of_a()) == {"A": 3, "B": 1}
+
+
+def test_shipping_everything_ships_every_line_of_a_sku() -> None:
+    shipped, fulfilment = rules.ship(two_lines_of_a(), "dhl", "T1", None, AT)
+    assert fulfilment.lines == {"A": 3, "B": 1}
+    assert [ln.shipped for ln in shipped.lines] == [1, 1, 2]
+    assert shipped.status == "shipped"
+
+
+def test_a_partial_shipment_fills_the_lines_of_a_sku_in_order_within_their_sum() -> None:
+    first, f1 = rules.ship(two_lines_of_a(), "dhl", "T1", [("A", 2)], AT)
+    assert f1.lines == {"A": 2} and [ln.shipped for ln in first.lines] == [1, 0, 1]
+    assert first.status == "partially_shipped"
+    with pytest.raises(ValidationFailed) as refused:
+        rules.ship(first, "dhl", "T2", [("A", 2)], AT)
+    assert [(e.field, e.message) for e in refused.value.errors] == [
+        ("lines[0].quantity", "at most 1 of A can be shipped")
+    ]
+    second, f2 = rules.ship(first, "dhl", "T2", [("A", 1), ("B", 1)], AT)
+    assert f2.lines == {"A": 1, "B": 1} and second.status == "shipped"
+
+
+def test_returns_across_lines_of_a_sku_refund_each_lines_paid_amount_and_all_of_it_in_total() -> None:
+    shipped, _ = rules.ship(two_lines_of_a(), "dhl", "T1", None, AT)
+    # Two of three A come back: the first line (1000 paid) and one of the second's two (1700 / 2)
+    after_two, r1 = rules.return_lines(shipped, [("A", 2)], restock=True, refund=True, at=AT)
+    assert r1.lines == {"A": 2} and r1.refund_amount == 1000 + 850
+    after_three, r2 = rules.return_lines(after_two, [("A", 1)], restock=True, refund=True, at=AT)
+    assert r2.refund_amount == 850
+    assert r1.refund_amount + r2.refund_amount == 2700 == after_three.refunded_amount
+    assert [ln.returned for ln in after_three.lines] == [1, 0, 2]
+    with pytest.raises(ValidationFailed) as refused:
+        rules.return_lines(after_three, [("A", 1)], restock=True, refund=True, at=AT)
+    assert [e.field for e in refused.value.errors] == ["lines[0].quantity"]
+
+
+def test_the_refund_of_a_skus_units_spans_its_lines() -> None:
+    shipped, _ = rules.ship(two_lines_of_a(), "dhl", "T1", None, AT)
+    assert rules.refund_for(shipped, {"A": 3}) == 2700
+    assert rules.refund_for(shipped, {"A": 1, "B": 1}) == 1000 + 999

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from cloudtill.orders import rules
 from cloudtill.orders.records import Fulfilment, OrderRecord, OrderReturn
 from cloudtill.outbox import DomainEvent
 
@@ -74,7 +75,7 @@ def order_cancelled(order: OrderRecord, reason: str, time: datetime) -> DomainEv
         "reason": reason,
         "currency": order.currency,
         "refund_amount": order.total,
-        "restocked": _items({ln.sku: ln.quantity for ln in order.lines}),
+        "restocked": _items(rules.ordered_quantities(order)),
         "cancelled_at": order.updated_at,
     }
     return DomainEvent("OrderCancelled", DOMAIN, detail, time)

@@ -333,9 +333,7 @@ class OrderLifecycle:
                         order=cancelled,
                         expected_version=order.version,
                         events=[events.order_cancelled(cancelled, "cancelled_by_admin", now)],
-                        stock=self._restock(
-                            order, {ln.sku: ln.quantity for ln in order.lines}, "order cancelled"
-                        ),
+                        stock=self._restock(order, rules.ordered_quantities(order), "order cancelled"),
                     )
                 )
             except (StaleOrder, StaleStock):

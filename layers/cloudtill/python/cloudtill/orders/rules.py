@@ -6,7 +6,7 @@ it on the condition that the order is still at the version read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from cloudtill.checkout.records import CheckoutRecord
@@ -111,22 +111,54 @@ def _require_status(order: OrderRecord, allowed: Sequence[str], action: str) -> 
         )
 
 
+def _per_sku(order: OrderRecord, units: Callable[[OrderLine], int]) -> dict[str, int]:
+    """`units` of each line summed per SKU, in order of first appearance. Checkouts merge lines per
+    SKU, but an order may still hold several lines of one SKU: every per-SKU map sums them."""
+    totals: dict[str, int] = {}
+    for line in order.lines:
+        totals[line.sku] = totals.get(line.sku, 0) + units(line)
+    return totals
+
+
+def ordered_quantities(order: OrderRecord) -> dict[str, int]:
+    """Units ordered per SKU (what a cancellation restocks)."""
+    return _per_sku(order, lambda ln: ln.quantity)
+
+
+def _returnable(line: OrderLine) -> int:
+    return line.shipped - line.returned
+
+
+def _spread(order: OrderRecord, quantities: Mapping[str, int], room: Callable[[OrderLine], int]) -> list[int]:
+    """Each SKU's quantity spread over its lines in order, each line taking at most its `room`: the
+    units each line of `order` gets (0 for lines of other SKUs)."""
+    left = dict(quantities)
+    taken: list[int] = []
+    for line in order.lines:
+        take = min(left.get(line.sku, 0), max(room(line), 0))
+        if take:
+            left[line.sku] -= take
+        taken.append(take)
+    assert not any(left.values()), f"more units than the lines of {order.id} allow: {left}"
+    return taken
+
+
 def _quantities(order: OrderRecord, lines: Sequence[tuple[str, int]], limit_of: str) -> dict[str, int]:
-    """Requested quantities per SKU, each within what the line still allows (`unshipped` or
-    `returnable`); 422 naming every offending `lines[i]` field."""
+    """Requested quantities per SKU, each within what the SKU's lines still allow together (`unshipped`
+    or `returnable`); 422 naming every offending `lines[i]` field."""
+    allowed = _per_sku(order, (lambda ln: ln.unshipped) if limit_of == "unshipped" else _returnable)
     errors: list[FieldError] = []
     wanted: dict[str, int] = {}
     for i, (sku, quantity) in enumerate(lines):
-        line = order.line(sku)
-        if line is None:
+        if sku not in allowed:
             errors.append(FieldError(f"lines[{i}].sku", f"{sku!r} is not on this order"))
             continue
         wanted[sku] = wanted.get(sku, 0) + quantity
-        allowed = line.unshipped if limit_of == "unshipped" else line.shipped - line.returned
-        if wanted[sku] > allowed:
+        if wanted[sku] > allowed[sku]:
             errors.append(
                 FieldError(
-                    f"lines[{i}].quantity", f"at most {allowed} of {sku} can be {limit_of.removeprefix('un')}"
+                    f"lines[{i}].quantity",
+                    f"at most {allowed[sku]} of {sku} can be {limit_of.removeprefix('un')}",
                 )
             )
     if errors:
@@ -140,10 +172,13 @@ def ship(
     """A shipment of `lines` (default: everything not shipped yet)."""
     _require_status(order, (CONFIRMED, PARTIALLY_SHIPPED), "shipped")
     if lines is None:
-        quantities = {ln.sku: ln.unshipped for ln in order.lines if ln.unshipped > 0}
+        quantities = {sku: n for sku, n in _per_sku(order, lambda ln: ln.unshipped).items() if n > 0}
     else:
         quantities = _quantities(order, lines, "unshipped")
-    shipped_lines = tuple(replace(ln, shipped=ln.shipped + quantities.get(ln.sku, 0)) for ln in order.lines)
+    shipped_lines = tuple(
+        replace(ln, shipped=ln.shipped + n)
+        for ln, n in zip(order.lines, _spread(order, quantities, lambda ln: ln.unshipped), strict=True)
+    )
     number = order.fulfilment_count + 1
     fully = all(ln.shipped >= ln.quantity for ln in shipped_lines)
     status = SHIPPED if fully else PARTIALLY_SHIPPED
@@ -211,22 +246,25 @@ def line_paid(line: OrderLine, prices_include_tax: bool) -> int:
     return line.line_total - line.discount + (0 if prices_include_tax else line.tax)
 
 
+def _line_refund(line: OrderLine, quantity: int, prices_include_tax: bool) -> int:
+    """The refund of `quantity` more returned units of one line: its paid amount pro rata (half away
+    from zero); the line's last units get the rest, so returning it all refunds exactly what was paid."""
+    paid = line_paid(line, prices_include_tax)
+    already = round_half_up(paid * line.returned, line.quantity)
+    if line.returned + quantity >= line.quantity:
+        return paid - already
+    return round_half_up(paid * (line.returned + quantity), line.quantity) - already
+
+
 def refund_for(order: OrderRecord, quantities: Mapping[str, int]) -> int:
-    """The refund of returned units: the paid line amount pro rata (half away from zero); a line's
-    last units get the rest, so returning everything refunds exactly what was paid for the goods."""
-    amount = 0
-    for sku, quantity in quantities.items():
-        line = order.line(sku)
-        assert line is not None
-        paid = line_paid(line, order.prices_include_tax)
-        if line.returned + quantity >= line.quantity:
-            already = round_half_up(paid * line.returned, line.quantity)
-            amount += paid - already
-        else:
-            before = round_half_up(paid * line.returned, line.quantity)
-            after = round_half_up(paid * (line.returned + quantity), line.quantity)
-            amount += after - before
-    return amount
+    """The refund of returned units (per SKU, spread over the SKU's lines in order, each line refunded
+    pro rata of what was paid for it)."""
+    spread = _spread(order, quantities, _returnable)
+    return sum(
+        _line_refund(line, n, order.prices_include_tax)
+        for line, n in zip(order.lines, spread, strict=True)
+        if n
+    )
 
 
 def return_lines(
@@ -237,7 +275,8 @@ def return_lines(
     quantities = _quantities(order, lines, "returnable")
     amount = refund_for(order, quantities) if refund else 0
     returned_lines = tuple(
-        replace(ln, returned=ln.returned + quantities.get(ln.sku, 0)) for ln in order.lines
+        replace(ln, returned=ln.returned + n)
+        for ln, n in zip(order.lines, _spread(order, quantities, _returnable), strict=True)
     )
     number = order.return_count + 1
     record = OrderReturn(number, quantities, restock, amount, at)
