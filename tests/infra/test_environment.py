@@ -75,3 +75,12 @@ def test_the_state_machine_arn_reaches_the_settings_of_a_workflow_client(
     # Then cloudtill.workflow's adapter is built with that ARN; without it the variable is absent
     assert Settings().state_machine_arn == arn  # type: ignore[call-arg]
     assert "STATE_MACHINE_ARN" not in _environment()
+
+
+def test_a_regions_per_sku_checkout_maximum_reaches_its_functions(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The limit on units of a SKU per checkout is a region's shop setting (default 10)
+    assert SHOP.max_quantity_per_sku == 10
+    shop = SHOP.model_copy(update={"max_quantity_per_sku": 4})
+    for name, value in _environment(shop=shop).items():
+        monkeypatch.setenv(name, value)
+    assert Settings().shop_settings.max_quantity_per_sku == 4  # type: ignore[call-arg]

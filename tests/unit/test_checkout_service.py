@@ -96,15 +96,58 @@ def test_a_checkout_is_priced_from_the_catalog_and_reserves_its_lines(
     assert store.checkouts[created.id].token_hash == token_hash("secret-token") != "secret-token"
 
 
-def test_lines_of_one_sku_are_summed_and_backorders_are_flagged(
+def test_lines_of_one_sku_are_merged_in_first_seen_order_and_backorders_are_flagged(
     service: CheckoutService, store: InMemoryCheckoutRepository
 ) -> None:
     # Given 3 tees in stock and 2 more allowed on backorder / When 2 + 2 tees are ordered
     created = service.create_checkout(body(("TEE", 2), ("MUG", 1), ("TEE", 2)), token="t")
-    # Then 4 tees are reserved and both tee lines are backordered
-    assert [ln.backordered for ln in created.lines] == [True, False, True]
+    # Then the answer has one line per SKU, in the order first seen, and 4 tees are reserved
+    assert [(ln.sku, ln.quantity, ln.line_total, ln.backordered) for ln in created.lines] == [
+        ("TEE", 4, 10000, True),
+        ("MUG", 1, 1200, False),
+    ]
     assert store.available("TEE") == 1
-    assert store.checkouts[created.id].reserved == {"TEE": 4, "MUG": 1}
+    stored = store.checkouts[created.id]
+    assert stored.reserved == {"TEE": 4, "MUG": 1}
+    assert [(ln.sku, ln.quantity) for ln in stored.lines] == [("TEE", 4), ("MUG", 1)]
+    (created_event,) = [e for e in store.events if e.detail_type == "CheckoutCreated"]
+    assert [(ln["sku"], ln["quantity"]) for ln in created_event.detail["lines"]] == [("TEE", 4), ("MUG", 1)]
+
+
+def test_the_shop_default_is_at_most_10_units_of_a_sku_per_checkout() -> None:
+    assert ShopSettings().max_quantity_per_sku == 10
+
+
+@pytest.mark.parametrize(
+    ("lines", "field"),
+    [
+        ([("BOLT", 11)], "lines[0].quantity"),  # one line beyond the limit
+        ([("BOLT", 6), ("MUG", 1), ("BOLT", 5)], "lines[2].quantity"),  # the SKU's lines together
+        ([("MUG", 1), ("BOLT", 999)], "lines[1].quantity"),
+    ],
+)
+def test_more_units_of_a_sku_than_a_checkout_may_hold_is_422_naming_the_line_and_reserves_nothing(
+    service: CheckoutService, store: InMemoryCheckoutRepository, lines: list[tuple[str, int]], field: str
+) -> None:
+    store.add_sku("BOLT", price=10, on_hand=100_000)
+    with pytest.raises(ValidationFailed) as error:
+        service.create_checkout(body(*lines), token="t")
+    assert fields_of(error) == [field]
+    assert "at most 10 of BOLT" in error.value.errors[0].message
+    assert store.available("BOLT") == 100_000 and store.available("MUG") == 10
+    assert not store.checkouts and not store.events
+    # Exactly the limit is fine, on one line or several
+    assert service.create_checkout(body(("BOLT", 6), ("BOLT", 4)), token="t").lines[0].quantity == 10
+
+
+def test_the_per_sku_maximum_is_a_shop_setting(store: InMemoryCheckoutRepository, clock: FixedClock) -> None:
+    shop = ShopSettings(max_quantity_per_sku=3)
+    service = CheckoutService(store, clock, shop, TTL, FakePaymentStarter(), backoff=lambda attempt: None)
+    with pytest.raises(ValidationFailed) as error:
+        service.create_checkout(body(("MUG", 2), ("MUG", 2)), token="t")
+    assert fields_of(error) == ["lines[1].quantity"]
+    assert store.available("MUG") == 10
+    assert service.create_checkout(body(("MUG", 3)), token="t").lines[0].quantity == 3
 
 
 def test_out_of_stock_names_each_short_line_and_reserves_nothing(

@@ -64,6 +64,10 @@ class ShopSettings(BaseModel):
     shop_name: str = "cloudtill"
     storefront_url: str = "http://localhost:3000"
     cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
+    # Units of one SKU a checkout may hold (its lines of that SKU together, so also any one line): an
+    # anonymous checkout holds stock for its whole TTL, and this bounds what one request can take off
+    # sale. The API's own bound on a line (999) stays the ceiling.
+    max_quantity_per_sku: int = Field(default=10, ge=1, le=999)
 
     @field_validator("timezone")
     @classmethod

@@ -48,7 +48,13 @@ class CheckoutIn(_Strict):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     email: EmailStr = Field(max_length=254)
-    lines: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
+    lines: list[LineIn] = Field(
+        min_length=1,
+        max_length=MAX_LINES,
+        description="Lines of the same SKU are merged into one (quantities summed). At most 19 different "
+        "SKUs, and at most the shop's `max_quantity_per_sku` units of a SKU (default 10) across its "
+        "lines: beyond that 422 naming `lines[i].quantity`.",
+    )
     shipping_address: AddressIn
     shipping_method: str | None = Field(default=None, min_length=1, max_length=40)
     promo_code: str | None = Field(default=None, min_length=1, max_length=64)
@@ -89,7 +95,10 @@ class CheckoutOut(BaseModel):
     id: str
     status: CheckoutStatus
     email: str
-    lines: list[CheckoutLineOut]
+    lines: list[CheckoutLineOut] = Field(
+        description="One line per SKU, in the order each SKU first appears in the request (lines of the "
+        "same SKU are merged, quantities summed)"
+    )
     currency: str
     subtotal: int
     discount: int

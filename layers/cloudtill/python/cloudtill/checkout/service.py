@@ -192,6 +192,7 @@ class CheckoutService:
             raise ValidationFailed.for_field(
                 "lines", f"at most {MAX_DISTINCT_SKUS} different SKUs per checkout"
             )
+        self._check_quantities(body)
         snapshots = self._repository.skus(codes)
         unknown = [
             FieldError(f"lines[{i}].sku", f"{line.sku!r} is not for sale")
@@ -214,15 +215,16 @@ class CheckoutService:
         subtotal = Money(sum(snapshots[ln.sku].price * ln.quantity for ln in body.lines), self._shop.currency)
         promotion = self._applicable_promotion(body.promo_code, subtotal, email, hashed_email, now)
 
+        # Planned on the request's lines, so a shortage names them as sent...
         plan = plan_reservation(
             [ReservationLine(line.sku, line.quantity) for line in body.lines],
             {code: StockLevel(s.on_hand, s.reserved, s.backorder_limit) for code, s in snapshots.items()},
         )
+        # ...and priced, stored and answered with one line per SKU, in the order first seen: an order
+        # line is a SKU, so cancelling, shipping and returning it count every unit once.
         priced = [
-            PricedLine(
-                line.sku, snapshots[line.sku].name, snapshots[line.sku].price, line.quantity, backordered
-            )
-            for line, backordered in zip(body.lines, plan.line_backordered, strict=True)
+            PricedLine(s.sku, snapshots[s.sku].name, snapshots[s.sku].price, s.requested, s.backordered)
+            for s in plan.skus
         ]
         quote = quote_checkout(priced, self._shop, country, body.shipping_method, promotion)
         created_at = iso(now)
@@ -273,6 +275,21 @@ class CheckoutService:
             reserved=plan.quantities(),
         )
         return record, snapshots
+
+    def _check_quantities(self, body: CheckoutIn) -> None:
+        """At most `max_quantity_per_sku` units of a SKU, on one line or on several together: 422 naming
+        each `lines[i].quantity` at which a SKU goes beyond it."""
+        limit = self._shop.max_quantity_per_sku
+        totals: dict[str, int] = {}
+        errors: list[FieldError] = []
+        for i, line in enumerate(body.lines):
+            total = totals[line.sku] = totals.get(line.sku, 0) + line.quantity
+            if total > limit:
+                asked = f"{total} asked" + (" with its earlier lines" if total > line.quantity else "")
+                message = f"at most {limit} of {line.sku} per checkout ({asked})"
+                errors.append(FieldError(f"lines[{i}].quantity", message))
+        if errors:
+            raise ValidationFailed("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
 
     def _sellable(self, snapshot: SkuSnapshot | None) -> bool:
         return snapshot is not None and snapshot.active and snapshot.currency == self._shop.currency
