@@ -148,6 +148,9 @@ def _bad_inputs() -> list[tuple[str, Any, str]]:
         ("string quantity", lines((None, "2")), "lines[0].quantity"),
         ("huge quantity", lines((None, 10**30)), "lines[0].quantity"),
         ("1000 units", lines((None, 1000)), "lines[0].quantity"),
+        # At most max_quantity_per_sku (10) units of a SKU per checkout, on one line or several
+        ("11 units of a SKU", lines((None, 11)), "lines[0].quantity"),
+        ("6 + 5 units of a SKU", lines((None, 6), (None, 5)), "lines[1].quantity"),
         ("no lines", lambda s: {"lines": []}, "lines"),
         ("500 lines", lambda s: {"lines": [{"sku": s["sku"], "quantity": 1}] * 500}, "lines"),
         ("invalid email", lambda s: {"email": "not-an-email"}, "email"),
@@ -194,6 +197,25 @@ def test_bad_input_is_a_problem_naming_the_field_and_reserves_nothing(
     response = api.post("/checkouts", json=body, headers=headers)
     assert_problem(response, 422, field)
     assert counters(backend, stocked["sku"]) == before, case
+
+
+def test_lines_of_one_sku_are_merged_into_one_line_in_first_seen_order(
+    backend: RunningBackend, admin: httpx.Client, api: httpx.Client, unique: str
+) -> None:
+    first, second = make_skus(admin, unique, names=("F", "S"), price=1000)
+    receive(backend, admin, first, 10)
+    receive(backend, admin, second, 10)
+    response = api.post("/checkouts", json=checkout_body((first, 1), (second, 1), (first, 2)))
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert [(ln["sku"], ln["quantity"], ln["line_total"]) for ln in created["lines"]] == [
+        (first, 3, 3000),
+        (second, 1, 1000),
+    ]
+    read = api.get(f"/checkouts/{created['id']}", headers={"X-Checkout-Token": created["token"]})
+    assert read.json()["lines"] == created["lines"]
+    assert counters(backend, first)["reserved"] == 3 and counters(backend, second)["reserved"] == 1
+    assert_reservations_reconcile(backend, [first, second], admin)
 
 
 def test_out_of_stock_is_409_naming_each_short_line_and_reserves_nothing(
