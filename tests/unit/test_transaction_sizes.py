@@ -39,6 +39,7 @@ from tests.fakes import (
     InMemoryPaymentStore,
     InMemoryPromotionRepository,
 )
+from tests.unit.moto_table import main_table  # noqa: F401  (fixture)
 from tests.unit.test_checkout_service import body
 
 TABLE = "t"
@@ -193,3 +194,70 @@ def test_creating_and_releasing_the_widest_checkout_fit_one_transaction_each(end
     assert len(create) == reservation_items(MAX_DISTINCT_SKUS) <= TRANSACT_WRITE_LIMIT
     assert len(release) <= reservation_items(MAX_DISTINCT_SKUS)
     assert store.checkouts[created.id].status == ending
+
+
+# -- replacing a product's variants -----------------------------------------------------------------
+
+
+def test_a_product_update_touches_at_most_as_many_skus_as_one_transaction_holds() -> None:
+    # The product, the category (when it changes) and one item per SKU kept, added or removed
+    assert transaction_sizes.MAX_SKUS_PER_PRODUCT_UPDATE == 98
+    assert transaction_sizes.product_update_items(98) == TRANSACT_WRITE_LIMIT
+    assert transaction_sizes.product_update_items(99) > TRANSACT_WRITE_LIMIT
+
+
+def _catalog(table: str) -> Any:
+    from cloudtill.catalog.dynamo import DynamoProductRepository
+    from cloudtill.catalog.service import CatalogService
+
+    return CatalogService(DynamoProductRepository(table), FixedClock(), "EUR")
+
+
+def _variants(prefix: str, n: int) -> list[dict[str, Any]]:
+    return [{"sku": f"{prefix}-{i}", "name": "n", "price": 100} for i in range(n)]
+
+
+def _transaction_sizes(client: Any) -> list[int]:
+    sizes: list[int] = []
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        sizes.append(len(params["TransactItems"]))
+
+    client.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", count)
+    return sizes
+
+
+def test_replacing_50_variants_by_50_others_is_422_on_variants_and_changes_nothing(main_table: str) -> None:  # noqa: F811
+    from cloudtill.catalog.models import ProductIn, ProductUpdate
+    from cloudtill.errors import ValidationFailed
+
+    catalog = _catalog(main_table)
+    product = catalog.create_product(ProductIn(name="Tee", category="tees", variants=_variants("OLD", 50)))
+    update = ProductUpdate(name="Tee", category="tops", version=1, variants=_variants("NEW", 50))
+    sizes = _transaction_sizes(ddb.client())
+
+    with pytest.raises(ValidationFailed) as refused:
+        catalog.update_product(product.id, update)
+
+    assert [e.field for e in refused.value.errors] == ["variants"]
+    assert "at most 98" in refused.value.errors[0].message
+    assert sizes == []  # nothing was even attempted
+    unchanged = catalog.get_product(product.id)
+    assert unchanged.version == 1 and unchanged.category == "tees"
+    assert [v.sku for v in unchanged.variants] == [f"OLD-{i}" for i in range(50)]
+    assert "Item" not in ddb.client().get_item(TableName=main_table, Key=ddb.key(*keys.sku("NEW-0")))
+
+
+def test_the_widest_product_update_that_fits_is_one_transaction_of_at_most_100_items(main_table: str) -> None:  # noqa: F811
+    from cloudtill.catalog.models import ProductIn, ProductUpdate
+
+    catalog = _catalog(main_table)
+    product = catalog.create_product(ProductIn(name="Tee", category="tees", variants=_variants("OLD", 50)))
+    # 50 removed + 48 added = 98 SKUs touched, and a new category: the worst case that fits
+    update = ProductUpdate(name="Tee", category="tops", version=1, variants=_variants("NEW", 48))
+    sizes = _transaction_sizes(ddb.client())
+
+    updated = catalog.update_product(product.id, update)
+
+    assert sizes == [transaction_sizes.product_update_items(98)] == [TRANSACT_WRITE_LIMIT]
+    assert updated.version == 2 and [v.sku for v in updated.variants] == [f"NEW-{i}" for i in range(48)]

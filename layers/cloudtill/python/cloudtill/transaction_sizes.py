@@ -1,9 +1,10 @@
 """How many items the transactions that grow with a checkout's SKUs write, and so how many distinct SKUs
 a checkout may have: every checkout the shop accepts must fit each of them, in the worst case.
 
-The checkout's limit (`cloudtill.checkout.models.MAX_DISTINCT_SKUS`) and the orders adapter's size
-guard both come from here, and unit tests build each transaction with its adapter and count it
-(`tests/unit/test_transaction_sizes.py`), so the counts below cannot drift from the code.
+The checkout's limit (`cloudtill.checkout.models.MAX_DISTINCT_SKUS`), the orders adapter's size guard
+and the SKUs one product update may touch (`MAX_SKUS_PER_PRODUCT_UPDATE`) all come from here, and unit
+tests build each transaction with its adapter and count it (`tests/unit/test_transaction_sizes.py`),
+so the counts below cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -47,3 +48,21 @@ MAX_DISTINCT_SKUS = min(
     _max_skus(RESERVATION_FIXED_ITEMS, RESERVATION_ITEMS_PER_SKU),
     _max_skus(CONFIRMATION_FIXED_ITEMS, CONFIRMATION_ITEMS_PER_SKU),
 )
+
+# Updating a product (`DynamoProductRepository.replace`) writes the product and, when its category
+# changes, the category item...
+PRODUCT_UPDATE_FIXED_ITEMS = 2
+# ...and one item per SKU it touches: each kept SKU is repriced, each new one claimed, each dropped one
+# retired.
+PRODUCT_UPDATE_ITEMS_PER_SKU = 1
+
+
+def product_update_items(touched_skus: int) -> int:
+    """Worst-case items of a product update touching `touched_skus` SKUs (kept + added + removed)."""
+    return PRODUCT_UPDATE_FIXED_ITEMS + PRODUCT_UPDATE_ITEMS_PER_SKU * touched_skus
+
+
+# 98: a product of 50 variants can have 48 of them replaced at once (50 + 48), or all 50 in two steps.
+# Creating (product + SKUs + category) and archiving (product + SKUs) a product of at most 50 variants
+# stay far below.
+MAX_SKUS_PER_PRODUCT_UPDATE = _max_skus(PRODUCT_UPDATE_FIXED_ITEMS, PRODUCT_UPDATE_ITEMS_PER_SKU)

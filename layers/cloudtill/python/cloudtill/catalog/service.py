@@ -10,6 +10,7 @@ from cloudtill.catalog.ports import ProductRepository
 from cloudtill.catalog.records import ProductRecord, VariantRecord
 from cloudtill.clock import Clock, iso
 from cloudtill.errors import DuplicateSku, FieldError, NotFound, ValidationFailed, VersionConflict
+from cloudtill.transaction_sizes import MAX_SKUS_PER_PRODUCT_UPDATE
 
 
 def new_product_id() -> str:
@@ -56,6 +57,7 @@ class CatalogService:
         if current.version != body.version:
             raise VersionConflict.stale(f"Product {product_id}", current.version)
         variants = self._variants(body)
+        self._check_update_fits(current, variants)
         record = ProductRecord(
             id=current.id,
             name=body.name,
@@ -88,6 +90,22 @@ class CatalogService:
                 [FieldError("variants.sku", f"{sku} is repeated") for sku in repeated],
             )
         return tuple(VariantRecord(v.sku, v.name, v.price, self._currency) for v in body.variants)
+
+    @staticmethod
+    def _check_update_fits(current: ProductRecord, variants: tuple[VariantRecord, ...]) -> None:
+        """An update is one transaction with an item per SKU it keeps, adds or removes: more than one
+        transaction holds is refused (422 `variants`) rather than split, since the SKU claims and the
+        product must change together."""
+        kept_or_added = {v.sku for v in variants}
+        removed = set(current.skus) - kept_or_added
+        touched = len(kept_or_added) + len(removed)
+        if touched > MAX_SKUS_PER_PRODUCT_UPDATE:
+            raise ValidationFailed.for_field(
+                "variants",
+                f"one update may keep, add and remove at most {MAX_SKUS_PER_PRODUCT_UPDATE} SKUs together; "
+                f"this one touches {touched} ({len(kept_or_added)} in the new variants, {len(removed)} "
+                "removed): remove or add variants in two updates",
+            )
 
     @staticmethod
     def _out(record: ProductRecord, available: dict[str, int]) -> ProductOut:
