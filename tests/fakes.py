@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from cloudtill.catalog.records import ProductRecord
 from cloudtill.checkout.ports import ReservationRejected
 from cloudtill.checkout.records import CheckoutRecord, SkuSnapshot, StoredPromotion
-from cloudtill.errors import Conflict, DuplicateSku, FieldError, ValidationFailed, VersionConflict
+from cloudtill.errors import Conflict, DuplicateSku, FieldError, InvalidCursor, VersionConflict
 from cloudtill.outbox import DomainEvent
 from cloudtill.payments.ports import PaymentIntentRef, RefundRef, StaleRecord, WebhookEffect
 from cloudtill.payments.records import PaymentRecord
@@ -52,7 +52,7 @@ class InMemoryProductRepository:
             try:
                 after = base64.urlsafe_b64decode(cursor.encode()).decode()
             except ValueError:
-                raise ValidationFailed.for_field("cursor", "not a cursor this API issued") from None
+                raise InvalidCursor("not a cursor this API issued") from None
         page = [p for p in active if p.id > after][:limit]
         more = len(page) == limit and any(p.id > page[-1].id for p in active)
         return page, base64.urlsafe_b64encode(page[-1].id.encode()).decode() if more else None

@@ -190,11 +190,55 @@ def test_oversized_body_is_413_naming_the_body(admin: httpx.Client, api: httpx.C
         ({"limit": 101}, "limit"),
         ({"limit": "ten"}, "limit"),
         ({"category": "Bad_Cat"}, "category"),
-        ({"cursor": "garbage"}, "cursor"),
     ],
 )
 def test_bad_query_parameters_name_the_field(api: httpx.Client, params: dict[str, Any], field: str) -> None:
     assert_problem(api.get("/products", params=params), 422, field)
+
+
+def test_a_cursor_not_issued_by_the_listing_is_400_naming_the_cursor(
+    admin: httpx.Client, api: httpx.Client, unique: str
+) -> None:
+    # Given two categories of two products each, and a cursor of the first one's listing
+    for category in ("shirts", "hats"):
+        for n in range(2):
+            create(admin, product_body(f"{unique}{category[0]}{n}", category=f"{category}-{unique}"))
+    shirts = api.get("/products", params={"category": f"shirts-{unique}", "limit": 1}).json()["next_cursor"]
+    everything = api.get("/products", params={"limit": 1}).json()["next_cursor"]
+    assert shirts and everything
+    # When it is used for another listing, or is not a cursor at all: 400 on `cursor`, not a 500
+    for params in (
+        {"category": f"hats-{unique}", "cursor": shirts},
+        {"cursor": shirts},
+        {"category": f"hats-{unique}", "cursor": everything},
+        {"cursor": "garbage"},
+        {"cursor": "eyJQSyI6IngifQ"},  # {"PK": "x"}
+    ):
+        assert_problem(api.get("/products", params=params), 400, "cursor")
+    # And in its own listing it pages on
+    rest = api.get("/products", params={"category": f"shirts-{unique}", "cursor": shirts})
+    assert rest.status_code == 200 and len(rest.json()["items"]) == 1
+
+
+def test_replacing_more_variants_than_one_update_holds_is_422_and_changes_nothing(
+    admin: httpx.Client, api: httpx.Client, unique: str
+) -> None:
+    # Given a product of 50 variants
+    product = create(admin, product_body(unique, skus=tuple(f"O{i}" for i in range(50))))
+    # When all 50 are replaced by 50 others (50 removed + 50 added: more than one transaction holds)
+    replace_all = {**product_body(unique, skus=tuple(f"N{i}" for i in range(50))), "version": 1}
+    problem = assert_problem(admin.put(f"/admin/products/{product['id']}", json=replace_all), 422, "variants")
+    assert "at most 98" in problem["detail"]
+    # Then nothing changed: same version and variants, and the new SKUs do not exist
+    assert api.get(f"/products/{product['id']}").json() == product
+    assert admin.get(f"/admin/stock/T-{unique}-N0").status_code == 404
+    # And the same change in two steps is fine
+    first = {**product_body(unique, skus=tuple(f"N{i}" for i in range(25))), "version": 1}
+    assert admin.put(f"/admin/products/{product['id']}", json=first).status_code == 200
+    second = {**product_body(unique, skus=tuple(f"N{i}" for i in range(50))), "version": 2}
+    done = admin.put(f"/admin/products/{product['id']}", json=second)
+    assert done.status_code == 200, done.text
+    assert [v["sku"] for v in done.json()["variants"]] == [f"T-{unique}-N{i}" for i in range(50)]
 
 
 def test_unknown_product_and_unknown_route_are_404_json(api: httpx.Client) -> None:

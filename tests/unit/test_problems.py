@@ -7,7 +7,7 @@ import json
 import pytest
 from cloudtill import ddb
 from cloudtill.api import caller_groups, handle
-from cloudtill.errors import ValidationFailed
+from cloudtill.errors import InvalidCursor
 from cloudtill.problems import field_name
 
 
@@ -53,11 +53,32 @@ def test_admin_path_without_admin_group_is_refused() -> None:
     assert response["statusCode"] == 401
 
 
-@pytest.mark.parametrize("cursor", ["not-base64!", "e30", ddb.encode_cursor({"PK": {"S": "x"}})])
-def test_cursors_we_did_not_issue_are_refused(cursor: str) -> None:
-    with pytest.raises(ValidationFailed) as refused:
-        ddb.decode_cursor(cursor, {"PK", "SK", "GSI1PK", "GSI1SK"})
-    assert refused.value.errors[0].field == "cursor"
+PRODUCTS = ddb.CursorScope(
+    equal={"GSI1PK": "PRODUCTS", "SK": "PRODUCT"}, prefix={"PK": "PRODUCT#", "GSI1SK": ""}
+)
+
+
+def _cursor(pk: str, gsi1pk: str) -> str | None:
+    return ddb.encode_cursor(
+        {"PK": {"S": pk}, "SK": {"S": pk.split("#")[0]}, "GSI1PK": {"S": gsi1pk}, "GSI1SK": {"S": "p"}}
+    )
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-base64!",
+        "e30",
+        ddb.encode_cursor({"PK": {"S": "x"}}),
+        # the right attributes, outside the listing: another partition, another entity
+        _cursor("PRODUCT#p", "ORDERS#confirmed"),
+        _cursor("ORDER#o", "PRODUCTS"),
+    ],
+)
+def test_cursors_we_did_not_issue_for_this_listing_are_a_400_on_cursor(cursor: str) -> None:
+    with pytest.raises(InvalidCursor) as refused:
+        ddb.decode_cursor(cursor, PRODUCTS)
+    assert refused.value.status == 400 and refused.value.errors[0].field == "cursor"
 
 
 def test_issued_cursor_round_trips() -> None:
@@ -67,4 +88,4 @@ def test_issued_cursor_round_trips() -> None:
         "GSI1PK": {"S": "PRODUCTS"},
         "GSI1SK": {"S": "p1"},
     }
-    assert ddb.decode_cursor(ddb.encode_cursor(key), set(key)) == key
+    assert ddb.decode_cursor(ddb.encode_cursor(key), PRODUCTS) == key

@@ -11,13 +11,14 @@ import base64
 import binascii
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from cloudtill.errors import ValidationFailed
+from cloudtill.errors import InvalidCursor
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -99,21 +100,47 @@ def encode_cursor(last_evaluated_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, allowed_keys: set[str]) -> dict[str, Any] | None:
-    """Client-supplied cursor -> ExclusiveStartKey. Anything we did not issue -> 422 naming `cursor`."""
+@dataclass(frozen=True)
+class CursorScope:
+    """Where one paged Query reads, as its cursors must show: each key attribute of the listing (the
+    index's and the table's) is either fixed (`equal`: the partition, an entity's sort key) or within a
+    prefix (`prefix`: the query's begins_with range, an entity's key prefix; "" for any value)."""
+
+    equal: Mapping[str, str] = field(default_factory=dict)
+    prefix: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def attributes(self) -> set[str]:
+        return set(self.equal) | set(self.prefix)
+
+    def holds(self, key: Mapping[str, str]) -> bool:
+        return all(key[a] == v for a, v in self.equal.items()) and all(
+            key[a].startswith(v) for a, v in self.prefix.items()
+        )
+
+
+def decode_cursor(cursor: str | None, scope: CursorScope) -> dict[str, Any] | None:
+    """Client-supplied cursor -> ExclusiveStartKey of the listing `scope` describes.
+
+    A cursor is the LastEvaluatedKey of a page (base64url JSON of its string attributes, docs/data-model.md).
+    Accepted only when it has exactly the listing's key attributes and lies inside the listing (its
+    partition, its range, an item of the listed entity): DynamoDB refuses a start key outside the
+    query's boundaries (a 500 if passed on), so anything else is a 400 naming `cursor`."""
     if cursor is None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         plain = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ValidationFailed.for_field("cursor", "not a cursor this API issued") from None
+        raise InvalidCursor("not a cursor this API issued") from None
     if (
         not isinstance(plain, dict)
-        or set(plain) != allowed_keys
+        or set(plain) != scope.attributes
         or not all(isinstance(v, str) and 0 < len(v) <= 1024 for v in plain.values())
     ):
-        raise ValidationFailed.for_field("cursor", "not a cursor this API issued")
+        raise InvalidCursor("not a cursor this API issued")
+    if not scope.holds(plain):
+        raise InvalidCursor("not a cursor of this listing (another filter, or not issued by this API)")
     return {k: {"S": v} for k, v in plain.items()}
 
 

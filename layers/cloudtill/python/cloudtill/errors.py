@@ -36,6 +36,17 @@ class MalformedRequest(DomainError):
     title = "Malformed request"
 
 
+class InvalidCursor(DomainError):
+    """A paging cursor this listing did not issue (malformed, forged, or from another listing)."""
+
+    status = 400
+    type_slug = "invalid-cursor"
+    title = "Invalid cursor"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"cursor: {message}", [FieldError("cursor", message)])
+
+
 class Unauthorized(DomainError):
     status = 401
     type_slug = "unauthorized"

@@ -15,9 +15,6 @@ from cloudtill import ddb, keys
 from cloudtill.catalog.records import ProductRecord, VariantRecord
 from cloudtill.errors import DuplicateSku, FieldError, NotFound, VersionConflict
 
-_GSI1_CURSOR_KEYS = {"PK", "SK", "GSI1PK", "GSI1SK"}
-_GSI2_CURSOR_KEYS = {"PK", "SK", "GSI2PK", "GSI2SK"}
-
 
 def _product_item(product: ProductRecord) -> dict[str, Any]:
     pk, sk = keys.product(product.id)
@@ -74,10 +71,15 @@ class DynamoProductRepository:
         self, category: str | None, limit: int, cursor: str | None
     ) -> tuple[list[ProductRecord], str | None]:
         if category is None:
-            index, pk_attr, pk_value, cursor_keys = "GSI1", "GSI1PK", keys.ACTIVE_PRODUCTS, _GSI1_CURSOR_KEYS
+            index, pk_value = "GSI1", keys.ACTIVE_PRODUCTS
         else:
-            index, pk_attr = "GSI2", "GSI2PK"
-            pk_value, cursor_keys = keys.category_index(category), _GSI2_CURSOR_KEYS
+            index, pk_value = "GSI2", keys.category_index(category)
+        pk_attr = f"{index}PK"
+        # A cursor starts inside this index partition, at a product item.
+        product_pk_prefix, product_sk = keys.product("")
+        scope = ddb.CursorScope(
+            equal={pk_attr: pk_value, "SK": product_sk}, prefix={"PK": product_pk_prefix, f"{index}SK": ""}
+        )
         query: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": index,
@@ -86,7 +88,7 @@ class DynamoProductRepository:
             "ExpressionAttributeValues": ddb.to_values({":pk": pk_value}),
             "Limit": limit,
         }
-        start = ddb.decode_cursor(cursor, cursor_keys)
+        start = ddb.decode_cursor(cursor, scope)
         if start is not None:
             query["ExclusiveStartKey"] = start
         response = self._client.query(**query)

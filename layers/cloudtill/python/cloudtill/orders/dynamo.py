@@ -47,7 +47,6 @@ from cloudtill.stock.rules import StockState
 PAYMENT_TOKEN = "payment_task_token"  # noqa: S105
 ORDER_TOKEN = "wait_task_token"  # noqa: S105
 _CONDITION_FAILED = "ConditionalCheckFailed"
-_CURSOR_KEYS = {"PK", "SK", "GSI1PK", "GSI1SK"}
 # Refund claims: `refund_<claim>` on the owner item is `requesting` (with `refund_<claim>_at`), then the
 # refund id, or `failed` (free again). While requesting, a pending item lists it for the stuck-refund
 # sweep, in its own partition (the order's partition is read whole by `get`).
@@ -258,12 +257,14 @@ class DynamoOrderRepository:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        start = ddb.decode_cursor(cursor, _CURSOR_KEYS)
+        # A cursor starts inside this status partition and day (GSI1SK `<created_at>#<id>`), at an order.
+        order_pk_prefix, order_sk = keys.order("")
+        scope = ddb.CursorScope(
+            equal={"GSI1PK": values[":pk"], "SK": order_sk},
+            prefix={"PK": order_pk_prefix, "GSI1SK": date or ""},
+        )
+        start = ddb.decode_cursor(cursor, scope)
         if start is not None:
-            if start["GSI1PK"]["S"] != values[":pk"]:
-                from cloudtill.errors import ValidationFailed
-
-                raise ValidationFailed.for_field("cursor", "not a cursor of this listing")
             query["ExclusiveStartKey"] = start
         page = self._client.query(**query)
         orders = [order_from_item(ddb.from_item(i)) for i in page.get("Items", [])]

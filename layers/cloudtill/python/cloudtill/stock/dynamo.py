@@ -19,13 +19,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cloudtill import ddb, keys
-from cloudtill.errors import ValidationFailed
 from cloudtill.fifo import CostLayer, FifoStock
 from cloudtill.outbox import DomainEvent, outbox_put
 from cloudtill.stock.ports import StaleStock, StockCounters
 from cloudtill.stock.rules import MovementRecord, StockChange, StockState, is_low
 
-_MOVEMENT_CURSOR_KEYS = {"PK", "SK"}
 _NAMES = {
     "#on_hand": "on_hand",
     "#reserved": "reserved",
@@ -167,11 +165,11 @@ class DynamoStockRepository:
             "Limit": limit,
             "ConsistentRead": True,
         }
-        start = ddb.decode_cursor(cursor, _MOVEMENT_CURSOR_KEYS)
+        # A cursor starts inside this SKU's ledger (not another SKU's, not another listing's).
+        start = ddb.decode_cursor(
+            cursor, ddb.CursorScope(equal={"PK": pk}, prefix={"SK": keys.MOVEMENT_PREFIX})
+        )
         if start is not None:
-            # A cursor of another SKU's ledger (or another listing) is not one we issued for this.
-            if start["PK"]["S"] != pk or not start["SK"]["S"].startswith(keys.MOVEMENT_PREFIX):
-                raise ValidationFailed.for_field("cursor", "not a cursor of this SKU's movements")
             query["ExclusiveStartKey"] = start
         response = self._client.query(**query)
         records = [movement_from_item(ddb.from_item(i)) for i in response.get("Items", [])]
