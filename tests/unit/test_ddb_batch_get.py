@@ -1,11 +1,15 @@
 """`ddb.batch_get`, the one BatchGetItem loop every adapter uses: chunks of 100 keys, unprocessed keys
-asked again, read options passed through."""
+asked again after a capped exponential backoff with jitter (a transient error when they stay
+unprocessed), read options passed through."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from cloudtill import ddb
+from cloudtill.errors import TransientError
+from cloudtill.orders.ports import TransientError as OrdersTransientError
 
 
 class _FlakyBatchClient:
@@ -43,3 +47,53 @@ def test_eventual_reads_without_projection_by_default_and_nothing_asked_for_no_k
     assert ddb.batch_get(client, "t", [ddb.key("A", "X")]) == [ddb.key("A", "X")]
     assert "ConsistentRead" not in client.requests[0] and "ProjectionExpression" not in client.requests[0]
     assert ddb.batch_get(client, "t", []) == [] and len(client.requests) == 1
+
+
+class _ThrottledBatchClient:
+    """Leaves every key unprocessed for the first `throttled` requests (DynamoDB does so when the table
+    or a partition is over its throughput), then serves them all."""
+
+    def __init__(self, throttled: int) -> None:
+        self.throttled = throttled
+        self.requests = 0
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 (boto3's name)
+        ((table, request),) = RequestItems.items()
+        self.requests += 1
+        if self.requests <= self.throttled:
+            return {"Responses": {table: []}, "UnprocessedKeys": {table: request}}
+        return {"Responses": {table: list(request["Keys"])}, "UnprocessedKeys": {}}
+
+
+def test_unprocessed_keys_are_asked_again_after_a_growing_jittered_wait() -> None:
+    keys = [ddb.key(f"SKU#{n}", "SKU") for n in range(3)]
+    client = _ThrottledBatchClient(throttled=3)
+    waits: list[float] = []
+
+    # With the jitter at its top, the waits are the exponential bound itself: 50, 100, 200 ms
+    found = ddb.batch_get(client, "t", keys, sleep=waits.append, jitter=lambda: 1.0)
+
+    assert len(found) == 3 and client.requests == 4
+    assert waits == [0.05, 0.1, 0.2]
+    # Full jitter: a wait is anywhere from 0 up to that bound
+    half: list[float] = []
+    ddb.batch_get(_ThrottledBatchClient(throttled=2), "t", keys, sleep=half.append, jitter=lambda: 0.5)
+    assert half == [0.025, 0.05]
+
+
+def test_a_batch_still_unprocessed_after_every_round_is_a_transient_error() -> None:
+    client = _ThrottledBatchClient(throttled=1_000)
+    waits: list[float] = []
+
+    with pytest.raises(TransientError) as gave_up:
+        ddb.batch_get(client, "t", [ddb.key("SKU#A", "SKU")], sleep=waits.append, jitter=lambda: 1.0)
+
+    assert client.requests == ddb.BATCH_GET_ROUNDS == 8
+    # 7 waits between 8 rounds, doubling from 50 ms and capped at 1 s
+    assert waits == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+    assert "unprocessed" in str(gave_up.value)
+
+
+def test_the_orders_domain_retries_what_batch_get_gives_up_on() -> None:
+    # The state machine retries errors named TransientError: the orders domain's is this very class
+    assert OrdersTransientError is TransientError

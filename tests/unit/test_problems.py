@@ -89,3 +89,24 @@ def test_issued_cursor_round_trips() -> None:
         "GSI1SK": {"S": "p1"},
     }
     assert ddb.decode_cursor(ddb.encode_cursor(key), PRODUCTS) == key
+
+
+def test_a_transient_error_in_a_route_is_a_503_problem_not_a_500() -> None:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from cloudtill.errors import TransientError
+    from cloudtill.problems import register_problem_handlers
+
+    app = APIGatewayRestResolver()
+    register_problem_handlers(app)
+
+    @app.get("/busy")
+    def busy() -> dict[str, str]:
+        raise TransientError("3 keys still unprocessed")
+
+    event = {"path": "/busy", "httpMethod": "GET", "headers": {}, "requestContext": {"requestId": "r"}}
+    response = app.resolve(event, None)  # type: ignore[arg-type]
+    assert response["statusCode"] == 503
+    assert response["multiValueHeaders"]["Content-Type"] == ["application/problem+json"]
+    body = json.loads(response["body"])
+    assert body["status"] == 503 and body["type"].endswith("/service-unavailable")
+    assert "unprocessed" not in body["detail"]  # internals stay in the log

@@ -11,14 +11,16 @@ import base64
 import binascii
 import functools
 import json
-from collections.abc import Mapping, Sequence
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from cloudtill.errors import InvalidCursor
+from cloudtill.errors import InvalidCursor, TransientError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -28,6 +30,11 @@ _deserializer = TypeDeserializer()
 
 Item = dict[str, Any]
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem request
+# Unprocessed keys: up to 8 requests per chunk, waiting up to 50 ms, 100 ms, ... 1 s between them
+# (3.55 s in all at most), well within the shortest function timeout (10 s).
+BATCH_GET_ROUNDS = 8
+BATCH_GET_FIRST_WAIT = 0.05
+BATCH_GET_MAX_WAIT = 1.0
 
 
 @functools.cache
@@ -70,9 +77,13 @@ def batch_get(
     *,
     consistent: bool = False,
     projection: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    jitter: Callable[[], float] = random.random,
 ) -> list[dict[str, Any]]:
     """The items of `item_keys` that exist (raw, in no particular order): BatchGetItem in chunks of
-    100 keys, asking again for the keys DynamoDB left unprocessed. Keys must be unique."""
+    100 keys. Keys DynamoDB leaves unprocessed (throughput exceeded) are asked again after a capped
+    exponential backoff with full jitter, as AWS advises; still unprocessed after BATCH_GET_ROUNDS
+    requests of a chunk -> TransientError. Keys must be unique."""
     found: list[dict[str, Any]] = []
     for start in range(0, len(item_keys), BATCH_GET_LIMIT):
         request: dict[str, Any] = {"Keys": list(item_keys[start : start + BATCH_GET_LIMIT])}
@@ -81,10 +92,19 @@ def batch_get(
         if projection:
             request["ProjectionExpression"] = projection
         pending: dict[str, Any] = {table: request}
-        while pending:
+        for round_ in range(BATCH_GET_ROUNDS):
+            if round_:
+                sleep(jitter() * min(BATCH_GET_MAX_WAIT, BATCH_GET_FIRST_WAIT * 2 ** (round_ - 1)))
             response = dynamodb.batch_get_item(RequestItems=pending)
             found += response.get("Responses", {}).get(table, [])
             pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+        else:
+            left = len(pending.get(table, {}).get("Keys", []))
+            raise TransientError(
+                f"{left} keys still unprocessed after {BATCH_GET_ROUNDS} BatchGetItem rounds"
+            )
     return found
 
 

@@ -112,6 +112,12 @@ class ValidationFailed(DomainError):
         return cls(f"{field_name}: {message}", [FieldError(field_name, message)])
 
 
+class TransientError(Exception):
+    """Worth retrying (the state machine's Retry matches this class name): a race that a fresh read
+    resolves, or a dependency that is down for a moment. Not a client's error: an API route answers
+    it with 503 (`cloudtill.problems`)."""
+
+
 class CurrencyMismatch(ValueError):
     """Two amounts in different currencies were combined: a programming error, never client input."""
 

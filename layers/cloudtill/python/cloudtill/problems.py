@@ -1,8 +1,8 @@
 """The one place mapping errors to RFC 9457 `application/problem+json` responses.
 
 Every API function calls `register_problem_handlers(app)`: domain errors, request validation
-errors (422 naming each field; malformed JSON 400), unknown routes (404) and anything
-unexpected (500 without internals) all leave as problem documents.
+errors (422 naming each field; malformed JSON 400), transient failures (503: retry), unknown routes
+(404) and anything unexpected (500 without internals) all leave as problem documents.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from cloudtill.errors import DomainError, FieldError, MalformedRequest
+from cloudtill.errors import DomainError, FieldError, MalformedRequest, ServiceUnavailable, TransientError
 from cloudtill.observability import logger
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -110,6 +110,11 @@ def register_problem_handlers(app: APIGatewayRestResolver) -> None:
         if error.status >= 500:
             logger.exception("domain error mapped to 5xx")
         return domain_problem(error)
+
+    @app.exception_handler(TransientError)
+    def _transient(error: TransientError) -> Response[str]:
+        logger.warning("transient failure answered 503", extra={"error": str(error)})
+        return domain_problem(ServiceUnavailable("Temporarily unavailable; please retry."))
 
     @app.exception_handler(RequestValidationError)
     def _validation(error: RequestValidationError) -> Response[str]:
