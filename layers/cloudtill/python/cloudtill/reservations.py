@@ -19,7 +19,9 @@ Condition expressions cannot do arithmetic, so each stock item keeps a precomput
 ``available = on_hand + backorder_limit - reserved`` (= `reservable` here), kept right by every
 write that changes one of its inputs. The checkout transaction has one update per SKU:
 
-* reserve:  ``ConditionExpression: available >= :qty``
+* reserve:  ``ConditionExpression: available >= :qty`` and the plan's backorder decision, with the
+            limit ``:limit`` read: ``available >= :qty + :limit`` (from stock: ``in_stock >= qty``) or
+            ``available < :qty + :limit`` (backordered), ``AND backorder_limit = :limit``
             ``UpdateExpression: SET available = available - :qty, reserved = reserved + :qty``
 * release (checkout expired/cancelled):
             ``ConditionExpression: reserved >= :qty``

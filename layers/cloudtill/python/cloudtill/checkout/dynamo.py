@@ -250,8 +250,10 @@ class DynamoCheckoutRepository:
             operations.append(operation)
 
         add("checkout", self._put_new(_checkout_item(checkout)))
+        backordered = {line.sku for line in checkout.lines if line.backordered}
         for sku, quantity in checkout.reserved.items():
-            add(f"sku:{sku}", self._reserve(sku, quantity))
+            limit = checkout.backorder_limits.get(sku)
+            add(f"sku:{sku}", self._reserve(sku, quantity, limit, sku in backordered))
             add("reservation", self._put_new(_reservation_item(checkout, sku, quantity)))
         if checkout.redemption is not None:
             add("promotion", self._redeem(checkout.redemption))
@@ -334,15 +336,29 @@ class DynamoCheckoutRepository:
             }
         }
 
-    def _reserve(self, sku: str, quantity: int) -> dict[str, Any]:
+    def _reserve(
+        self, sku: str, quantity: int, backorder_limit: int | None, backordered: bool
+    ) -> dict[str, Any]:
         # `available` = on_hand + backorder_limit - reserved, kept by every writer: the oversell guard.
+        condition = "available >= :q AND active = :true"
+        values: dict[str, Any] = {":q": quantity, ":true": True}
+        if backorder_limit is not None:
+            # With the limit as read, `available >= q + limit` means `on_hand - reserved >= q`: the units
+            # come from stock; below it they are backordered. The plan's choice must still hold.
+            condition += " AND available < :from_stock" if backordered else " AND available >= :from_stock"
+            condition += (
+                " AND (backorder_limit = :limit OR attribute_not_exists(backorder_limit))"
+                if backorder_limit == 0
+                else " AND backorder_limit = :limit"
+            )
+            values |= {":from_stock": quantity + backorder_limit, ":limit": backorder_limit}
         return {
             "Update": {
                 "TableName": self._table,
                 "Key": ddb.key(*keys.sku(sku)),
                 "UpdateExpression": "SET available = available - :q, reserved = reserved + :q",
-                "ConditionExpression": "available >= :q AND active = :true",
-                "ExpressionAttributeValues": ddb.to_values({":q": quantity, ":true": True}),
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": ddb.to_values(values),
             }
         }
 

@@ -72,6 +72,9 @@ class CheckoutRecord:
     payment: dict[str, Any] | None = None
     # What is reserved per SKU (lines of the same SKU summed), in order of first appearance.
     reserved: dict[str, int] = field(default_factory=dict)
+    # Each reserved SKU's backorder limit as read when the reservation was planned (not stored): the
+    # checkout's transaction holds its lines' `backordered` on it, so they are exact at commit.
+    backorder_limits: dict[str, int] = field(default_factory=dict)
 
     @property
     def promo_code(self) -> str | None:

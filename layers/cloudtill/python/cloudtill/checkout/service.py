@@ -273,6 +273,7 @@ class CheckoutService:
             updated_at=created_at,
             expires_at=iso(now + self._ttl),
             reserved=plan.quantities(),
+            backorder_limits={sku: snapshots[sku].backorder_limit for sku in plan.quantities()},
         )
         return record, snapshots
 
