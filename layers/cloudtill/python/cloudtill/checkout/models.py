@@ -68,7 +68,9 @@ class CheckoutLineOut(BaseModel):
     quantity: int
     unit_price: int = Field(description="catalog price, minor units")
     line_total: int = Field(description="unit_price * quantity, minor units")
-    backordered: bool
+    backordered: bool = Field(
+        description="units reserved beyond stock (within the backorder limit), as of the reservation's commit"
+    )
 
 
 class AddressOut(BaseModel):
