@@ -101,6 +101,12 @@ class ValidationFailed(DomainError):
         return cls(f"{field_name}: {message}", [FieldError(field_name, message)])
 
 
+class TransientError(Exception):
+    """Worth retrying: a race that a fresh read resolves, or a dependency (DynamoDB, Stripe) that is
+    busy or down for a moment. The state machine's Retry lists match this class name, queue consumers
+    leave the message to be redelivered, and an API route answers 503 with `Retry-After`."""
+
+
 class CurrencyMismatch(ValueError):
     """Two amounts in different currencies were combined: a programming error, never client input."""
 

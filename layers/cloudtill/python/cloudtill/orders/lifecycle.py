@@ -55,6 +55,7 @@ CANCEL_REFUND = "cancel"
 # between hosts, and still returns the money within minutes. Then a later attempt may take it over.
 REFUND_CLAIM_STALE_AFTER = timedelta(minutes=5)
 STUCK_REFUNDS_PER_SWEEP = 25
+PAID_CHECKOUT_GRACE = timedelta(minutes=15)
 
 
 def payment_outcome(record: PaymentRecord, checkout: CheckoutRecord) -> dict[str, Any]:

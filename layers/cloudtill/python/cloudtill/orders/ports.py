@@ -9,16 +9,11 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from cloudtill.checkout.records import CheckoutRecord
+from cloudtill.errors import TransientError as TransientError  # shared by every domain
 from cloudtill.orders.records import Fulfilment, OrderRecord, OrderReturn, OrderView
 from cloudtill.orders.rules import StatusStep
 from cloudtill.outbox import DomainEvent
 from cloudtill.stock.rules import StockChange, StockState
-
-
-class TransientError(Exception):
-    """Worth retrying (the state machine's Retry matches this class name): a race that a fresh read
-    resolves, or a dependency that is down for a moment."""
-
 
 class StaleOrder(Exception):
     """The order changed since it was read (version condition failed): read again and re-plan."""
