@@ -77,14 +77,20 @@ class Shop:
         )
 
     def checkouts(self) -> CheckoutService:
-        return CheckoutService(DynamoCheckoutRepository(TABLE), self.clock, ShopSettings(), TTL, NoNewPayments())
+        return CheckoutService(
+            DynamoCheckoutRepository(TABLE), self.clock, ShopSettings(), TTL, NoNewPayments()
+        )
 
     def checkout(self, sku: str, quantity: int = 1) -> CreatedCheckoutOut:
         service = CheckoutService(
             DynamoCheckoutRepository(TABLE), self.clock, ShopSettings(), TTL, FakePaymentStarter()
         )
         body = CheckoutIn.model_validate(
-            {"email": "a@example.com", "lines": [{"sku": sku, "quantity": quantity}], "shipping_address": ADDRESS}
+            {
+                "email": "a@example.com",
+                "lines": [{"sku": sku, "quantity": quantity}],
+                "shipping_address": ADDRESS,
+            }
         )
         created = service.create_checkout(body, "tok")
         assert created.payment is not None
@@ -143,17 +149,24 @@ class Shop:
         found = []
         for raw in self.client.scan(TableName=TABLE)["Items"]:
             item = ddb.from_item(raw)
-            if item.get("entity") == "outbox" and item["detail_type"] == detail_type:
-                if item["detail"].get("checkout_id") == checkout_id:
-                    found.append(item["detail"])
+            if item.get("entity") != "outbox" or item["detail_type"] != detail_type:
+                continue
+            if item["detail"].get("checkout_id") == checkout_id:
+                found.append(item["detail"])
         return found
 
     def refunds_of(self, created: CreatedCheckoutOut) -> list[dict[str, object]]:
         assert created.payment is not None
-        return [r for r in self.gateway.refunds if r["payment_intent_id"] == created.payment.payment_intent_id]
+        return [
+            r for r in self.gateway.refunds if r["payment_intent_id"] == created.payment.payment_intent_id
+        ]
 
     def fail(
-        self, monkeypatch: pytest.MonkeyPatch, operation: str, error: Callable[[dict[str, Any]], Exception], times: int
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        operation: str,
+        error: Callable[[dict[str, Any]], Exception],
+        times: int,
     ) -> list[int]:
         """Make the next `times` calls of `operation` raise `error(kwargs)` (-1: every call)."""
         real = getattr(self.client, operation)
@@ -174,7 +187,10 @@ def conflict(kwargs: dict[str, Any]) -> ClientError:
     reasons = [{"Code": "None"}] * len(kwargs["TransactItems"])
     reasons[-1] = {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
     return ClientError(
-        {"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"}, "CancellationReasons": reasons},
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+            "CancellationReasons": reasons,
+        },
         "TransactWriteItems",
     )
 
@@ -199,7 +215,10 @@ def shop(monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
             TableName=TABLE,
             BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in names],
-            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+            KeySchema=[
+                {"AttributeName": "PK", "KeyType": "HASH"},
+                {"AttributeName": "SK", "KeyType": "RANGE"},
+            ],
             GlobalSecondaryIndexes=[
                 {
                     "IndexName": index,
@@ -420,7 +439,9 @@ def test_confirm_timing_out_after_its_commit_is_retried_and_finds_the_order(
     assert retried["order_id"]
     assert shop.gateway.refunds == []
     # And a compensation reached anyway (retries exhausted) reports the order, so the workflow goes on
-    abandoned = shop.lifecycle().run("abandon_checkout", {"checkout_id": created.id, "reason": "confirmation_failed"})
+    abandoned = shop.lifecycle().run(
+        "abandon_checkout", {"checkout_id": created.id, "reason": "confirmation_failed"}
+    )
     assert abandoned == {"outcome": "completed", "order_id": retried["order_id"]}
     assert shop.gateway.refunds == []
 

@@ -72,6 +72,9 @@ class CheckoutRecord:
     payment: dict[str, Any] | None = None
     # What is reserved per SKU (lines of the same SKU summed), in order of first appearance.
     reserved: dict[str, int] = field(default_factory=dict)
+    # Set by the payments webhook when the PaymentIntent succeeded (`outcome` `paid` or `mismatch`): a
+    # checkout with one is never expired as unpaid; it becomes an order or is refunded.
+    payment_outcome: dict[str, Any] | None = None
 
     @property
     def promo_code(self) -> str | None:

@@ -15,6 +15,7 @@ from cloudtill.orders.rules import StatusStep
 from cloudtill.outbox import DomainEvent
 from cloudtill.stock.rules import StockChange, StockState
 
+
 class StaleOrder(Exception):
     """The order changed since it was read (version condition failed): read again and re-plan."""
 
@@ -134,6 +135,15 @@ class OrderRepository(Protocol):
 
     def stuck_refund_claims(self, stale_before: str, limit: int) -> list[RefundClaim]:
         """Pending refunds claimed before `stale_before` (oldest first, at most `limit`)."""
+        ...
+
+    def paid_checkouts(self, paid_before: str, limit: int) -> list[str]:
+        """Ids of checkouts paid before `paid_before` (oldest first, at most `limit`) and not yet
+        settled: no order confirmed, not `forget_paid_checkout` since."""
+        ...
+
+    def forget_paid_checkout(self, checkout_id: str) -> None:
+        """Take the checkout off the paid list (its payment is settled: an order, or a refund)."""
         ...
 
     def mark(self, owner: tuple[str, str], flag: str, at: str) -> bool:
