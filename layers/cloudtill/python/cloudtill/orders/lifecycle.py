@@ -212,7 +212,8 @@ class OrderLifecycle:
             # It became an order after all (a confirmation whose answer was lost): nothing to undo,
             # and the state machine goes on with the order.
             return {"outcome": "completed", "order_id": checkout.order_id}
-        return {"outcome": self._close_payment(checkout), "reason": reason}
+        # `order_id` always present: the state machine's ResultSelector reads it.
+        return {"outcome": self._close_payment(checkout), "reason": reason, "order_id": None}
 
     def settle_paid_checkouts(self, limit: int = PAID_CHECKOUTS_PER_SWEEP) -> dict[str, Any]:
         """The `settle-paid-checkouts` schedule: every checkout paid more than PAID_CHECKOUT_GRACE ago
