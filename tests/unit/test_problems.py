@@ -68,3 +68,29 @@ def test_issued_cursor_round_trips() -> None:
         "GSI1SK": {"S": "p1"},
     }
     assert ddb.decode_cursor(ddb.encode_cursor(key), set(key)) == key
+
+
+def test_a_transient_dependency_error_is_a_503_with_retry_after() -> None:
+    # Given a route whose DynamoDB call was throttled (an adapter raised TransientError)
+    from cloudtill.api import create_app
+    from cloudtill.errors import TransientError
+
+    app = create_app()
+
+    @app.get("/busy")
+    def busy() -> dict[str, str]:
+        raise TransientError("ProvisionedThroughputExceededException")
+
+    event = {"httpMethod": "GET", "path": "/busy", "resource": "/busy", "headers": {}, "requestContext": {}}
+    # When it is called, Then 503 problem+json with Retry-After, and no internals in the body
+    response = handle(app, event, context=None, max_body_bytes=1024)  # type: ignore[arg-type]
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 503
+    headers = {
+        **response.get("headers", {}),
+        **{k: v[0] for k, v in response.get("multiValueHeaders", {}).items()},
+    }
+    assert headers["Content-Type"] == "application/problem+json"
+    assert int(headers["Retry-After"]) >= 1
+    assert body["status"] == 503
+    assert "Throughput" not in body["detail"]

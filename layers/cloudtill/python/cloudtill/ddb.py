@@ -153,7 +153,7 @@ _TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "Provi
 _FINAL_REASONS = frozenset({"ConditionalCheckFailed", "ValidationError", "ItemCollectionSizeLimitExceeded"})
 
 
-def is_transient(error: BaseException) -> bool:
+def is_transient(error: Exception) -> bool:
     """True when DynamoDB (or the network to it) said "not now" rather than "no": throttling, a
     transaction conflicting with another, a 5xx, a timeout or a lost connection. A cancelled
     transaction is transient only if no item refused it (a failed condition is an answer)."""
