@@ -242,6 +242,9 @@ SCHEDULES: tuple[Schedule, ...] = (
     # Refunds whose attempt died between claiming and settling (a claim `requesting` for over 5 min)
     # are finished here, so no payment stays taken without its refund (docs/orders.md "Refunds").
     Schedule("settle-stuck-refunds", "orders", "rate(5 minutes)", payload={"task": "settle_stuck_refunds"}),
+    # Checkouts paid over 15 minutes ago and still without an order (their workflow failed or is gone)
+    # are cancelled and refunded, once (docs/orders.md "Sweeps").
+    Schedule("settle-paid-checkouts", "orders", "rate(5 minutes)", payload={"task": "settle_paid_checkouts"}),
 )
 
 # The transactional outbox: outbox items written with each state change reach EventBridge this way.

@@ -212,10 +212,18 @@ class InMemoryCheckoutRepository:
         return sorted(ids)[:limit]
 
     def release(
-        self, checkout: CheckoutRecord, new_status: str, at: str, events: Sequence[DomainEvent]
+        self,
+        checkout: CheckoutRecord,
+        new_status: str,
+        at: str,
+        events: Sequence[DomainEvent],
+        *,
+        unpaid_only: bool = False,
     ) -> bool:
         stored = self.checkouts.get(checkout.id)
         if stored is None or stored.status != "awaiting_payment":
+            return False
+        if unpaid_only and stored.payment_outcome is not None:
             return False
         for sku, qty in checkout.reserved.items():
             del self.held[(checkout.id, sku)]

@@ -188,6 +188,7 @@ def release_expired_checkouts(event: dict[str, Any]) -> dict[str, Any]:
     result = checkouts().release_expired()
     logger.info("expired checkouts released", extra=result.model_dump())
     metrics.add_metric(name="CheckoutExpired", unit="Count", value=result.expired)
+    metrics.add_metric(name="CheckoutExpiryFailed", unit="Count", value=result.failed)
     return result.model_dump()
 
 

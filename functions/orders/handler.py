@@ -139,7 +139,12 @@ def run_task(event: dict[str, Any]) -> dict[str, Any]:
         "order lifecycle task",
         extra={"task": task, "checkout_id": event.get("checkout_id"), "order_id": event.get("order_id")},
     )
-    return lifecycle().run(task, event)
+    result = lifecycle().run(task, event)
+    if task == "settle_paid_checkouts":
+        # Each refund here is a payment whose workflow failed to settle it; failures page ops.
+        metrics.add_metric(name="PaidCheckoutRefunded", unit="Count", value=result["refunded"])
+        metrics.add_metric(name="PaidCheckoutSettleFailed", unit="Count", value=result["failed"])
+    return result
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

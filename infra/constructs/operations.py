@@ -53,6 +53,19 @@ SERVICE_METRIC_ALARMS: tuple[ServiceMetricAlarm, ...] = (
         threshold=5,
         description="Stripe webhook requests failed signature verification (rolled signing secret?).",
     ),
+    ServiceMetricAlarm(
+        service="checkout",
+        metric="CheckoutExpiryFailed",
+        # Each run retries the failed ones; one failing run after another holds their stock.
+        threshold=1,
+        description="Expired checkouts could not be released (their stock stays held until a run succeeds).",
+    ),
+    ServiceMetricAlarm(
+        service="orders",
+        metric="PaidCheckoutSettleFailed",
+        threshold=1,
+        description="A paid checkout without an order could not be refunded yet (retried every 5 minutes).",
+    ),
 )
 # Functions whose API 5xx answers (per route, summed) page the ops topic on their own: a handled
 # 500 is not a Lambda error, so the function error alarm alone would miss it.

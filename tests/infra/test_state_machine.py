@@ -69,16 +69,23 @@ def test_tasks_retry_transient_errors_and_catch_everything_else() -> None:
         retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
         if ":aws-sdk:dynamodb:" in state["Resource"]:
             # Direct DynamoDB calls retry throttling and DynamoDB's own transient errors
+            # (Step Functions names them with the `Exception` suffix even where DynamoDB does not)
             assert {
                 "DynamoDb.ProvisionedThroughputExceededException",
                 "DynamoDb.ThrottlingException",
+                "DynamoDb.RequestLimitExceededException",
                 "DynamoDb.InternalServerErrorException",
+                "DynamoDb.TransactionConflictException",
             } <= retried, name
         else:
+            # TransientError: what cloudtill.ddb.is_transient recognises, and our own races. Every task
+            # is idempotent, so a Lambda that died mid-way (timeout after a committed write:
+            # Lambda.Unknown) is retried too rather than compensated.
             assert {
                 "TransientError",
                 "Lambda.ServiceException",
                 "Lambda.TooManyRequestsException",
+                "Lambda.Unknown",
             } <= retried, name
         assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])), name
 
@@ -95,9 +102,48 @@ def test_permanent_failures_compensate_before_a_fail_state() -> None:
     states = lifecycle()["States"]
     # Payment taken but no order possible: release + refund first, then a Fail the stack alarms on.
     assert states["ConfirmOrder"]["Catch"][0]["Next"] == "AbandonCheckout"
-    assert states["AbandonCheckout"]["Next"] == "ConfirmationFailed"
+    abandoned = states[states["AbandonCheckout"]["Next"]]
+    assert abandoned["Default"] == "ConfirmationFailed"
     assert states["ConfirmationFailed"]["Type"] == "Fail"
     # A compensation that keeps failing ends in its own Fail state.
-    for name in ("ExpireCheckout", "AbandonCheckout", "RejectPayment", "CancelOrder"):
+    for name in (
+        "ExpireCheckout",
+        "AbandonCheckout",
+        "RejectPayment",
+        "CancelOrder",
+        "AbandonUnwatchedCheckout",
+    ):
         assert states[name]["Catch"][0]["Next"] == "CompensationFailed", name
     assert states["CompensationFailed"]["Type"] == "Fail"
+
+
+def test_a_confirmation_that_committed_before_failing_goes_on_with_its_order() -> None:
+    # AbandonCheckout finds the checkout completed (the order was confirmed; only the answer was
+    # lost): the execution waits for the order's fulfilment instead of failing and leaving a cancel
+    # request nobody serves.
+    states = lifecycle()["States"]
+    choice = states[states["AbandonCheckout"]["Next"]]
+    assert choice["Type"] == "Choice"
+    (completed,) = [c for c in choice["Choices"] if c.get("StringEquals") == "completed"]
+    assert completed["Variable"] == "$.compensation.outcome"
+    after = states[completed["Next"]]
+    assert after["Parameters"]["order_id.$"] == "$.compensation.order_id"
+    assert after["Next"] == "NothingShippedYet"
+    assert states["AbandonCheckout"]["ResultSelector"]["order_id.$"] == "$.Payload.order_id"
+
+
+def test_a_payment_wait_that_fails_closes_the_checkout_at_once() -> None:
+    # AwaitPayment (or the read after its lost race) failing for good: nobody waits for the payment,
+    # so the checkout is cancelled now (PaymentIntent cancelled, or refunded if paid), not left
+    # payable until it expires.
+    states = lifecycle()["States"]
+    for name in ("AwaitPayment", "ReadPaymentOutcome"):
+        failure = next(c for c in states[name]["Catch"] if c["ErrorEquals"] == ["States.ALL"])
+        assert failure["Next"] == "AbandonUnwatchedCheckout", name
+    task = states["AbandonUnwatchedCheckout"]
+    assert task["Parameters"]["Payload"] == {
+        "task": "abandon_checkout",
+        "checkout_id.$": "$.checkout_id",
+        "reason": "payment_wait_failed",
+    }
+    assert states[task["Next"]]["Type"] == "Fail"

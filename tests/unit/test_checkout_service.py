@@ -383,3 +383,27 @@ def test_payment_provider_outage_gives_the_stock_back(
         service.create_checkout(body(("MUG", 2)), "token-1")
     assert store.sku_items["MUG"].reserved == 0
     assert [c.status for c in store.checkouts.values()] == ["cancelled"]
+
+
+class BrokenWorkflow:
+    def start(self, name: str, payload: dict[str, Any]) -> bool:
+        raise RuntimeError("Step Functions unavailable")
+
+    def resume(self, task_token: str, output: dict[str, Any]) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("failing", ["payment", "workflow"])
+def test_a_checkout_cancelled_at_creation_emits_stock_released(
+    store: InMemoryCheckoutRepository, clock: FixedClock, payments: FakePaymentStarter, failing: str
+) -> None:
+    # Given the payment provider or the order workflow cannot start
+    payments.down = failing == "payment"
+    workflow = BrokenWorkflow() if failing == "workflow" else None
+    service = CheckoutService(store, clock, ShopSettings(), TTL, payments, lifecycle=workflow)
+    # When a checkout is created, Then 503, and its release is announced like every other release
+    with pytest.raises(ServiceUnavailable):
+        service.create_checkout(body(("MUG", 2)), "token-1")
+    released = [e.detail for e in store.events if e.detail_type == "StockReleased"]
+    assert [(d["reason"], d["items"]) for d in released] == [("cancelled", [{"sku": "MUG", "quantity": 2}])]
+    assert store.sku_items["MUG"].reserved == 0

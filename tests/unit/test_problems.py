@@ -91,22 +91,27 @@ def test_issued_cursor_round_trips() -> None:
     assert ddb.decode_cursor(ddb.encode_cursor(key), PRODUCTS) == key
 
 
-def test_a_transient_error_in_a_route_is_a_503_problem_not_a_500() -> None:
-    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+def test_a_transient_dependency_error_is_a_503_with_retry_after() -> None:
+    # Given a route whose DynamoDB call was throttled (an adapter raised TransientError)
+    from cloudtill.api import create_app
     from cloudtill.errors import TransientError
-    from cloudtill.problems import register_problem_handlers
 
-    app = APIGatewayRestResolver()
-    register_problem_handlers(app)
+    app = create_app()
 
     @app.get("/busy")
     def busy() -> dict[str, str]:
-        raise TransientError("3 keys still unprocessed")
+        raise TransientError("ProvisionedThroughputExceededException")
 
-    event = {"path": "/busy", "httpMethod": "GET", "headers": {}, "requestContext": {"requestId": "r"}}
-    response = app.resolve(event, None)  # type: ignore[arg-type]
-    assert response["statusCode"] == 503
-    assert response["multiValueHeaders"]["Content-Type"] == ["application/problem+json"]
+    event = {"httpMethod": "GET", "path": "/busy", "resource": "/busy", "headers": {}, "requestContext": {}}
+    # When it is called, Then 503 problem+json with Retry-After, and no internals in the body
+    response = handle(app, event, context=None, max_body_bytes=1024)  # type: ignore[arg-type]
     body = json.loads(response["body"])
-    assert body["status"] == 503 and body["type"].endswith("/service-unavailable")
-    assert "unprocessed" not in body["detail"]  # internals stay in the log
+    assert response["statusCode"] == 503
+    headers = {
+        **response.get("headers", {}),
+        **{k: v[0] for k, v in response.get("multiValueHeaders", {}).items()},
+    }
+    assert headers["Content-Type"] == "application/problem+json"
+    assert int(headers["Retry-After"]) >= 1
+    assert body["status"] == 503
+    assert "Throughput" not in body["detail"]

@@ -164,9 +164,11 @@ class AlsoInDynamo(InMemoryCheckoutRepository):
         super().create(checkout, events)
         self.dynamo.create(checkout, events)
 
-    def release(self, checkout: CheckoutRecord, new_status: str, at: str, events: Any) -> bool:
-        released = super().release(checkout, new_status, at, events)
-        self.dynamo.release(checkout, new_status, at, events)
+    def release(
+        self, checkout: CheckoutRecord, new_status: str, at: str, events: Any, *, unpaid_only: bool = False
+    ) -> bool:
+        released = super().release(checkout, new_status, at, events, unpaid_only=unpaid_only)
+        self.dynamo.release(checkout, new_status, at, events, unpaid_only=unpaid_only)
         return released
 
 

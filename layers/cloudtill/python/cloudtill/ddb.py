@@ -16,9 +16,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from botocore.exceptions import HTTPClientError
 
 from cloudtill.errors import InvalidCursor, TransientError
 
@@ -179,3 +181,68 @@ def is_conditional_failure(error: Exception) -> bool:
 def is_transaction_cancelled(error: Exception) -> bool:
     response = getattr(error, "response", {}) or {}
     return bool(response.get("Error", {}).get("Code") == "TransactionCanceledException")
+
+
+# Error codes of a DynamoDB call that a later attempt of the same call may not meet.
+_TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+    }
+)
+# Per-item reasons of a cancelled transaction: busy items (worth a retry) and refusals (final).
+_TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+_FINAL_REASONS = frozenset({"ConditionalCheckFailed", "ValidationError", "ItemCollectionSizeLimitExceeded"})
+
+
+def is_transient(error: Exception) -> bool:
+    """True when DynamoDB (or the network to it) said "not now" rather than "no": throttling, a
+    transaction conflicting with another, a 5xx, a timeout or a lost connection. A cancelled
+    transaction is transient only if no item refused it (a failed condition is an answer)."""
+    if isinstance(error, BotocoreConnectionError | HTTPClientError):
+        return True  # connect/read timeouts, EndpointConnectionError, connections closed mid-answer
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return False
+    code = response.get("Error", {}).get("Code")
+    if code == "TransactionCanceledException":
+        reasons = set(cancellation_codes(error))
+        return bool(reasons & _TRANSIENT_REASONS) and not reasons & _FINAL_REASONS
+    if code in _TRANSIENT_CODES:
+        return True
+    return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) >= 500
+
+
+_Adapter = TypeVar("_Adapter", bound=type)
+
+
+def _raising_transient(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except Exception as error:
+            if is_transient(error):
+                raise TransientError(f"{method.__qualname__}: {error}") from error
+            raise
+
+    return call
+
+
+def transient_errors(cls: _Adapter) -> _Adapter:
+    """Class decorator for the DynamoDB adapters: a transient error (`is_transient`) leaving any public
+    method becomes `cloudtill.errors.TransientError`, the one error every caller retries (the state
+    machine by class name, queue consumers by redelivery, API routes as 503). What a method handles
+    itself (a failed condition, a conflict it retries) is decided inside, before this."""
+    for name, attribute in list(vars(cls).items()):
+        if name.startswith("_") or isinstance(attribute, staticmethod | classmethod):
+            continue
+        if not callable(attribute):
+            continue
+        setattr(cls, name, _raising_transient(attribute))
+    return cls

@@ -113,9 +113,9 @@ class ValidationFailed(DomainError):
 
 
 class TransientError(Exception):
-    """Worth retrying (the state machine's Retry matches this class name): a race that a fresh read
-    resolves, or a dependency that is down for a moment. Not a client's error: an API route answers
-    it with 503 (`cloudtill.problems`)."""
+    """Worth retrying: a race that a fresh read resolves, or a dependency (DynamoDB, Stripe) that is
+    busy or down for a moment. The state machine's Retry lists match this class name, queue consumers
+    leave the message to be redelivered, and an API route answers 503 with `Retry-After`."""
 
 
 class CurrencyMismatch(ValueError):

@@ -42,6 +42,16 @@ def held_reservation_index(expires_at: str, checkout_id: str, sku_code: str) -> 
     return HELD_RESERVATIONS, f"{expires_at}#{checkout_id}#{sku_code}"
 
 
+# GSI1PK of checkouts paid and not yet settled (sparse): set with the payment outcome, removed when
+# the order is confirmed or the settle-paid-checkouts sweep has refunded the payment.
+PAID_CHECKOUTS = "CHECKOUTS#PAID"
+
+
+def paid_checkout_index(paid_at: str, checkout_id: str) -> tuple[str, str]:
+    """GSI1 keys of a paid checkout: the sweep queries those paid before `now - grace`."""
+    return PAID_CHECKOUTS, f"{paid_at}#{checkout_id}"
+
+
 def held_by_sku_index(sku_code: str, checkout_id: str) -> tuple[str, str]:
     """GSI2 keys of a held reservation: per-SKU reconciliation of the `reserved` counter."""
     return f"HELD#{sku_code}", checkout_id

@@ -13,7 +13,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from cloudtill.errors import DomainError, FieldError, MalformedRequest, ServiceUnavailable, TransientError
+from cloudtill.errors import DomainError, FieldError, MalformedRequest, TransientError
 from cloudtill.observability import logger
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -21,6 +21,9 @@ PROBLEM_TYPE_BASE = "https://cloudtill.dev/problems/"
 
 # Where pydantic puts a request part in `loc`; we name fields as the client sent them.
 _LOCATION_PREFIXES = {"body", "query", "path", "header", "headers", "querystring"}
+# Seconds a client should wait after a 503 for a dependency that was busy (DynamoDB throttling, a
+# transaction conflict): the moment is usually over by then.
+RETRY_AFTER_SECONDS = 1
 
 
 def problem_body(
@@ -51,9 +54,12 @@ def problem_response(
     detail: str,
     errors: list[FieldError] | None = None,
     extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response[str]:
     body = problem_body(status, type_slug, title, detail, errors, extra)
-    return Response(status_code=status, content_type=PROBLEM_CONTENT_TYPE, body=json.dumps(body))
+    return Response(
+        status_code=status, content_type=PROBLEM_CONTENT_TYPE, body=json.dumps(body), headers=headers
+    )
 
 
 def domain_problem(error: DomainError) -> Response[str]:
@@ -113,8 +119,16 @@ def register_problem_handlers(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler(TransientError)
     def _transient(error: TransientError) -> Response[str]:
-        logger.warning("transient failure answered 503", extra={"error": str(error)})
-        return domain_problem(ServiceUnavailable("Temporarily unavailable; please retry."))
+        # Nothing the client did: a dependency was busy (throttled, conflicting, timed out). The
+        # cause goes to the log, never into the answer.
+        logger.warning("transient dependency error mapped to 503", extra={"error": str(error)})
+        return problem_response(
+            503,
+            "service-unavailable",
+            "Temporarily unavailable",
+            "The service is busy right now; please retry shortly.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
     @app.exception_handler(RequestValidationError)
     def _validation(error: RequestValidationError) -> Response[str]:

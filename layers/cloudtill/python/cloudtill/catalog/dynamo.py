@@ -56,6 +56,7 @@ def _record(item: dict[str, Any]) -> ProductRecord:
     )
 
 
+@ddb.transient_errors
 class DynamoProductRepository:
     def __init__(self, table_name: str, client: Any | None = None) -> None:
         self._table = table_name

@@ -141,6 +141,7 @@ def checkout_record_from_item(item: dict[str, Any]) -> CheckoutRecord:
         order_id=item.get("order_id"),
         payment=item.get("payment"),
         reserved={r["sku"]: r["quantity"] for r in item["reserved"]},
+        payment_outcome=item.get("payment_outcome"),
     )
 
 
@@ -172,6 +173,7 @@ def _sku_name(item: dict[str, Any]) -> str:
     return product or variant or item["sku"]
 
 
+@ddb.transient_errors
 class DynamoCheckoutRepository:
     def __init__(self, table_name: str, client: Any | None = None) -> None:
         self._table = table_name
@@ -276,17 +278,29 @@ class DynamoCheckoutRepository:
             raise ReservationRejected(short, promotion, contended) from None
 
     def release(
-        self, checkout: CheckoutRecord, new_status: str, at: str, events: Sequence[DomainEvent]
+        self,
+        checkout: CheckoutRecord,
+        new_status: str,
+        at: str,
+        events: Sequence[DomainEvent],
+        *,
+        unpaid_only: bool = False,
     ) -> bool:
         pk, sk = keys.checkout(checkout.id)
+        condition = "#status = :awaiting"
+        names = {"#status": "status"}
+        if unpaid_only:
+            # The webhook sets `payment_outcome` in its own transaction: one of the two goes first.
+            condition += " AND attribute_not_exists(#outcome)"
+            names["#outcome"] = "payment_outcome"
         operations: list[dict[str, Any]] = [
             {
                 "Update": {
                     "TableName": self._table,
                     "Key": ddb.key(pk, sk),
                     "UpdateExpression": "SET #status = :new, updated_at = :at",
-                    "ConditionExpression": "#status = :awaiting",
-                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": ddb.to_values(
                         {":new": new_status, ":at": at, ":awaiting": "awaiting_payment"}
                     ),
@@ -311,7 +325,7 @@ class DynamoCheckoutRepository:
             if ddb.is_transaction_cancelled(error) and ddb.cancellation_codes(error)[:1] == [
                 _CONDITION_FAILED
             ]:
-                return False  # no longer awaiting payment: released, expired or paid meanwhile
+                return False  # no longer awaiting payment (released or completed), or paid meanwhile
             raise
         return True
 

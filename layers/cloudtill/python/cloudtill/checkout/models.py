@@ -137,3 +137,8 @@ class ExpirySweepResult(BaseModel):
 
     expired: int
     already_released: int
+    # Paid, so not expired: they become orders, or the settle-paid-checkouts sweep refunds them.
+    paid: int = 0
+    # Checkouts whose release failed (logged, counted in the CheckoutExpiryFailed metric); the next
+    # run tries them again.
+    failed: int = 0

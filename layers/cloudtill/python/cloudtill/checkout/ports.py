@@ -51,11 +51,18 @@ class CheckoutRepository(Protocol):
         released a moment ago: the release itself is conditional)."""
 
     def release(
-        self, checkout: CheckoutRecord, new_status: str, at: str, events: Sequence[DomainEvent]
+        self,
+        checkout: CheckoutRecord,
+        new_status: str,
+        at: str,
+        events: Sequence[DomainEvent],
+        *,
+        unpaid_only: bool = False,
     ) -> bool:
         """Atomically: move the checkout from awaiting_payment to `new_status`, release its held
         reservations (stock back to available), give its promotion redemption back and record
-        `events`. False (and nothing written) when the checkout was no longer awaiting payment."""
+        `events`. False (and nothing written) when the checkout was no longer awaiting payment, or,
+        with `unpaid_only`, when it has a payment outcome (it was paid)."""
 
     def attach_payment(self, checkout_id: str, payment: dict[str, str]) -> None:
         """Record the checkout's payment (the `payment` object of the API) on the checkout."""

@@ -37,6 +37,7 @@ def promotion_from_item(item: dict[str, Any]) -> StoredPromotion:
     return StoredPromotion(Promotion.model_validate(rules), redeemed=int(item.get("redeemed", 0)))
 
 
+@ddb.transient_errors
 class DynamoPromotionRepository:
     def __init__(self, table_name: str, client: Any | None = None) -> None:
         self._table = table_name

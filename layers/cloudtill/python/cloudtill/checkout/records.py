@@ -75,6 +75,9 @@ class CheckoutRecord:
     # Each reserved SKU's backorder limit as read when the reservation was planned (not stored): the
     # checkout's transaction holds its lines' `backordered` on it, so they are exact at commit.
     backorder_limits: dict[str, int] = field(default_factory=dict)
+    # Set by the payments webhook when the PaymentIntent succeeded (`outcome` `paid` or `mismatch`): a
+    # checkout with one is never expired as unpaid; it becomes an order or is refunded.
+    payment_outcome: dict[str, Any] | None = None
 
     @property
     def promo_code(self) -> str | None:

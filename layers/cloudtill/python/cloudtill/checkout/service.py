@@ -51,6 +51,7 @@ from cloudtill.errors import (
     ValidationFailed,
 )
 from cloudtill.money import Money
+from cloudtill.observability import logger
 from cloudtill.outbox import DomainEvent
 from cloudtill.pricing import (
     COUNTRY_FIELD,
@@ -156,7 +157,7 @@ class CheckoutService:
         try:
             payment = self._payments.start(record.id, record.total, record.currency)
         except PaymentStartFailed:
-            self._repository.release(record, CANCELLED, iso(self._clock.now()), [])
+            self._cancel(record)
             raise ServiceUnavailable(
                 "The payment provider is unavailable; nothing was reserved. Please try again."
             ) from None
@@ -178,10 +179,16 @@ class CheckoutService:
         try:
             self._lifecycle.start(record.id, payload)
         except Exception:
-            self._repository.release(record, CANCELLED, iso(self._clock.now()), [])
+            self._cancel(record)
             raise ServiceUnavailable(
                 "The order workflow could not be started; nothing was reserved. Please try again."
             ) from None
+
+    def _cancel(self, record: CheckoutRecord) -> None:
+        """Give a checkout's stock and promotion back at once (it never got its client secret), with
+        the StockReleased every release emits."""
+        now = self._clock.now()
+        self._repository.release(record, CANCELLED, iso(now), [stock_released(record, CANCELLED, now)])
 
     def _prepare(
         self, body: CheckoutIn, checkout_id: str, hashed_token: str
@@ -400,17 +407,11 @@ class CheckoutService:
         now = self._clock.now()
         if record is None or record.status != AWAITING_PAYMENT or iso(now) < record.expires_at:
             return False
+        if record.payment_outcome is not None:
+            return False  # paid: it becomes an order or is refunded, it never "expires" unpaid
         at = iso(now)
         events = [
-            _event(
-                "StockReleased",
-                {
-                    "checkout_id": record.id,
-                    "reason": EXPIRED,
-                    "items": [{"sku": sku, "quantity": qty} for sku, qty in record.reserved.items()],
-                },
-                now,
-            ),
+            stock_released(record, EXPIRED, now),
             _event(
                 "CheckoutExpired",
                 {
@@ -422,17 +423,31 @@ class CheckoutService:
                 now,
             ),
         ]
-        return self._repository.release(record, EXPIRED, at, events)
+        return self._repository.release(record, EXPIRED, at, events, unpaid_only=True)
 
     def release_expired(self, limit: int = SWEEP_LIMIT) -> ExpirySweepResult:
-        """One run of the `release-expired-checkouts` schedule."""
-        expired = skipped = 0
+        """One run of the `release-expired-checkouts` schedule. Each checkout on its own: one that
+        fails is counted and logged (by id only) and tried again by the next run."""
+        expired = skipped = paid = 0
+        failed: list[str] = []
         for checkout_id in self._repository.expired_checkout_ids(iso(self._clock.now()), limit):
-            if self.expire_checkout(checkout_id):
-                expired += 1
+            try:
+                if self.expire_checkout(checkout_id):
+                    expired += 1
+                    continue
+                record = self._repository.get(checkout_id)
+            except Exception as error:  # isolated: counted and logged
+                failed.append(checkout_id)
+                logger.warning(
+                    "checkout expiry failed; retried by the next run",
+                    extra={"checkout_id": checkout_id, "error": type(error).__name__},
+                )
+                continue
+            if record is not None and record.status == AWAITING_PAYMENT and record.payment_outcome:
+                paid += 1
             else:
                 skipped += 1
-        return ExpirySweepResult(expired=expired, already_released=skipped)
+        return ExpirySweepResult(expired=expired, already_released=skipped, paid=paid, failed=len(failed))
 
 
 class PromotionService:
@@ -484,6 +499,19 @@ def checkout_out(record: CheckoutRecord) -> CheckoutOut:
         expires_at=record.expires_at,
         order_id=record.order_id,
         payment=PaymentOut.model_validate(record.payment) if record.payment else None,
+    )
+
+
+def stock_released(record: CheckoutRecord, reason: str, at: datetime) -> DomainEvent:
+    """`StockReleased` for a checkout's whole reservation (`reason` `expired` or `cancelled`)."""
+    return _event(
+        "StockReleased",
+        {
+            "checkout_id": record.id,
+            "reason": reason,
+            "items": [{"sku": sku, "quantity": qty} for sku, qty in record.reserved.items()],
+        },
+        at,
     )
 
 

@@ -41,6 +41,7 @@ PREFETCHED_ATTRIBUTES = ("PK", "SK", *CHECKOUT_ATTRIBUTES, "attempts")
 UNPROCESSED_RETRIES = 3
 
 
+@ddb.transient_errors
 class DynamoPrefetcher:
     """One BatchGetItem (per 100 keys) for everything a batch of events reads; the adapters below
     share an instance and answer reads of prefetched keys from it, found or not.
@@ -106,6 +107,7 @@ class DynamoPrefetcher:
         self._items.clear()
 
 
+@ddb.transient_errors
 class DynamoNotificationLog:
     def __init__(
         self,
@@ -191,6 +193,7 @@ class DynamoNotificationLog:
         return ddb.from_item(item["Item"]) if "Item" in item else None
 
 
+@ddb.transient_errors
 class DynamoSuppressions:
     def __init__(self, table_name: str, clock: Clock, prefetched: DynamoPrefetcher | None = None) -> None:
         self._table = table_name
@@ -229,6 +232,7 @@ class DynamoSuppressions:
         )
 
 
+@ddb.transient_errors
 class DynamoContacts:
     """Reads the checkout item (written by the checkout domain) and the order item (orders domain)."""
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from cloudtill.checkout.ports import CheckoutRepository
 from cloudtill.checkout.records import CheckoutRecord
-from cloudtill.checkout.service import CANCELLED, DOMAIN, CheckoutService
+from cloudtill.checkout.service import CANCELLED, CheckoutService, stock_released
 from cloudtill.clock import Clock, iso
-from cloudtill.outbox import DomainEvent
 
 AWAITING_PAYMENT = "awaiting_payment"
 
@@ -38,14 +37,4 @@ class CheckoutLink:
         if record is None or record.status != AWAITING_PAYMENT:
             return False
         now = self._clock.now()
-        released = DomainEvent(
-            "StockReleased",
-            DOMAIN,
-            {
-                "checkout_id": record.id,
-                "reason": CANCELLED,
-                "items": [{"sku": sku, "quantity": qty} for sku, qty in record.reserved.items()],
-            },
-            now,
-        )
-        return self._repository.release(record, CANCELLED, iso(now), [released])
+        return self._repository.release(record, CANCELLED, iso(now), [stock_released(record, CANCELLED, now)])

@@ -194,6 +194,7 @@ def _return_from_item(item: dict[str, Any]) -> OrderReturn:
     )
 
 
+@ddb.transient_errors
 class DynamoOrderRepository:
     def __init__(self, table_name: str, client: Any | None = None) -> None:
         self._table = table_name
@@ -549,6 +550,30 @@ class DynamoOrderRepository:
             raise
         return True
 
+    def paid_checkouts(self, paid_before: str, limit: int) -> list[str]:
+        # GSI1SK = "<paid at>#<checkout>": every checkout paid before `paid_before` sorts below it.
+        items = self._client.query(
+            TableName=self._table,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :paid AND GSI1SK < :before",
+            ExpressionAttributeValues=ddb.to_values({":paid": keys.PAID_CHECKOUTS, ":before": paid_before}),
+            ProjectionExpression="id",
+            Limit=limit,
+        ).get("Items", [])
+        return [str(ddb.from_item(item)["id"]) for item in items]
+
+    def forget_paid_checkout(self, checkout_id: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=ddb.key(*keys.checkout(checkout_id)),
+                UpdateExpression="REMOVE GSI1PK, GSI1SK",
+                ConditionExpression="attribute_exists(PK)",
+            )
+        except ClientError as error:
+            if not ddb.is_conditional_failure(error):
+                raise
+
     def mark(self, owner: tuple[str, str], flag: str, at: str) -> bool:
         try:
             self._client.update_item(
@@ -621,8 +646,10 @@ class DynamoOrderRepository:
             "Update": {
                 "TableName": self._table,
                 "Key": ddb.key(*keys.checkout(checkout_id)),
+                # Off the paid-checkout list too: the order settles the payment.
                 "UpdateExpression": (
-                    "SET #status = :completed, order_id = :order, updated_at = :at REMOVE #token"
+                    "SET #status = :completed, order_id = :order, updated_at = :at "
+                    "REMOVE #token, GSI1PK, GSI1SK"
                 ),
                 "ConditionExpression": "#status = :awaiting",
                 "ExpressionAttributeNames": {"#status": "status", "#token": PAYMENT_TOKEN},

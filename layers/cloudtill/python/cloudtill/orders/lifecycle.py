@@ -55,6 +55,12 @@ CANCEL_REFUND = "cancel"
 # between hosts, and still returns the money within minutes. Then a later attempt may take it over.
 REFUND_CLAIM_STALE_AFTER = timedelta(minutes=5)
 STUCK_REFUNDS_PER_SWEEP = 25
+# A paid checkout still without an order this long after its payment has no workflow that will
+# settle it: ConfirmOrder and then AbandonCheckout at their worst (every retry, each attempt running
+# into the 30 s Lambda timeout) take about 9 minutes. The sweep's writes are conditional like the
+# workflow's, so a slower workflow still refunds once; the grace only spares it a needless race.
+PAID_CHECKOUT_GRACE = timedelta(minutes=15)
+PAID_CHECKOUTS_PER_SWEEP = 25
 
 
 def payment_outcome(record: PaymentRecord, checkout: CheckoutRecord) -> dict[str, Any]:
@@ -123,8 +129,14 @@ class OrderLifecycle:
             ),
             "cancel_order": lambda: self.cancel_order(payload["order_id"]),
             "complete_order": lambda: self.complete_order(payload["order_id"]),
-            # Not a state machine task: the `settle-stuck-refunds` schedule (infra/wiring.py).
+            # Not state machine tasks: the `settle-stuck-refunds` and `settle-paid-checkouts`
+            # schedules (infra/wiring.py).
             "settle_stuck_refunds": lambda: settle_stuck_refunds(self._orders, self._gateway, self._clock),
+            "settle_paid_checkouts": lambda: self.settle_paid_checkouts(
+                grace=timedelta(
+                    seconds=float(payload.get("grace_seconds", PAID_CHECKOUT_GRACE.total_seconds()))
+                )
+            ),
         }
         if task not in handlers:
             raise ValueError(f"unknown order lifecycle task {task!r}")
@@ -167,6 +179,13 @@ class OrderLifecycle:
             checkout = self._checkouts.get(record.checkout_id) or checkout
         if checkout.status in {"expired", "cancelled"}:
             return "refunded" if self._refund_late_payment(checkout, record) else "refund_requested_before"
+        if checkout.status == AWAITING_PAYMENT:
+            # The token is stale: its wait timed out (ExpireCheckout sees the payment and refunds it)
+            # or its execution is gone. A token resumed already looks the same while ConfirmOrder
+            # runs, so this never closes the checkout itself: settle-paid-checkouts does, if no
+            # order follows within PAID_CHECKOUT_GRACE.
+            logger.warning("payment for a checkout no wait took", extra={"checkout_id": checkout.id})
+            return "unwatched"
         return "ignored"
 
     def expire_checkout(self, checkout_id: str) -> dict[str, Any]:
@@ -175,6 +194,10 @@ class OrderLifecycle:
         checkout = self._checkouts.get(checkout_id)
         if checkout is None:
             raise ValueError(f"no checkout {checkout_id}")
+        if checkout.status == AWAITING_PAYMENT and checkout.payment_outcome is not None:
+            # Paid after the wait timed out: never "expired" (no such e-mail); cancelled and refunded.
+            self._checkouts.cancel(checkout_id)
+            checkout = self._checkouts.get(checkout_id) or checkout
         if checkout.status == AWAITING_PAYMENT:
             # The timer fired a moment before `expires_at` (expire_checkout refuses early): retry.
             raise TransientError(f"checkout {checkout_id} is not due to expire yet")
@@ -190,8 +213,54 @@ class OrderLifecycle:
         if checkout is None:
             raise ValueError(f"no checkout {checkout_id}")
         if checkout.status == COMPLETED:
-            return {"outcome": "completed"}  # it became an order after all: nothing to undo
-        return {"outcome": self._close_payment(checkout), "reason": reason}
+            # It became an order after all (a confirmation whose answer was lost): nothing to undo,
+            # and the state machine goes on with the order.
+            return {"outcome": "completed", "order_id": checkout.order_id}
+        # `order_id` always present: the state machine's ResultSelector reads it.
+        return {"outcome": self._close_payment(checkout), "reason": reason, "order_id": None}
+
+    def settle_paid_checkouts(
+        self, limit: int = PAID_CHECKOUTS_PER_SWEEP, grace: timedelta = PAID_CHECKOUT_GRACE
+    ) -> dict[str, Any]:
+        """The `settle-paid-checkouts` schedule: every checkout paid more than PAID_CHECKOUT_GRACE ago
+        and still without an order gets its stock released as cancelled and its payment refunded, once
+        (the same `late` claim on the checkout as every other "no order" path: whichever of the sweep,
+        ExpireCheckout, AbandonCheckout, ConfirmOrder or the webhook gets there first refunds). A
+        refund, not an order: no workflow watches such a checkout any more (its execution, named after
+        the checkout, is over), so an order made here could never be cancelled or completed by it.
+        Each checkout on its own: one that fails stays listed, is counted, and the next run retries.
+        `grace` is shorter only where a test runs the schedule by hand."""
+        paid_before = iso(self._clock.now() - grace)
+        counts = {"refunded": 0, "ordered": 0, "refunded_before": 0, "failed": 0}
+        for checkout_id in self._orders.paid_checkouts(paid_before, limit):
+            try:
+                counts[self._settle_paid_checkout(checkout_id)] += 1
+            except Exception as error:  # isolated: counted and logged
+                counts["failed"] += 1
+                logger.warning(
+                    "paid checkout not settled; retried by the next run",
+                    extra={"checkout_id": checkout_id, "error": type(error).__name__},
+                )
+        return counts
+
+    def _settle_paid_checkout(self, checkout_id: str) -> str:
+        checkout = self._checkouts.get(checkout_id)
+        if checkout is not None and checkout.status == AWAITING_PAYMENT:
+            self._checkouts.cancel(checkout_id)  # conditional: a confirmation committing first wins
+            checkout = self._checkouts.get(checkout_id)
+        outcome = "refunded_before"
+        if checkout is not None and checkout.status == COMPLETED:
+            outcome = "ordered"
+        elif checkout is not None:
+            payment_intent_id = _payment_intent_of(checkout)
+            record = self._payments.get(payment_intent_id) if payment_intent_id else None
+            if record is not None and record.status == "succeeded":
+                if self._refund_late_payment(checkout, record):
+                    outcome = "refunded"
+            else:
+                self._close_payment(checkout)
+        self._orders.forget_paid_checkout(checkout_id)
+        return outcome
 
     def _close_payment(self, checkout: CheckoutRecord) -> str:
         """No order for this checkout: make sure no money stays taken (cancel, else refund)."""

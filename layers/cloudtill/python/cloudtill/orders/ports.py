@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from cloudtill.checkout.records import CheckoutRecord
-from cloudtill.errors import TransientError as TransientError  # the orders tasks' retryable error
+from cloudtill.errors import TransientError as TransientError  # shared by every domain
 from cloudtill.orders.records import Fulfilment, OrderRecord, OrderReturn, OrderView
 from cloudtill.orders.rules import StatusStep
 from cloudtill.outbox import DomainEvent
@@ -135,6 +135,15 @@ class OrderRepository(Protocol):
 
     def stuck_refund_claims(self, stale_before: str, limit: int) -> list[RefundClaim]:
         """Pending refunds claimed before `stale_before` (oldest first, at most `limit`)."""
+        ...
+
+    def paid_checkouts(self, paid_before: str, limit: int) -> list[str]:
+        """Ids of checkouts paid before `paid_before` (oldest first, at most `limit`) and not yet
+        settled: no order confirmed, not `forget_paid_checkout` since."""
+        ...
+
+    def forget_paid_checkout(self, checkout_id: str) -> None:
+        """Take the checkout off the paid list (its payment is settled: an order, or a refund)."""
         ...
 
     def mark(self, owner: tuple[str, str], flag: str, at: str) -> bool:

@@ -7,7 +7,8 @@
 - `PAYMENT_CHARGE#<ch>` / `CHARGE`: charge -> PaymentIntent for webhooks naming only the charge.
 - `ORDER#<id>` / `ORDER`: read only, attribute `payment_intent_id` (written by the orders domain).
 - `CHECKOUT#<id>` / `CHECKOUT`: when a payment succeeds, its `payment_outcome` (`outcome` `paid`, or
-  `mismatch` when flagged; `payment_intent_id`; `amount` received) is set in the webhook's transaction.
+  `mismatch` when flagged; `payment_intent_id`; `amount` received) is set in the webhook's transaction,
+  with GSI1 `CHECKOUTS#PAID` / `<paid at>#<checkout>` (the settle-paid-checkouts sweep's list).
   The order workflow's AwaitPayment stores its task token on the checkout only while there is none,
   so a payment that lands first is seen by the workflow without a Lambda (docs/orders.md).
 """
@@ -76,6 +77,7 @@ def record_from_item(item: dict[str, Any]) -> PaymentRecord:
     )
 
 
+@ddb.transient_errors
 class DynamoPaymentStore:
     def __init__(self, table_name: str, client: Any | None = None) -> None:
         self._table = table_name
@@ -110,14 +112,18 @@ class DynamoPaymentStore:
             "payment_intent_id": record.payment_intent_id,
             "amount": record.paid_amount,
         }
+        # Listed as paid until an order or a refund settles it (the settle-paid-checkouts sweep).
+        index_pk, index_sk = keys.paid_checkout_index(record.updated_at, record.checkout_id)
         return {
             "Update": {
                 "TableName": self._table,
                 "Key": ddb.key(*keys.checkout(record.checkout_id)),
-                "UpdateExpression": "SET payment_outcome = :outcome",
+                "UpdateExpression": "SET payment_outcome = :outcome, GSI1PK = :paid, GSI1SK = :paid_at",
                 # Never create a stub checkout: a record always belongs to an existing checkout.
                 "ConditionExpression": "attribute_exists(PK)",
-                "ExpressionAttributeValues": ddb.to_values({":outcome": outcome}),
+                "ExpressionAttributeValues": ddb.to_values(
+                    {":outcome": outcome, ":paid": index_pk, ":paid_at": index_sk}
+                ),
             }
         }
 
@@ -214,6 +220,7 @@ class DynamoPaymentStore:
         return True
 
 
+@ddb.transient_errors
 class DynamoOrderPaymentLookup:
     def __init__(self, table_name: str, client: Any | None = None) -> None:
         self._table = table_name

@@ -21,6 +21,7 @@ def erasure_marker(email_hash: str) -> tuple[str, str]:
     return f"ERASURE#{email_hash}", "ERASURE"
 
 
+@ddb.transient_errors
 class DynamoCustomerRecords:
     def __init__(self, table_name: str, client: Any | None = None) -> None:
         self._table = table_name

@@ -92,6 +92,7 @@ def _chunks(
     return chunks
 
 
+@ddb.transient_errors
 class DynamoAggregateStore:
     def __init__(self, table_name: str, client: Any | None = None, clock: Any | None = None) -> None:
         self._table = table_name

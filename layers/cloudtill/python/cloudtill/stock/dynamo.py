@@ -108,6 +108,7 @@ def movement_from_item(item: dict[str, Any]) -> MovementRecord:
     )
 
 
+@ddb.transient_errors
 class DynamoStockRepository:
     """The stock repository (StockRepository) and reconciliation reader (ReservationLedger)."""
 
