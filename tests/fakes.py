@@ -7,11 +7,20 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from cloudtill.catalog.records import ProductRecord
 from cloudtill.checkout.ports import ReservationRejected
 from cloudtill.checkout.records import CheckoutRecord, SkuSnapshot, StoredPromotion
-from cloudtill.errors import Conflict, DuplicateSku, FieldError, InvalidCursor, VersionConflict
+from cloudtill.errors import (
+    Conflict,
+    DuplicateSku,
+    FieldError,
+    InvalidCursor,
+    ValidationFailed,
+    VersionConflict,
+)
+from cloudtill.orders.ports import ClaimState, NothingToRefund, RefundClaim, TakenClaim
 from cloudtill.outbox import DomainEvent
 from cloudtill.payments.ports import PaymentIntentRef, RefundRef, StaleRecord, WebhookEffect
 from cloudtill.payments.records import PaymentRecord
@@ -335,7 +344,10 @@ class InMemoryPaymentStore:
 class FakePaymentGateway:
     """`PaymentGateway` keeping what was asked; intents are keyed by checkout like Stripe's idempotency."""
 
-    def __init__(self) -> None:
+    def __init__(self, captured: Mapping[str, int] | None = None) -> None:
+        # `captured` (PaymentIntent -> amount) makes it refuse refunds beyond what remains, as
+        # Stripe does (param `amount`), and a refund of a fully refunded charge.
+        self.captured_amounts = dict(captured or {})
         self.intents: dict[str, PaymentIntentRef] = {}
         self.refunds: list[dict[str, object]] = []
         self.canceled: list[str] = []
@@ -374,6 +386,12 @@ class FakePaymentGateway:
         for done in self.refunds:
             if done["idempotency_key"] == idempotency_key:
                 return RefundRef(str(done["id"]), amount, "eur", "succeeded")
+        if payment_intent_id in self.captured_amounts:
+            left = self.captured_amounts[payment_intent_id] - self.refunded_total(payment_intent_id)
+            if left <= 0:
+                raise ValidationFailed.for_field("amount", "Charge has already been refunded.")
+            if amount > left:
+                raise ValidationFailed.for_field("amount", f"Refund amount exceeds unrefunded {left}")
         refund_id = f"re_fake{len(self.refunds) + 1}"
         self.refunds.append(
             {
@@ -387,6 +405,9 @@ class FakePaymentGateway:
         )
         return RefundRef(refund_id, amount, "eur", "succeeded")
 
+    def refunded_total(self, payment_intent_id: str) -> int:
+        return sum(int(str(r["amount"])) for r in self.refunds if r["payment_intent_id"] == payment_intent_id)
+
     def find_refund(self, payment_intent_id: str, refund_claim: str) -> RefundRef | None:
         self.find_refund_calls += 1
         for done in self.refunds:
@@ -396,6 +417,64 @@ class FakePaymentGateway:
             if same_intent and metadata.get("refund_claim") == refund_claim:
                 return RefundRef(str(done["id"]), int(str(done["amount"])), "eur", "succeeded")
         return None
+
+
+class InMemoryRefundClaims:
+    """`RefundClaims` (the refund ledger) in memory, with the DynamoDB adapter's rules: a claim counts
+    against its owner's ledger from claim until freed, never beyond its cap; a claim taken again keeps
+    its first amount; only the holder settles."""
+
+    def __init__(self) -> None:
+        self.claims: dict[tuple[tuple[str, str], str], dict[str, object]] = {}
+        self.ledger: Counter[tuple[str, str]] = Counter()
+
+    def claim_refund(self, refund: RefundClaim, at: str, stale_before: str) -> TakenClaim | None:
+        current = self.claims.get((refund.owner, refund.claim))
+        how: Literal["first", "again"] = "first" if current is None else "again"
+        amount = refund.amount
+        if current is not None:
+            stored = int(str(current["amount"]))
+            if current["state"] == "requesting":
+                if str(current["at"]) >= stale_before:
+                    return None
+                held = replace(refund, amount=stored)
+                self.claims[(refund.owner, refund.claim)] = {
+                    "state": "requesting",
+                    "at": at,
+                    "amount": stored,
+                }
+                return TakenClaim("again", held)
+            if current["state"] != "failed":
+                return None
+            amount = stored
+        remaining = refund.cap - self.ledger[refund.owner]
+        amount = amount if refund.exact else min(amount, remaining)
+        if amount <= 0 or amount > remaining:
+            raise NothingToRefund(max(remaining, 0))
+        self.ledger[refund.owner] += amount
+        self.claims[(refund.owner, refund.claim)] = {"state": "requesting", "at": at, "amount": amount}
+        return TakenClaim(how, replace(refund, amount=amount))
+
+    def settle_refund_claim(
+        self, refund: RefundClaim, at: str, refund_id: str | None, refunded: int | None = None
+    ) -> None:
+        current = self.claims.get((refund.owner, refund.claim))
+        if current is None or current["state"] != "requesting" or current["at"] != at:
+            return
+        counted = 0 if refund_id is None else refund.amount if refunded is None else refunded
+        self.ledger[refund.owner] += counted - refund.amount
+        current["state"] = refund_id or "failed"
+        if refund_id is not None:
+            current["amount"] = counted
+
+    def refund_claim(self, owner: tuple[str, str], claim: str) -> ClaimState | None:
+        current = self.claims.get((owner, claim))
+        if current is None:
+            return None
+        return ClaimState(str(current["state"]), int(str(current["amount"])), str(current["at"]))
+
+    def stuck_refund_claims(self, stale_before: str, limit: int) -> list[RefundClaim]:
+        return []
 
 
 class InMemoryOrderPaymentLookup:

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cloudtill.api import create_app, handle
 from cloudtill.clock import SystemClock
 from cloudtill.observability import logger, metrics
+from cloudtill.orders.dynamo import DynamoOrderRepository
 from cloudtill.orders.factory import order_lifecycle
 from cloudtill.orders.lifecycle import OrderLifecycle
 from cloudtill.payments.credentials import StripeCredentialsSource
@@ -48,6 +49,9 @@ class RefundOut(BaseModel):
     amount: int
     currency: str
     status: str = Field(description="Stripe's refund status; recorded when charge.refunded arrives")
+    idempotency_key: str = Field(
+        description="the refund's key (the header's, or one made for it): retry with it, never twice"
+    )
 
 
 class WebhookAck(BaseModel):
@@ -70,6 +74,12 @@ def gateway() -> StripePaymentGateway:
     return StripePaymentGateway(
         lambda: credentials().get().api_key.get_secret_value(), api_base=settings.stripe_api_base
     )
+
+
+@functools.cache
+def refund_claims() -> DynamoOrderRepository:
+    """The orders' refund ledger: an admin refund is a claim on the order like the workflow's."""
+    return DynamoOrderRepository(settings.table_name)
 
 
 @functools.cache
@@ -116,6 +126,8 @@ def refund_order(
         DynamoOrderPaymentLookup(settings.table_name),
         store(),
         gateway(),
+        refund_claims(),
+        SystemClock(),
     )
     metrics.add_metric(name="RefundRequested", unit="Count", value=1)
     return Response(
@@ -128,6 +140,7 @@ def refund_order(
             amount=requested.amount,
             currency=requested.currency,
             status=requested.status,
+            idempotency_key=requested.idempotency_key,
         ),
     )
 

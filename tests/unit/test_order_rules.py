@@ -65,7 +65,9 @@ def test_delivery_needs_everything_shipped_and_cancel_needs_nothing_shipped() ->
     with pytest.raises(rules.OrderStateConflict):  # a cancellation pending: no shipping
         rules.ship(requested, "dhl", "T1", None, AT)
     cancelled = rules.cancel(requested, AT)
-    assert cancelled is not None and cancelled.status == "cancelled" and cancelled.refunded_amount == 3699
+    assert cancelled is not None and cancelled.status == "cancelled"
+    # The cancel's refund is whatever the refund ledger has left: claimed by the workflow, not here.
+    assert cancelled.refunded_amount == requested.refunded_amount
     assert rules.cancel(cancelled, AT) is None  # a retried cancellation does nothing
 
 

@@ -4,6 +4,7 @@ exactly once (docs/orders.md "Refunds").
 `Claims` is an in-memory stand-in for the refund-claim part of `OrderRepository` with the DynamoDB
 adapter's semantics: every write is one conditional step, a takeover is conditioned on the timestamp
 the retrier read, and a claim is listed as pending from its claim until it is settled or freed.
+(The ledger's amounts are the adapter's, tested in test_refund_ledger.py.)
 `between_read_and_takeover` lets a test run a second retrier in the gap a real race would use. The
 adapter's own conditions are exercised against DynamoDB in tests/integration/test_orders_refund_sweep.py.
 """
@@ -23,7 +24,7 @@ from cloudtill.orders.lifecycle import (
     request_refund_once,
     settle_stuck_refunds,
 )
-from cloudtill.orders.ports import RefundClaim, TransientError
+from cloudtill.orders.ports import RefundClaim, TakenClaim, TransientError
 from cloudtill.payments.ports import RefundRef
 
 from tests.fakes import FakePaymentGateway, FixedClock
@@ -44,9 +45,9 @@ class Claims:
 
     # -- the port ------------------------------------------------------------------------------
 
-    def claim_refund(self, refund: RefundClaim, at: str, stale_before: str) -> str | None:
+    def claim_refund(self, refund: RefundClaim, at: str, stale_before: str) -> TakenClaim | None:
         if self._take(refund, at, lambda current: current is None):
-            return "first"
+            return TakenClaim("first", refund)
         read = dict(self.state[(refund.owner, refund.claim)])
         if self.between_read_and_takeover is not None:
             interleave, self.between_read_and_takeover = self.between_read_and_takeover, None
@@ -58,9 +59,11 @@ class Claims:
             condition = lambda current: current == read  # noqa: E731 - still the stuck holder's claim
         else:
             return None
-        return "again" if self._take(refund, at, condition) else None
+        return TakenClaim("again", refund) if self._take(refund, at, condition) else None
 
-    def settle_refund_claim(self, refund: RefundClaim, at: str, refund_id: str | None) -> None:
+    def settle_refund_claim(
+        self, refund: RefundClaim, at: str, refund_id: str | None, refunded: int | None = None
+    ) -> None:
         current = self.state.get((refund.owner, refund.claim))
         if current != {"state": "requesting", "at": at}:
             return  # taken over: the new holder settles

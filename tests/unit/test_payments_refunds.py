@@ -7,18 +7,27 @@ from typing import Any
 
 import pytest
 from cloudtill.errors import Conflict, NotFound, ValidationFailed
+from cloudtill.orders.ports import keyed_claim
 from cloudtill.payments.credentials import MissingStripeCredentials, StripeCredentialsSource
 from cloudtill.payments.records import PaymentRecord
 from cloudtill.payments.refunds import request_refund
 from cloudtill.settings import Settings
 
-from tests.fakes import FakePaymentGateway, InMemoryOrderPaymentLookup, InMemoryPaymentStore
+from tests.fakes import (
+    FakePaymentGateway,
+    FixedClock,
+    InMemoryOrderPaymentLookup,
+    InMemoryPaymentStore,
+    InMemoryRefundClaims,
+)
 
+CLAIMS = InMemoryRefundClaims()
 PAID = PaymentRecord("pi_1", "co_1", 2500, "EUR", "t", "t", status="succeeded", amount_received=2500)
 
 
 @pytest.fixture
 def store() -> InMemoryPaymentStore:
+    CLAIMS.__init__()  # type: ignore[misc]
     store = InMemoryPaymentStore()
     store.create(PAID)
     return store
@@ -28,7 +37,9 @@ def refund(
     store: InMemoryPaymentStore, gateway: FakePaymentGateway, amount: int | None, key: str | None = None
 ) -> Any:
     orders = InMemoryOrderPaymentLookup({"ord_1": "pi_1", "ord_unpaid": "pi_unpaid"})
-    return request_refund("ord_1", amount, "requested_by_customer", "damaged", key, orders, store, gateway)
+    return request_refund(
+        "ord_1", amount, "requested_by_customer", "damaged", key, orders, store, gateway, CLAIMS, FixedClock()
+    )
 
 
 def test_the_default_refunds_all_that_remains(store: InMemoryPaymentStore) -> None:
@@ -36,7 +47,14 @@ def test_the_default_refunds_all_that_remains(store: InMemoryPaymentStore) -> No
     gateway = FakePaymentGateway()
     done = refund(store, gateway, None)
     assert done.amount == 1500 and gateway.refunds[0]["amount"] == 1500
-    assert gateway.refunds[0]["metadata"] == {"order_id": "ord_1", "checkout_id": "co_1", "note": "damaged"}
+    metadata = gateway.refunds[0]["metadata"]
+    assert metadata == {
+        "order_id": "ord_1",
+        "checkout_id": "co_1",
+        "note": "damaged",
+        "idempotency_key": done.idempotency_key,
+        "refund_claim": f"{keyed_claim(done.idempotency_key)}-ORDER#ord_1",
+    }
 
 
 def test_more_than_remains_is_a_422_naming_amount_and_asks_stripe_nothing(
@@ -68,6 +86,8 @@ def test_an_unknown_order_is_a_404(store: InMemoryPaymentStore) -> None:
             InMemoryOrderPaymentLookup(),
             store,
             FakePaymentGateway(),
+            CLAIMS,
+            FixedClock(),
         )
 
 
@@ -75,15 +95,43 @@ def test_an_order_without_a_succeeded_payment_is_a_409(store: InMemoryPaymentSto
     store.create(PaymentRecord("pi_unpaid", "co_2", 100, "EUR", "t", "t"))
     orders = InMemoryOrderPaymentLookup({"ord_unpaid": "pi_unpaid"})
     with pytest.raises(Conflict):
-        request_refund("ord_unpaid", None, "duplicate", None, None, orders, store, FakePaymentGateway())
+        request_refund(
+            "ord_unpaid",
+            None,
+            "duplicate",
+            None,
+            None,
+            orders,
+            store,
+            FakePaymentGateway(),
+            CLAIMS,
+            FixedClock(),
+        )
 
 
-def test_a_retried_request_reuses_the_stripe_idempotency_key(store: InMemoryPaymentStore) -> None:
+def test_a_retried_request_with_its_idempotency_key_is_one_refund_and_two_without_are_two(
+    store: InMemoryPaymentStore,
+) -> None:
     gateway = FakePaymentGateway()
-    first, again = refund(store, gateway, 500), refund(store, gateway, 500)
+    first, again = (
+        refund(store, gateway, 500, key="client-key-1"),
+        refund(store, gateway, 500, key="client-key-1"),
+    )
     assert first.refund_id == again.refund_id and len(gateway.refunds) == 1
-    refund(store, gateway, 500, key="client-key-1")
-    assert gateway.refunds[-1]["idempotency_key"] == "refund-ord_1-client-key-1"
+    assert gateway.refunds[0]["idempotency_key"] == f"{keyed_claim('client-key-1')}-ORDER#ord_1"
+    # Without a key every request is a refund of its own (made a key, answered to retry with).
+    one, two = refund(store, gateway, 500), refund(store, gateway, 500)
+    assert one.refund_id != two.refund_id and one.idempotency_key != two.idempotency_key
+    assert len(gateway.refunds) == 3
+
+
+def test_the_same_key_for_another_amount_is_a_409_naming_the_header(store: InMemoryPaymentStore) -> None:
+    gateway = FakePaymentGateway()
+    refund(store, gateway, 500, key="k")
+    with pytest.raises(Conflict) as raised:
+        refund(store, gateway, 600, key="k")
+    assert [e.field for e in raised.value.errors] == ["Idempotency-Key"]
+    assert len(gateway.refunds) == 1
 
 
 def test_local_credentials_come_from_settings_and_never_show() -> None:

@@ -14,6 +14,7 @@ Items (docs/data-model.md, docs/orders.md):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -23,10 +24,12 @@ from cloudtill.checkout.dynamo import checkout_record_from_item as checkout_from
 from cloudtill.checkout.records import CheckoutRecord
 from cloudtill.orders.ports import (
     CheckoutClosed,
-    ClaimTaken,
+    ClaimState,
+    NothingToRefund,
     OrderWrite,
     RefundClaim,
     StaleOrder,
+    TakenClaim,
     TransientError,
 )
 from cloudtill.orders.records import (
@@ -53,14 +56,21 @@ _CONDITION_FAILED = "ConditionalCheckFailed"
 _REFUND_REQUESTING = "requesting"
 _REFUND_FAILED = "failed"
 PENDING_REFUNDS = "REFUNDS#REQUESTING"  # GSI1PK of pending refund claims; GSI1SK `<requested_at>#<PK>`
+# The owner's refund ledger: the sum of its claims that are requesting or settled (`refund_<claim>_amount`
+# each). Only claims change it (ADD, conditioned on the value read), never a whole-order write.
+_LEDGER = "refunded_amount"
+_LEDGER_ATTEMPTS = 10
 
 
 def _pending_refund_key(refund: RefundClaim) -> tuple[str, str]:
     return f"REFUND_CLAIM#{refund.idempotency_key}", "CLAIM"
 
 
-def _claim_names(claim: str) -> dict[str, str]:
-    return {"#claim": f"refund_{claim}", "#at": f"refund_{claim}_at"}
+def _claim_names(claim: str, ledger: bool = False) -> dict[str, str]:
+    names = {"#claim": f"refund_{claim}", "#at": f"refund_{claim}_at", "#amount": f"refund_{claim}_amount"}
+    if ledger:
+        names["#ledger"] = _LEDGER
+    return names
 
 
 def _claim_condition_failed(error: ClientError) -> bool:
@@ -422,37 +432,71 @@ class DynamoOrderRepository:
             raise
         return order_from_item(ddb.from_item(response["Attributes"]))
 
-    def claim_refund(self, refund: RefundClaim, at: str, stale_before: str) -> ClaimTaken | None:
-        if self._claim_refund(refund, at, "attribute_not_exists(#claim)", {}):
-            return "first"
-        # Taken already: read who holds it (rare: a retry, or a webhook racing a workflow task).
-        item = self._client.get_item(
-            TableName=self._table,
-            Key=ddb.key(*refund.owner),
-            ProjectionExpression="#claim, #at",
-            ExpressionAttributeNames=_claim_names(refund.claim),
-            ConsistentRead=True,
-        ).get("Item")
-        data = ddb.from_item(item) if item else {}
-        state = data.get(f"refund_{refund.claim}")
-        since = data.get(f"refund_{refund.claim}_at")
-        values: dict[str, Any]
-        if state == _REFUND_FAILED:
-            condition, values = "#claim = :failed", {":failed": _REFUND_FAILED}
-        elif state == _REFUND_REQUESTING and str(since or "") < stale_before:
-            # Taken over on the holder's own timestamp: of two retriers, one wins. (A claim written
-            # before claims had a timestamp counts as old.)
-            condition, values = (
-                ("#claim = :requesting AND #at = :since", {":since": since})
-                if since
-                else ("#claim = :requesting AND attribute_not_exists(#at)", {})
+    def claim_refund(self, refund: RefundClaim, at: str, stale_before: str) -> TakenClaim | None:
+        # The usual case in one write: never claimed, and the ledger has room for the whole amount.
+        if refund.amount <= refund.cap:
+            first = "attribute_not_exists(#claim) AND (attribute_not_exists(#ledger) OR #ledger <= :room)"
+            if self._claim_refund(refund, at, first, {":room": refund.cap - refund.amount}, refund.amount):
+                return TakenClaim("first", refund)
+        for _ in range(_LEDGER_ATTEMPTS):
+            # Taken already, or the ledger is short: read the claim and the ledger, then decide.
+            data = self._claim_item(refund.owner, refund.claim)
+            state = data.get(f"refund_{refund.claim}")
+            since = data.get(f"refund_{refund.claim}_at")
+            stored = data.get(f"refund_{refund.claim}_amount")
+            if state == _REFUND_REQUESTING:
+                if str(since or "") >= stale_before:
+                    return None  # held by an attempt that may still be running
+                # Taken over on the holder's own timestamp: of two retriers, one wins. Its amount is
+                # counted already. (A claim written before claims had a timestamp counts as old.)
+                condition, values = (
+                    ("#claim = :requesting AND #at = :since", {":since": since})
+                    if since
+                    else ("#claim = :requesting AND attribute_not_exists(#at)", {})
+                )
+                amount = int(stored) if stored is not None else refund.amount
+                held = replace(refund, amount=amount)
+                return (
+                    TakenClaim("again", held) if self._claim_refund(held, at, condition, values, 0) else None
+                )
+            if state is not None and state != _REFUND_FAILED:
+                return None  # settled
+            # Free (never claimed, or failed): count it against what remains, conditioned on the
+            # ledger as read, so a concurrent claim makes this one read again.
+            ledger = int(data.get(_LEDGER, 0))
+            wanted = int(stored) if state == _REFUND_FAILED and stored is not None else refund.amount
+            remaining = refund.cap - ledger
+            amount = wanted if refund.exact else min(wanted, remaining)
+            if amount <= 0 or amount > remaining:
+                raise NothingToRefund(max(remaining, 0))
+            condition = ("attribute_not_exists(#claim)" if state is None else "#claim = :failed") + (
+                " AND #ledger = :ledger" if _LEDGER in data else " AND attribute_not_exists(#ledger)"
             )
-        else:
-            return None  # settled with a refund id, or held by an attempt younger than `stale_before`
-        return "again" if self._claim_refund(refund, at, condition, values) else None
+            values = {":ledger": ledger} if _LEDGER in data else {}
+            if state is not None:
+                values[":failed"] = _REFUND_FAILED
+            held = replace(refund, amount=amount)
+            if self._claim_refund(held, at, condition, values, amount):
+                return TakenClaim("first" if state is None else "again", held)
+        raise TransientError("the refund ledger kept changing while claiming")
 
-    def settle_refund_claim(self, refund: RefundClaim, at: str, refund_id: str | None) -> None:
+    def settle_refund_claim(
+        self, refund: RefundClaim, at: str, refund_id: str | None, refunded: int | None = None
+    ) -> None:
         pk, sk = _pending_refund_key(refund)
+        # Freed: it no longer counts. Settled for another amount (reconciled with Stripe): the
+        # ledger follows what was refunded.
+        counted = 0 if refund_id is None else refund.amount if refunded is None else refunded
+        update = "SET #claim = :value, #amount = :counted"
+        values: dict[str, Any] = {
+            ":value": refund_id or _REFUND_FAILED,
+            ":requesting": _REFUND_REQUESTING,
+            ":at": at,
+            ":counted": refund.amount if refund_id is None else counted,
+        }
+        if counted != refund.amount:
+            update += " ADD #ledger :delta"
+            values[":delta"] = counted - refund.amount
         try:
             self._client.transact_write_items(
                 TransactItems=[
@@ -460,17 +504,11 @@ class DynamoOrderRepository:
                         "Update": {
                             "TableName": self._table,
                             "Key": ddb.key(*refund.owner),
-                            "UpdateExpression": "SET #claim = :value",
+                            "UpdateExpression": update,
                             # Only the holder settles: an attempt that was taken over leaves it alone.
                             "ConditionExpression": "#claim = :requesting AND #at = :at",
-                            "ExpressionAttributeNames": _claim_names(refund.claim),
-                            "ExpressionAttributeValues": ddb.to_values(
-                                {
-                                    ":value": refund_id or _REFUND_FAILED,
-                                    ":requesting": _REFUND_REQUESTING,
-                                    ":at": at,
-                                }
-                            ),
+                            "ExpressionAttributeNames": _claim_names(refund.claim, ledger=":delta" in values),
+                            "ExpressionAttributeValues": ddb.to_values(values),
                         }
                     },
                     # Settled or freed: no longer the sweep's (a freed claim's caller gets the error).
@@ -480,6 +518,17 @@ class DynamoOrderRepository:
         except ClientError as error:
             if not _claim_condition_failed(error):
                 raise
+
+    def refund_claim(self, owner: tuple[str, str], claim: str) -> ClaimState | None:
+        data = self._claim_item(owner, claim)
+        state = data.get(f"refund_{claim}")
+        if state is None:
+            return None
+        amount = data.get(f"refund_{claim}_amount")
+        since = data.get(f"refund_{claim}_at")
+        return ClaimState(
+            str(state), int(amount) if amount is not None else None, str(since) if since else None
+        )
 
     def stuck_refund_claims(self, stale_before: str, limit: int) -> list[RefundClaim]:
         # GSI1SK = "<requested_at>#<PK>": every claim made before `stale_before` sorts below it.
@@ -493,6 +542,7 @@ class DynamoOrderRepository:
         claims: list[RefundClaim] = []
         for item in items:
             data = ddb.from_item(item)
+            captured = data.get("captured")
             claims.append(
                 RefundClaim(
                     owner=(str(data["owner_pk"]), str(data["owner_sk"])),
@@ -502,14 +552,28 @@ class DynamoOrderRepository:
                     metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
                     reason=str(data["reason"]),
                     requested_at=str(data["requested_at"]),
+                    captured=int(captured) if captured is not None else None,
+                    exact=bool(data.get("exact", False)),
                 )
             )
         return claims
 
-    def _claim_refund(self, refund: RefundClaim, at: str, condition: str, values: dict[str, Any]) -> bool:
-        """Set the claim `requesting` at `at` if `condition` holds, and (re)write its pending item with
-        everything the sweep needs to request it again: one transaction, so no claim is ever
-        `requesting` without being listed."""
+    def _claim_item(self, owner: tuple[str, str], claim: str) -> dict[str, Any]:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=ddb.key(*owner),
+            ProjectionExpression="#claim, #at, #amount, #ledger",
+            ExpressionAttributeNames=_claim_names(claim, ledger=True),
+            ConsistentRead=True,
+        ).get("Item")
+        return ddb.from_item(item) if item else {}
+
+    def _claim_refund(
+        self, refund: RefundClaim, at: str, condition: str, values: dict[str, Any], count: int
+    ) -> bool:
+        """Set the claim `requesting` at `at` with its amount if `condition` holds, add `count` to the
+        owner's ledger, and (re)write its pending item with everything the sweep needs to request it
+        again: one transaction, so no claim is ever `requesting` without being listed and counted."""
         pk, sk = _pending_refund_key(refund)
         pending = {
             "PK": pk,
@@ -520,12 +584,18 @@ class DynamoOrderRepository:
             "claim": refund.claim,
             "payment_intent_id": refund.payment_intent_id,
             "amount": refund.amount,
+            "captured": refund.captured,
+            "exact": refund.exact,
             "reason": refund.reason,
             "metadata": dict(refund.metadata),
             "requested_at": at,
             "GSI1PK": PENDING_REFUNDS,
             "GSI1SK": f"{at}#{pk}",
         }
+        update = "SET #claim = :requesting, #at = :at, #amount = :amount"
+        if count:
+            update += " ADD #ledger :count"
+        uses_ledger = bool(count) or "#ledger" in condition
         try:
             self._client.transact_write_items(
                 TransactItems=[
@@ -533,11 +603,17 @@ class DynamoOrderRepository:
                         "Update": {
                             "TableName": self._table,
                             "Key": ddb.key(*refund.owner),
-                            "UpdateExpression": "SET #claim = :requesting, #at = :at",
+                            "UpdateExpression": update,
                             "ConditionExpression": f"attribute_exists(PK) AND ({condition})",
-                            "ExpressionAttributeNames": _claim_names(refund.claim),
+                            "ExpressionAttributeNames": _claim_names(refund.claim, ledger=uses_ledger),
                             "ExpressionAttributeValues": ddb.to_values(
-                                {":requesting": _REFUND_REQUESTING, ":at": at, **values}
+                                {
+                                    ":requesting": _REFUND_REQUESTING,
+                                    ":at": at,
+                                    ":amount": refund.amount,
+                                    **({":count": count} if count else {}),
+                                    **values,
+                                }
                             ),
                         }
                     },
@@ -621,6 +697,7 @@ class DynamoOrderRepository:
         fields = _order_fields(order)
         if expected_version is None:
             return self._put_new({"PK": pk, "SK": sk, **fields})
+        del fields[_LEDGER]  # the refund ledger changes through claims only
         names = {f"#f{i}": name for i, name in enumerate(fields)}
         values = {f":f{i}": value for i, value in enumerate(fields.values())}
         # None values (e.g. no promo code) are stored as absent, like `ddb.to_item` does on Put.

@@ -22,21 +22,24 @@ from typing import Any
 from cloudtill import keys
 from cloudtill.checkout.records import CheckoutRecord
 from cloudtill.clock import Clock, SystemClock, iso
-from cloudtill.errors import DomainError
+from cloudtill.errors import DomainError, ValidationFailed
 from cloudtill.observability import logger
 from cloudtill.orders import events, rules
 from cloudtill.orders.ports import (
+    NO_REFUND,
     CheckoutClosed,
     CheckoutExpirer,
+    NothingToRefund,
     OrderRepository,
     OrderWrite,
     RefundClaim,
+    RefundClaims,
     StaleOrder,
     StockWrite,
     TransientError,
 )
 from cloudtill.orders.records import OrderRecord
-from cloudtill.payments.ports import REFUND_CLAIM_METADATA, PaymentGateway, PaymentStore
+from cloudtill.payments.ports import REFUND_CLAIM_METADATA, PaymentGateway, PaymentStore, RefundRef
 from cloudtill.payments.records import PaymentRecord
 from cloudtill.stock.events import stock_adjusted, stock_low_for
 from cloudtill.stock.ports import StaleStock
@@ -291,6 +294,7 @@ class OrderLifecycle:
             record.payment_intent_id,
             record.paid_amount,
             {"checkout_id": checkout.id, "reason": f"checkout {checkout.status}"},
+            captured=record.paid_amount,
         )
 
     def _refund(
@@ -300,9 +304,18 @@ class OrderLifecycle:
         payment_intent_id: str,
         amount: int,
         metadata: dict[str, str],
+        captured: int | None = None,
     ) -> bool:
         return request_refund_once(
-            self._orders, self._gateway, owner, claim, payment_intent_id, amount, metadata, self._clock
+            self._orders,
+            self._gateway,
+            owner,
+            claim,
+            payment_intent_id,
+            amount,
+            metadata,
+            self._clock,
+            captured=captured,
         )
 
     # -- confirmation --------------------------------------------------------------------------------
@@ -411,12 +424,14 @@ class OrderLifecycle:
             break
         else:
             raise TransientError(f"order {order_id} kept changing while cancelling")
+        # Everything that remains of what was paid: the ledger takes out earlier refunds (admin, returns).
         self._refund(
             keys.order(order_id),
             CANCEL_REFUND,
             order.payment_intent_id,
             order.total,
             {"order_id": order_id, "checkout_id": order.checkout_id, "reason": "order cancelled"},
+            captured=order.total,
         )
         return {"outcome": "cancelled"}
 
@@ -434,7 +449,7 @@ class OrderLifecycle:
 
 
 def request_refund_once(
-    orders: OrderRepository,
+    orders: RefundClaims,
     gateway: PaymentGateway,
     owner: tuple[str, str],
     claim: str,
@@ -442,21 +457,43 @@ def request_refund_once(
     amount: int,
     metadata: dict[str, str],
     clock: Clock | None = None,
+    captured: int | None = None,
 ) -> bool:
     """Ask Stripe for a refund exactly once per (`owner` item, `claim`): the claim is a conditional write
     on the item, so a retried task or a redelivered webhook never refunds twice (Stripe's idempotency
-    key, derived from the same claim, is the second guard). A failed request frees the claim and raises
-    TransientError. An attempt that died between claim and settle leaves the claim `requesting`: after
-    REFUND_CLAIM_STALE_AFTER any later attempt, or the stuck-refund sweep, takes it over and finishes
-    it (docs/orders.md "Refunds"). True when this call requested the refund."""
+    key, derived from the same claim, is the second guard). The claim counts against the owner's
+    refund ledger (`captured`, default `amount`, less every other claim requesting or settled): it
+    refunds `amount` or, if less remains, what remains; nothing when nothing does. A failed request
+    frees the claim and raises TransientError. An attempt that died between claim and settle leaves
+    the claim `requesting`: after REFUND_CLAIM_STALE_AFTER any later attempt, or the stuck-refund
+    sweep, takes it over and finishes it (docs/orders.md "Refunds"). True when this call requested
+    the refund."""
     if amount <= 0:
         return False
-    refund = RefundClaim(owner, claim, payment_intent_id, amount, dict(metadata))
-    return _request_refund(orders, gateway, refund, clock or SystemClock(), free_on_failure=True)
+    refund = RefundClaim(owner, claim, payment_intent_id, amount, dict(metadata), captured=captured)
+    try:
+        return refund_with_claim(orders, gateway, refund, clock or SystemClock()) is not None
+    except NothingToRefund:
+        return False
+
+
+def refund_with_claim(
+    orders: RefundClaims,
+    gateway: PaymentGateway,
+    refund: RefundClaim,
+    clock: Clock,
+    free_on_failure: bool = True,
+) -> RefundRef | None:
+    """The refund ledger's one entry point: claim `refund` against what remains refundable on its
+    owner, ask Stripe, settle. Returns what Stripe refunded for the claim (amount 0: reconciled,
+    nothing remained), None when the claim is held or settled already. Raises NothingToRefund when
+    the ledger has no room, `ValidationFailed` (amount) when Stripe refuses an `exact` claim, and
+    TransientError when Stripe failed (the claim is freed unless `free_on_failure` is False)."""
+    return _request_refund(orders, gateway, refund, clock, free_on_failure)
 
 
 def settle_stuck_refunds(
-    orders: OrderRepository, gateway: PaymentGateway, clock: Clock, limit: int = STUCK_REFUNDS_PER_SWEEP
+    orders: RefundClaims, gateway: PaymentGateway, clock: Clock, limit: int = STUCK_REFUNDS_PER_SWEEP
 ) -> dict[str, Any]:
     """The `settle-stuck-refunds` schedule: finish every refund whose claim has been `requesting` for
     longer than REFUND_CLAIM_STALE_AFTER (its attempt died between claim and settle). Each is taken over
@@ -471,38 +508,70 @@ def settle_stuck_refunds(
                 settled += 1
         except TransientError:
             pending.append(refund.idempotency_key)
+        except ValidationFailed:
+            # An exact (admin) refund Stripe refuses for good: freed, its caller saw a timeout.
+            logger.warning("stuck refund refused by Stripe", extra={"claim": refund.idempotency_key})
     if pending:
         logger.warning("stuck refunds failed again; retried by the next sweep", extra={"claims": pending})
     return {"settled": settled, "still_pending": pending}
 
 
 def _request_refund(
-    orders: OrderRepository,
+    orders: RefundClaims,
     gateway: PaymentGateway,
     refund: RefundClaim,
     clock: Clock,
     free_on_failure: bool,
-) -> bool:
+) -> RefundRef | None:
     now = clock.now()
     at = iso(now)
     taken = orders.claim_refund(refund, at, iso(now - REFUND_CLAIM_STALE_AFTER))
     if taken is None:
-        return False  # requested already, or another attempt is at it right now
-    key = refund.idempotency_key
+        return None  # requested already, or another attempt is at it right now
+    held = taken.refund  # with the amount the ledger counted for it
+    key = held.idempotency_key
+    metadata = {**held.metadata, REFUND_CLAIM_METADATA: key}
     try:
         # Taken again (an earlier attempt failed or died): that attempt may have reached Stripe, so
         # look for its refund first. Stripe's idempotency key would answer the same within 24 hours,
         # but not later, and localstripe ignores it.
-        done = gateway.find_refund(refund.payment_intent_id, key) if taken == "again" else None
+        done = gateway.find_refund(held.payment_intent_id, key) if taken.how == "again" else None
         if done is None:
-            metadata = {**refund.metadata, REFUND_CLAIM_METADATA: key}
-            done = gateway.refund(refund.payment_intent_id, refund.amount, refund.reason, key, metadata)
-    except DomainError:
+            try:
+                done = gateway.refund(held.payment_intent_id, held.amount, held.reason, key, metadata)
+            except ValidationFailed:
+                # Stripe refuses the amount for good (more than remains on the charge, or refunded
+                # already, e.g. from the dashboard): retrying cannot help. An exact claim is the
+                # caller's error; any other settles from Stripe's own view of what remains.
+                if held.exact:
+                    orders.settle_refund_claim(held, at, None)
+                    raise
+                done = _refund_what_stripe_has_left(gateway, held, metadata)
+    except DomainError as error:
+        if isinstance(error, ValidationFailed) and held.exact:
+            raise
         if free_on_failure:
-            orders.settle_refund_claim(refund, at, None)
-        raise TransientError(f"refund of {refund.payment_intent_id} failed") from None
-    orders.settle_refund_claim(refund, at, done.id)
-    return True
+            orders.settle_refund_claim(held, at, None)
+        raise TransientError(f"refund of {held.payment_intent_id} failed") from None
+    if done is None:
+        orders.settle_refund_claim(held, at, NO_REFUND, 0)
+        return RefundRef(NO_REFUND, 0, "", "none")
+    orders.settle_refund_claim(held, at, done.id, done.amount)
+    return done
+
+
+def _refund_what_stripe_has_left(
+    gateway: PaymentGateway, held: RefundClaim, metadata: dict[str, str]
+) -> RefundRef | None:
+    """A claim Stripe refused: refund what Stripe says remains of the charge, up to the claim's
+    amount (None when nothing remains). The smaller request gets its own idempotency key (Stripe
+    refuses a key reused with other parameters); its metadata still names the claim."""
+    remaining = held.cap - gateway.refunded_total(held.payment_intent_id)
+    amount = min(held.amount, remaining)
+    if amount <= 0:
+        return None
+    key = f"{held.idempotency_key}-{amount}"
+    return gateway.refund(held.payment_intent_id, amount, held.reason, key, metadata)
 
 
 def restock_writes(

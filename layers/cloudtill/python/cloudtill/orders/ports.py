@@ -4,6 +4,7 @@ unit tests use the in-memory fakes of `tests/fakes.py`."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -44,12 +45,19 @@ class OrderWrite:
 
 
 ClaimTaken = Literal["first", "again"]
+# A claim settled without a Stripe refund: reconciled against Stripe, nothing remained to refund.
+NO_REFUND = "none"
 
 
 @dataclass(frozen=True)
 class RefundClaim:
     """A refund requested at most once per (`owner` item, `claim`), with everything needed to request
-    it again after a crash (the stuck-refund sweep reads it back from the pending list)."""
+    it again after a crash (the stuck-refund sweep reads it back from the pending list).
+
+    Every claim on an owner counts against the owner's refund ledger (`refunded_amount` on the item:
+    the sum of its claims that are requesting or settled), which never exceeds `captured`. `exact`:
+    this amount or nothing (an admin refund of a stated amount). Otherwise `amount` is an upper bound:
+    the claim takes what remains of it (a cancel asks for everything and gets the rest)."""
 
     owner: tuple[str, str]  # (PK, SK) of the item carrying the claim: the order or the checkout
     claim: str  # e.g. `cancel`, `late`, `return_2`
@@ -58,6 +66,12 @@ class RefundClaim:
     metadata: Mapping[str, str] = field(default_factory=dict)
     reason: str = "requested_by_customer"
     requested_at: str = ""  # as listed: when its current holder claimed it
+    captured: int | None = None  # what the payment captured: the ledger's cap (None: `amount`)
+    exact: bool = False
+
+    @property
+    def cap(self) -> int:
+        return self.amount if self.captured is None else self.captured
 
     @property
     def idempotency_key(self) -> str:
@@ -66,7 +80,71 @@ class RefundClaim:
         return f"{self.claim}-{self.owner[0]}"
 
 
-class OrderRepository(Protocol):
+def keyed_claim(idempotency_key: str) -> str:
+    """The claim of a refund asked for with an idempotency key (the admin route's `Idempotency-Key`;
+    a return's refund is `return-<n>`): the same key is the same claim, so a retry refunds once.
+    Hashed: keys are client text of up to 255 characters, and Stripe's own key must stay short."""
+    return "key_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class TakenClaim:
+    """A claim this attempt holds: `refund.amount` is what the ledger counted for it."""
+
+    how: ClaimTaken
+    refund: RefundClaim
+
+
+@dataclass(frozen=True)
+class ClaimState:
+    """A claim as stored: `requesting`, `failed`, NO_REFUND or the Stripe refund id; its amount."""
+
+    state: str
+    amount: int | None
+    requested_at: str | None
+
+
+class NothingToRefund(Exception):
+    """The owner's ledger has less room than the claim needs: `remaining` is what is left."""
+
+    def __init__(self, remaining: int) -> None:
+        super().__init__(f"{remaining} remains to refund")
+        self.remaining = remaining
+
+
+class RefundClaims(Protocol):
+    """The refund ledger's storage: what every refund path claims through (`request_refund_once`)."""
+
+    def claim_refund(self, refund: RefundClaim, at: str, stale_before: str) -> TakenClaim | None:
+        """Claim the right to request `refund` (claim `refund_<claim>` on the item `refund.owner`),
+        recording `at` as its `requested_at`, count its amount in the owner's ledger, and list it as
+        pending (the stuck-refund sweep's index), all in one conditional write, so concurrent claims
+        never count more than `refund.cap`. The amount counted: `refund.amount` if it fits, else (not
+        `exact`) what remains; a claim taken again keeps the amount it was first counted with.
+        `first`: never claimed before. `again`: it had failed, or it was stuck `requesting` since
+        before `stale_before` and is taken over (conditional on the old `requested_at`: of two
+        retriers one wins). None: requested already, or another attempt holds it (younger than
+        `stale_before`). Raises NothingToRefund when the ledger has no room for it."""
+        ...
+
+    def settle_refund_claim(
+        self, refund: RefundClaim, at: str, refund_id: str | None, refunded: int | None = None
+    ) -> None:
+        """`refund_id` set: the refund was requested (no longer pending), for `refunded` (default
+        `refund.amount`; the ledger follows when it differs). None: it failed, the claim may be taken
+        again and no longer counts. Only the holder that claimed at `at` settles (a no-op otherwise)."""
+        ...
+
+    def refund_claim(self, owner: tuple[str, str], claim: str) -> ClaimState | None:
+        """The claim as stored (strongly consistent), None when never claimed."""
+        ...
+
+    def stuck_refund_claims(self, stale_before: str, limit: int) -> list[RefundClaim]:
+        """Pending refunds claimed before `stale_before` (oldest first, at most `limit`)."""
+        ...
+
+
+class OrderRepository(RefundClaims, Protocol):
     def get(self, order_id: str) -> OrderView | None:
         """The order with its fulfilments and returns (strongly consistent); None when unknown."""
         ...
@@ -102,7 +180,7 @@ class OrderRepository(Protocol):
         status afterwards (`step.to_status` when applied), None when there is no such order."""
         ...
 
-    # -- task tokens and refund claims (workflow bookkeeping) -------------------------------------
+    # -- task tokens and markers (workflow bookkeeping; refund claims: RefundClaims) ---------------
 
     def store_payment_token(self, checkout_id: str, token: str) -> CheckoutRecord | None:
         """Keep the AwaitPayment token on the checkout; returns the checkout as of that write
@@ -117,24 +195,6 @@ class OrderRepository(Protocol):
         """Keep the AwaitFulfilment/AwaitDelivery token on the order and bump its `version`, so a
         writer whose read predates the token fails its version condition and reads again (and then
         sees this token). Returns the order as of that write; None when unknown."""
-        ...
-
-    def claim_refund(self, refund: RefundClaim, at: str, stale_before: str) -> ClaimTaken | None:
-        """Claim the right to request `refund` (claim `refund_<claim>` on the item `refund.owner`),
-        recording `at` as its `requested_at`, and list it as pending (the stuck-refund sweep's index)
-        in the same write. `first`: never claimed before. `again`: it had failed, or it was stuck
-        `requesting` since before `stale_before` and is taken over (conditional on the old
-        `requested_at`: of two retriers one wins). None: requested already, or another attempt holds
-        it (younger than `stale_before`)."""
-        ...
-
-    def settle_refund_claim(self, refund: RefundClaim, at: str, refund_id: str | None) -> None:
-        """`refund_id` set: the refund was requested (no longer pending). None: it failed, the claim
-        may be taken again. Only the holder that claimed at `at` settles (a no-op otherwise)."""
-        ...
-
-    def stuck_refund_claims(self, stale_before: str, limit: int) -> list[RefundClaim]:
-        """Pending refunds claimed before `stale_before` (oldest first, at most `limit`)."""
         ...
 
     def paid_checkouts(self, paid_before: str, limit: int) -> list[str]:

@@ -232,12 +232,13 @@ def request_cancel(order: OrderRecord, at: str) -> OrderRecord:
 
 
 def cancel(order: OrderRecord, at: str) -> OrderRecord | None:
-    """The workflow's cancellation: status cancelled, everything paid refunded (None: done already)."""
+    """The workflow's cancellation: status cancelled (None: done already). Its refund is what the
+    refund ledger has left (`lifecycle.cancel_order`)."""
     if order.status == CANCELLED:
         return None
     if not order.cancel_requested or order.status != CONFIRMED:
         raise OrderStateConflict(f"Order {order.id} cannot be cancelled in status {order.status}.")
-    return _stamp(order, at, CANCELLED, status=CANCELLED, refunded_amount=order.total)
+    return _stamp(order, at, CANCELLED, status=CANCELLED)
 
 
 def line_paid(line: OrderLine, prices_include_tax: bool) -> int:
@@ -270,10 +271,11 @@ def refund_for(order: OrderRecord, quantities: Mapping[str, int]) -> int:
 def return_lines(
     order: OrderRecord, lines: Sequence[tuple[str, int]], restock: bool, refund: bool, at: str
 ) -> tuple[OrderRecord, OrderReturn]:
-    """Shipped units coming back; optionally restocked, optionally refunded (pro rata)."""
+    """Shipped units coming back; optionally restocked, optionally refunded (pro rata, at most what
+    the order's refund ledger has left: earlier refunds of any kind are taken out)."""
     _require_status(order, (PARTIALLY_SHIPPED, SHIPPED, DELIVERED, COMPLETED), "returned")
     quantities = _quantities(order, lines, "returnable")
-    amount = refund_for(order, quantities) if refund else 0
+    amount = min(refund_for(order, quantities), max(order.total - order.refunded_amount, 0)) if refund else 0
     returned_lines = tuple(
         replace(ln, returned=ln.returned + n)
         for ln, n in zip(order.lines, _spread(order, quantities, _returnable), strict=True)

@@ -35,7 +35,13 @@ from cloudtill.orders.models import (
     ReturnOut,
     TimelineOut,
 )
-from cloudtill.orders.ports import OrderRepository, OrderWrite, StaleOrder, TransientError
+from cloudtill.orders.ports import (
+    OrderRepository,
+    OrderWrite,
+    StaleOrder,
+    TransientError,
+    keyed_claim,
+)
 from cloudtill.orders.records import Fulfilment, OrderRecord, OrderReturn, OrderView
 from cloudtill.payments.ports import PaymentGateway, PaymentStore
 from cloudtill.stock.ports import StaleStock
@@ -44,6 +50,11 @@ from cloudtill.workflow import Workflow
 
 WRITE_ATTEMPTS = 5
 T = TypeVar("T")
+
+
+def return_refund_key(number: int) -> str:
+    """The idempotency key of return `number`'s refund (its claim is `keyed_claim` of it)."""
+    return f"return-{number}"
 
 
 def _lines(quantities: dict[str, int]) -> list[OrderLineIn]:
@@ -176,24 +187,28 @@ class OrderService:
         returned, view = self._change(order_id, plan)
         order = view.order
         if returned.refund_amount:
+            key = return_refund_key(returned.number)
             try:
                 request_refund_once(
                     self._orders,
                     self._gateway,
                     keys.order(order_id),
-                    f"return_{returned.number}",
+                    keyed_claim(key),
                     order.payment_intent_id,
                     returned.refund_amount,
                     {"order_id": order_id, "return": str(returned.number)},
                     self._clock,
+                    captured=order.total,
                 )
             except TransientError:
-                # The return stands; its refund can be requested again with the payments refund route.
+                # The return stands; retrying its refund with this key reuses its claim (and finds
+                # the refund if Stripe made it after all): never a second refund.
                 from cloudtill.payments.stripe_adapter import PaymentProviderError
 
                 raise PaymentProviderError(
-                    "The return was recorded but Stripe did not accept its refund; "
-                    "retry with POST /admin/orders/{id}/refunds."
+                    "The return was recorded but Stripe did not accept its refund; retry with "
+                    f"POST /admin/orders/{order_id}/refunds and the header Idempotency-Key: {key}.",
+                    idempotency_key=key,
                 ) from None
         return return_out(returned)
 

@@ -66,6 +66,11 @@ class PaymentGateway(Protocol):
         Stripe's idempotency key cannot help (after 24 hours; localstripe ignores the key)."""
         ...
 
+    def refunded_total(self, payment_intent_id: str) -> int:
+        """What Stripe has refunded of `payment_intent_id` so far (pending refunds included): its
+        view, that a refund it refused is reconciled with."""
+        ...
+
 
 class SignatureVerifier(Protocol):
     def is_valid(self, payload: str, header: str | None, secret: str, tolerance_seconds: int) -> bool:

@@ -135,6 +135,22 @@ class StripePaymentGateway:
                     )
         return None
 
+    def refunded_total(self, payment_intent_id: str) -> int:
+        client = self._stripe()
+        with _stripe_errors("refunded_total"):
+            found = client.v1.refunds.list(params={"payment_intent": payment_intent_id, "limit": 100})
+            return sum(
+                refund.amount
+                for refund in found.auto_paging_iter()
+                if str(refund.status) in _REFUNDED_STATUSES
+            )
+
+
+# Refund statuses that hold money back from the charge (failed and canceled refunds gave it back).
+_REFUNDED_STATUSES = {"succeeded", "pending", "requires_action"}
+# Stripe's codes for a refund it will never accept: more than remains, or nothing remains.
+_REFUND_REFUSED_CODES = {"charge_already_refunded", "amount_too_large"}
+
 
 @contextmanager
 def _stripe_errors(operation: str) -> Iterator[None]:
@@ -144,7 +160,7 @@ def _stripe_errors(operation: str) -> Iterator[None]:
         yield
     except stripe.InvalidRequestError as error:
         # Stripe names the offending parameter; an amount it refuses is the caller's problem.
-        if error.param in {"amount", "amount_to_capture"}:
+        if error.param in {"amount", "amount_to_capture"} or error.code in _REFUND_REFUSED_CODES:
             raise ValidationFailed.for_field("amount", error.user_message or "refused by Stripe") from None
         logger.warning("Stripe refused a request", extra={"operation": operation, "param": error.param})
         raise PaymentProviderError(f"Stripe refused {operation}.") from None
