@@ -63,14 +63,18 @@ def problem_template(problem: ProblemResponse) -> str:
     return body + ', "detail": $context.error.messageString, "request_id": "$context.requestId"}'
 
 
-def problem_document(response_type: str, message: str, request_id: str) -> dict[str, Any]:
-    """The body API Gateway renders from `problem_template` (what the local gateway answers); the
-    catch-alls carry no `status` member, the status line has it."""
+def problem_document(response_type: str, status: int, message: str, request_id: str) -> dict[str, Any]:
+    """The body API Gateway renders from `problem_template` (what the local gateway answers). A
+    catch-all's template cannot know its status, so in AWS its body has no `status` member; the
+    local one names `status` (the status line's), which RFC 9457 clients may read either way."""
     problem = PROBLEMS_BY_TYPE[response_type]
-    body: dict[str, Any] = {"type": PROBLEM_TYPE_BASE + problem.type_slug, "title": problem.title}
-    if problem.status is not None:
-        body["status"] = problem.status
-    return {**body, "detail": message, "request_id": request_id}
+    return {
+        "type": PROBLEM_TYPE_BASE + problem.type_slug,
+        "title": problem.title,
+        "status": problem.status if problem.status is not None else status,
+        "detail": message,
+        "request_id": request_id,
+    }
 
 
 def preflight_methods(route_methods: Iterable[str]) -> list[str]:

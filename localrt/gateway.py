@@ -74,8 +74,8 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> LocalResponse
 
 def gateway_problem(response_type: str, status: int, message: str) -> LocalResponse:
     """API Gateway's gateway response `response_type`, as the stack defines it."""
-    body = problem_document(response_type, message, str(uuid.uuid4()))
-    status = int(body.get("status", status))
+    body = problem_document(response_type, status, message, str(uuid.uuid4()))
+    status = int(body["status"])
     headers = tuple((k, v) for k, v in GATEWAY_RESPONSE_HEADERS.items() if k.lower() != "content-type")
     return LocalResponse(status, json.dumps(body).encode(), GATEWAY_RESPONSE_HEADERS["Content-Type"], headers)
 
