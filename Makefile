@@ -5,6 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# checkov (tests/infra scans the synthesized templates) has pins that conflict with ours: own venv.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PORT ?= 8000
 REGIONS ?= eu-west-1
 export PYTHONPATH := $(CURDIR)/layers/cloudtill/python:$(CURDIR)
@@ -20,11 +23,16 @@ $(PY_STAMP): requirements-dev.lock
 	$(VENV)/bin/uv pip sync --quiet -p $(PY) requirements-dev.lock
 	touch $@
 
+$(CHECKOV_STAMP): requirements-checkov.lock | $(PY_STAMP)
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(VENV)/bin/uv pip sync --quiet -p $(CHECKOV_VENV)/bin/python requirements-checkov.lock
+	touch $@
+
 $(NODE_STAMP): package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(PY_STAMP) $(NODE_STAMP)
+install: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
 
 # Only the test suite needs a browser: the report page test renders in headless Chromium (Debian's
 # package; CI runs as root on Debian). `make run` does not need it.

@@ -25,7 +25,7 @@ from constructs import Construct
 
 from infra import layer_build
 from infra._shared_layer_path import SHARED_LAYER_ROOT
-from infra.acknowledgements import acknowledge
+from infra.acknowledgements import LOG_GROUP_KMS_REASON, acknowledge, skip_checkov
 from infra.constructs.data import DataTables
 from infra.environment import function_environment
 from infra.region_settings import RegionSettings, StageSettings
@@ -178,8 +178,41 @@ class FunctionFactory(Construct):
             "X-Ray active tracing: xray:PutTraceSegments/PutTelemetryRecords support no resource-level "
             "permissions (https://docs.aws.amazon.com/xray/latest/devguide/security_iam_service-with-iam.html).",
         )
+        _skip_checkov_function_checks(function, log_group)
         self.functions[spec.name] = function
         return function
+
+
+def _skip_checkov_function_checks(function: lambda_.Function, log_group: logs.LogGroup) -> None:
+    """The checkov checks every cloudtill function is exempt from, and why (docs/security.md)."""
+    skip_checkov(
+        function,
+        "CKV_AWS_116",
+        "No invocation of this function needs a function-level DLQ: API Gateway, Step Functions and event "
+        "source mappings invoke synchronously (SQS redrive DLQs, the stream's on-failure queue); SNS "
+        "feedback has an on-failure destination (EventInvokeConfig); schedules are sweeps re-run on the "
+        "next tick, with a Scheduler DLQ and an Errors alarm.",
+    )
+    skip_checkov(
+        function,
+        "CKV_AWS_117",
+        "Talks only to AWS public endpoints (DynamoDB, EventBridge, Step Functions, SES, S3) and Stripe; "
+        "a VPC would add NAT gateways and endpoints without a private resource to reach.",
+    )
+    skip_checkov(
+        function,
+        "CKV_AWS_115",
+        "Concurrency is bounded upstream (stage throttling and WAF for the API, event source mapping "
+        "batch/concurrency for queues); reserving it per function fails deployment on accounts at the "
+        "default concurrency quota and turns a spike into throttles instead of queueing.",
+    )
+    skip_checkov(
+        function,
+        "CKV_AWS_173",
+        "Environment holds names and settings only (secrets live in Secrets Manager); Lambda encrypts it "
+        "at rest with its AWS managed key.",
+    )
+    skip_checkov(log_group, "CKV_AWS_158", LOG_GROUP_KMS_REASON)
 
 
 def log_retention(stage: StageSettings) -> logs.RetentionDays:

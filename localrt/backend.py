@@ -81,7 +81,7 @@ class LocalBackend:
             )
             for spec in FUNCTIONS
         }
-        self.gateway = Gateway(self.pools, admin_token)
+        self.gateway = Gateway(self.pools, admin_token, shop.cors_origins)
         self.stripe.add_local_routes(self.gateway)
         self._openapi: bytes | None = None
         self._openapi_lock = threading.Lock()

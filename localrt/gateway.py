@@ -2,8 +2,10 @@
 
 It serves exactly the routes of `infra/wiring.py` (see `served_routes()`, compared with the synthesized
 template by tests/infra) with the same auth rule as the stack: admin routes need a bearer token (the
-local admin token here, a Cognito token of the admin group in AWS). Local-only routes live under
-`/_local/` and are never part of the deployed API or its OpenAPI document.
+local admin token here, a Cognito token of the admin group in AWS). What API Gateway answers by itself
+is answered here from the same definitions (infra/gateway_responses.py): the CORS preflight of every
+resource, and the gateway responses (an unknown path or method, a missing token, a failed function).
+Local-only routes live under `/_local/` and are never part of the deployed API or its OpenAPI document.
 """
 
 from __future__ import annotations
@@ -14,12 +16,18 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from infra.gateway_responses import (
+    GATEWAY_RESPONSE_HEADERS,
+    preflight_headers,
+    preflight_methods,
+    problem_document,
+)
 from infra.wiring import ROUTES, Route
 from localrt.functions import FunctionPool, InvocationError
 
@@ -64,16 +72,39 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> LocalResponse
     return LocalResponse(status, json.dumps(body).encode(), "application/problem+json")
 
 
+def gateway_problem(response_type: str, status: int, message: str) -> LocalResponse:
+    """API Gateway's gateway response `response_type`, as the stack defines it."""
+    body = problem_document(response_type, status, message, str(uuid.uuid4()))
+    status = int(body["status"])
+    headers = tuple((k, v) for k, v in GATEWAY_RESPONSE_HEADERS.items() if k.lower() != "content-type")
+    return LocalResponse(status, json.dumps(body).encode(), GATEWAY_RESPONSE_HEADERS["Content-Type"], headers)
+
+
 def _pattern(path: str) -> re.Pattern[str]:
     regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
     return re.compile(f"^{regex}$")
 
 
+def _resource_paths(routes: Sequence[Route]) -> set[str]:
+    """Every API Gateway resource the routes create: their paths and each parent, the root too."""
+    paths = {"/"}
+    for route in routes:
+        segments = route.path.strip("/").split("/")
+        paths.update("/" + "/".join(segments[:n]) for n in range(1, len(segments) + 1))
+    return paths
+
+
 class Gateway:
-    def __init__(self, pools: dict[str, FunctionPool], admin_token: str) -> None:
+    def __init__(
+        self, pools: dict[str, FunctionPool], admin_token: str, cors_origins: Sequence[str] = ()
+    ) -> None:
         self.pools = pools
         self._admin_token = admin_token
         self._routes = [(route, _pattern(route.path)) for route in ROUTES]
+        # Each resource answers the preflight (the stack's default CORS preflight options).
+        self._resources = [_pattern(path) for path in sorted(_resource_paths(ROUTES))]
+        self._cors_origins = list(cors_origins)
+        self._preflight_methods = preflight_methods(route.method for route in ROUTES)
         self.local_routes: list[tuple[str, re.Pattern[str], LocalRoute]] = []
 
     def add_local_route(self, method: str, path: str, handler: LocalRoute) -> None:
@@ -89,18 +120,19 @@ class Gateway:
         return None
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | LocalResponse:
-        allowed = []
         for route, pattern in self._routes:
             found = pattern.match(path)
-            if found:
-                if route.method == method:
-                    return route, {k: unquote(v) for k, v in found.groupdict().items()}
-                allowed.append(route.method)
-        if allowed:
-            return problem(
-                405, "Method not allowed", f"{method} is not allowed here.", allowed=sorted(allowed)
-            )
-        return problem(404, "Not found", "No route or resource here.")
+            if found and route.method == method:
+                return route, {k: unquote(v) for k, v in found.groupdict().items()}
+        # API Gateway answers an unknown path and a method no route of the path has alike.
+        return gateway_problem("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
+
+    def preflight(self, path: str, headers: dict[str, str]) -> LocalResponse | None:
+        """The OPTIONS mock integration of a resource (None: no resource here, or no CORS)."""
+        if not self._cors_origins or not any(pattern.match(path) for pattern in self._resources):
+            return None
+        answer = preflight_headers(self._cors_origins, headers.get("origin"), self._preflight_methods)
+        return LocalResponse(204, b"", headers=tuple(answer.items()))
 
     def authorize(self, route: Route, headers: dict[str, str]) -> dict[str, Any] | LocalResponse:
         if route.auth != "admin":
@@ -109,7 +141,7 @@ class Gateway:
         if scheme.lower() != "bearer" or not hmac.compare_digest(
             token.strip().encode(), self._admin_token.encode()
         ):
-            return problem(401, "Authentication required", "Admin routes need Authorization: Bearer <token>.")
+            return gateway_problem("UNAUTHORIZED", 401, "Unauthorized")
         # What API Gateway's Cognito authorizer would pass on for a member of the admin group.
         return {"claims": {"sub": "local-admin", "cognito:groups": "admin", "token_use": "id"}}
 
@@ -122,6 +154,10 @@ class Gateway:
         if local is not None:
             handler, params = local
             return handler(LocalRequest(params, dict(parse_qsl(split.query)), headers, body))
+        if method == "OPTIONS":
+            preflight = self.preflight(path, headers)
+            if preflight is not None:
+                return preflight
         matched = self.match(method, path)
         if isinstance(matched, LocalResponse):
             return matched
@@ -135,7 +171,8 @@ class Gateway:
         try:
             result = self.pools[route.function].invoke(event)
         except InvocationError:
-            return problem(502, "Bad gateway", "The function failed; see its log.")
+            # What API Gateway answers when the function fails (see its log for why).
+            return gateway_problem("DEFAULT_5XX", 502, "Internal server error")
         return from_proxy_result(result)
 
 
@@ -208,7 +245,7 @@ def make_http_server(gateway: Gateway, host: str, port: int) -> ThreadingHTTPSer
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY_BYTES:
-                response = problem(413, "Payload too large", f"At most {MAX_BODY_BYTES} bytes.")
+                response = gateway_problem("REQUEST_TOO_LARGE", 413, "Request Too Long")
                 self.close_connection = True
             else:
                 body = self.rfile.read(length) if length else b""
@@ -224,7 +261,12 @@ def make_http_server(gateway: Gateway, host: str, port: int) -> ThreadingHTTPSer
             if self.command != "HEAD":
                 self.wfile.write(response.body)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve  # noqa: N815
+        def __getattr__(self, name: str) -> Any:
+            # Every method reaches the gateway (TRACE, CONNECT, made-up ones), as every method reaches
+            # API Gateway, instead of http.server's 501 HTML page for methods without a `do_` handler.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # access lines would carry paths with ids and emails; the handlers log what matters

@@ -7,11 +7,9 @@ pool token (the handler checks the `admin` group claim); `public` routes are the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from aws_cdk import CfnOutput, RemovalPolicy
+from aws_cdk import CfnOutput, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
@@ -22,54 +20,21 @@ from constructs import Construct
 from infra import _shared_layer_path  # noqa: F401  (puts the cloudtill package on sys.path)
 
 # isort: split
-from cloudtill.problems import PROBLEM_TYPE_BASE
+from cloudtill.cors import PREFLIGHT_MAX_AGE_SECONDS, allow_headers
 
-from infra.acknowledgements import acknowledge
+from infra.acknowledgements import LOG_GROUP_KMS_REASON, acknowledge, skip_checkov
 from infra.function_factory import log_removal_policy, log_retention
+from infra.gateway_responses import (
+    GATEWAY_RESPONSE_HEADERS,
+    PROBLEM_RESPONSES,
+    preflight_methods,
+    problem_template,
+)
 from infra.region_settings import RegionSettings, StageSettings
 from infra.wiring import Route
 
 ADMIN_GROUP = "admin"
 STRIPE_WEBHOOK_PATH = "/webhooks/stripe"
-# Headers browsers may send cross-origin (Idempotency-Key: checkout retries).
-CORS_ALLOW_HEADERS = ["Content-Type", "Authorization", "Idempotency-Key", "X-Amz-Date", "X-Api-Key"]
-
-
-@dataclass(frozen=True)
-class ProblemResponse:
-    """An API Gateway-generated error, answered as RFC 9457 problem JSON like the functions' errors."""
-
-    response_type: apigateway.ResponseType
-    status: int | None  # None: keep API Gateway's status (the DEFAULT_* catch-alls)
-    type_slug: str  # same `type` URIs as cloudtill.problems
-    title: str
-
-
-_R = apigateway.ResponseType
-# Errors API Gateway answers itself, before any function runs.
-PROBLEM_RESPONSES: tuple[ProblemResponse, ...] = (
-    # An unknown path or method: REST APIs call it "missing authentication token" (403); it is a 404.
-    ProblemResponse(_R.MISSING_AUTHENTICATION_TOKEN, 404, "not-found", "Not Found"),
-    ProblemResponse(_R.UNAUTHORIZED, 401, "unauthorized", "Unauthorized"),
-    ProblemResponse(_R.ACCESS_DENIED, 403, "forbidden", "Forbidden"),
-    ProblemResponse(_R.WAF_FILTERED, 403, "forbidden", "Forbidden"),
-    ProblemResponse(_R.THROTTLED, 429, "too-many-requests", "Too Many Requests"),
-    ProblemResponse(_R.QUOTA_EXCEEDED, 429, "too-many-requests", "Too Many Requests"),
-    ProblemResponse(_R.BAD_REQUEST_BODY, 400, "malformed-request", "Bad Request"),
-    ProblemResponse(_R.BAD_REQUEST_PARAMETERS, 400, "malformed-request", "Bad Request"),
-    ProblemResponse(_R.REQUEST_TOO_LARGE, 413, "payload-too-large", "Content Too Large"),
-    ProblemResponse(_R.INTEGRATION_TIMEOUT, 504, "gateway-timeout", "Gateway Timeout"),
-    ProblemResponse(_R.DEFAULT_4_XX, None, "client-error", "Client Error"),
-    ProblemResponse(_R.DEFAULT_5_XX, None, "server-error", "Server Error"),
-)
-
-
-def problem_template(problem: ProblemResponse) -> str:
-    """The VTL body of a gateway response (`$context.error.messageString` is already quoted)."""
-    body = json.dumps({"type": PROBLEM_TYPE_BASE + problem.type_slug, "title": problem.title})[:-1]
-    if problem.status is not None:
-        body += f', "status": {problem.status}'
-    return body + ', "detail": $context.error.messageString, "request_id": "$context.requestId"}'
 
 
 class Api(Construct):
@@ -95,6 +60,7 @@ class Api(Construct):
             retention=log_retention(stage),
             removal_policy=log_removal_policy(stage),
         )
+        skip_checkov(self.access_logs, "CKV_AWS_158", LOG_GROUP_KMS_REASON)
         self.rest_api = apigateway.RestApi(
             self,
             "RestApi",
@@ -126,10 +92,12 @@ class Api(Construct):
                 metrics_enabled=True,
                 tracing_enabled=True,
             ),
+            # The storefront CORS policy (cloudtill.cors); the functions answer with the same one.
             default_cors_preflight_options=apigateway.CorsOptions(
                 allow_origins=list(region.shop.cors_origins),
-                allow_methods=sorted({route.method for route in routes} | {"OPTIONS"}),
-                allow_headers=CORS_ALLOW_HEADERS,
+                allow_methods=preflight_methods(route.method for route in routes),
+                allow_headers=allow_headers(),
+                max_age=Duration.seconds(PREFLIGHT_MAX_AGE_SECONDS),
             ),
         )
         self.request_validator = self.rest_api.add_request_validator(
@@ -139,6 +107,12 @@ class Api(Construct):
             route: self._add_route(route, functions) for route in routes
         }
         self._add_problem_responses()
+        skip_checkov(
+            self.rest_api.deployment_stage,
+            "CKV_AWS_120",
+            "Answers are per shopper (checkouts, orders) or change with stock; a stage cache would serve "
+            "stale stock and cost per hour, and the catalog reads are cheap single-table queries.",
+        )
         self.web_acl = self._web_acl(stage)
         wafv2.CfnWebACLAssociation(
             self,
@@ -233,21 +207,19 @@ class Api(Construct):
         )
         acknowledge(method, "AwsSolutions-APIG4", reason)
         acknowledge(method, "AwsSolutions-COG4", reason)
+        skip_checkov(method, "CKV_AWS_59", reason)
         return method
 
     def _add_problem_responses(self) -> None:
         for problem in PROBLEM_RESPONSES:
             self.rest_api.add_gateway_response(
-                f"{problem.response_type.response_type}Response",
-                type=problem.response_type,
+                f"{problem.response_type}Response",
+                type=apigateway.ResponseType.of(problem.response_type),
                 status_code=str(problem.status) if problem.status is not None else None,
-                response_headers={
-                    "Content-Type": "'application/problem+json'",
-                    # Error bodies are generic and carry no credentials (bearer tokens, no
-                    # cookies), so any storefront origin may read them; without this a browser
-                    # sees a CORS failure instead of the 401/429.
-                    "Access-Control-Allow-Origin": "'*'",
-                },
+                # Error bodies are generic and carry no credentials (bearer tokens, no cookies), so
+                # any storefront origin may read them; without the header a browser sees a CORS
+                # failure instead of the 401/429.
+                response_headers={name: f"'{value}'" for name, value in GATEWAY_RESPONSE_HEADERS.items()},
                 templates={"application/json": problem_template(problem)},
             )
 
@@ -294,9 +266,29 @@ class Api(Construct):
                             limit=stage.waf_requests_per_5_minutes_per_ip,
                             aggregate_key_type="IP",
                             evaluation_window_sec=300,
+                            # Stripe delivers every shop's webhooks from a handful of IPs: counting
+                            # them per IP would block payments at peak. The signature check in the
+                            # function is the control there (and stage throttling still applies).
+                            scope_down_statement=wafv2.CfnWebACL.StatementProperty(
+                                not_statement=wafv2.CfnWebACL.NotStatementProperty(
+                                    statement=_stripe_webhook_request(stage.stage)
+                                )
+                            ),
                         )
                     ),
                     visibility_config=visibility("rate-limit-per-ip"),
+                ),
+                # Known exploit payloads (Log4Shell's JNDI lookups, among others) in any part of a request.
+                wafv2.CfnWebACL.RuleProperty(
+                    name="AWSManagedRulesKnownBadInputsRuleSet",
+                    priority=2,
+                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                            vendor_name="AWS", name="AWSManagedRulesKnownBadInputsRuleSet"
+                        )
+                    ),
+                    visibility_config=visibility("known-bad-inputs"),
                 ),
             ],
         )
@@ -311,3 +303,35 @@ class Api(Construct):
                 "API Gateway's account-level logging role; AWS maintains this policy for exactly this "
                 "purpose and API Gateway names log groups at runtime, so no narrower policy can be written.",
             )
+
+
+def _stripe_webhook_request(stage_name: str) -> wafv2.CfnWebACL.StatementProperty:
+    """A POST to the Stripe webhook path, as WAF sees it on the stage (`/<stage>/webhooks/stripe` on
+    the execute-api URL, `/webhooks/stripe` behind a custom domain mapped at its root)."""
+
+    def exactly(field: wafv2.CfnWebACL.FieldToMatchProperty, value: str) -> wafv2.CfnWebACL.StatementProperty:
+        return wafv2.CfnWebACL.StatementProperty(
+            byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+                field_to_match=field,
+                positional_constraint="EXACTLY",
+                search_string=value,
+                text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")],
+            )
+        )
+
+    path = wafv2.CfnWebACL.FieldToMatchProperty(uri_path={})
+    return wafv2.CfnWebACL.StatementProperty(
+        and_statement=wafv2.CfnWebACL.AndStatementProperty(
+            statements=[
+                exactly(wafv2.CfnWebACL.FieldToMatchProperty(method={}), "POST"),
+                wafv2.CfnWebACL.StatementProperty(
+                    or_statement=wafv2.CfnWebACL.OrStatementProperty(
+                        statements=[
+                            exactly(path, STRIPE_WEBHOOK_PATH),
+                            exactly(path, f"/{stage_name}{STRIPE_WEBHOOK_PATH}"),
+                        ]
+                    )
+                ),
+            ]
+        )
+    )

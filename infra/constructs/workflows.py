@@ -29,7 +29,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.acknowledgements import acknowledge
+from infra.acknowledgements import LOG_GROUP_KMS_REASON, acknowledge, skip_checkov
 from infra.constructs.domain import grant_items_by_prefix
 from infra.constructs.operations import Operations
 from infra.declaration import REPOSITORY_ROOT, Declaration
@@ -104,6 +104,7 @@ class Workflows(Construct):
             retention=log_retention(self._stage),
             removal_policy=log_removal_policy(self._stage),
         )
+        skip_checkov(log_group, "CKV_AWS_158", LOG_GROUP_KMS_REASON)
         state_machine = sfn.StateMachine(
             self,
             construct_id,

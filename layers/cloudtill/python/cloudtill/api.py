@@ -1,22 +1,27 @@
 """The HTTP side every API function shares: one resolver factory and one entry point.
 
-`create_app()` gives a Powertools REST resolver with request validation (pydantic models -> OpenAPI)
-and the problem+json error mapping. `handle()` refuses, before any parsing, oversized bodies and admin
-calls without the admin group, then resolves.
+`create_app()` gives a Powertools REST resolver with request validation (pydantic models -> OpenAPI),
+the problem+json error mapping and the storefront CORS policy (cloudtill.cors) for the region's
+`cors_origins`. `handle()` refuses, before any parsing, oversized bodies and admin calls without the
+admin group, then resolves; every answer, a refusal too, carries the CORS headers of an allowed
+`Origin` and `Vary: Origin`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from re import Match
 from typing import Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig
 
+from cloudtill.cors import cors_config
 from cloudtill.errors import DomainError, FieldError, MalformedRequest, PayloadTooLarge, Unauthorized
 from cloudtill.problems import domain_problem_proxy, register_problem_handlers
+from cloudtill.settings import get_settings
 
 ADMIN_PREFIX = "/admin/"
 ADMIN_GROUP = "admin"
@@ -38,14 +43,44 @@ class _DecodingRestResolver(APIGatewayRestResolver):
     SKU `A%20B`. Routes are matched on the encoded path (so `%2F` stays inside one segment); each
     parameter is decoded afterwards, as API Gateway decodes `pathParameters`."""
 
+    def __init__(self, cors: CORSConfig | None) -> None:
+        super().__init__(cors=cors, enable_validation=True)
+        self.storefront_cors = cors
+
     def _convert_matches_into_route_keys(self, match: Match[str]) -> dict[str, str]:
         return {name: unquote(value) for name, value in match.groupdict().items()}
 
 
-def create_app() -> APIGatewayRestResolver:
-    app = _DecodingRestResolver(enable_validation=True)
+def create_app(cors_origins: Sequence[str] | None = None) -> APIGatewayRestResolver:
+    """The resolver of an API function; `cors_origins` defaults to the region's settings."""
+    origins = get_settings().shop_settings.cors_origins if cors_origins is None else cors_origins
+    app = _DecodingRestResolver(cors_config(origins))
     register_problem_handlers(app)
     return app
+
+
+def _request_origin(event: dict[str, Any]) -> str | None:
+    for name, value in (event.get("headers") or {}).items():
+        if name.lower() == "origin":
+            return str(value)
+    return None
+
+
+def _with_cors(response: dict[str, Any], event: dict[str, Any], cors: CORSConfig | None) -> dict[str, Any]:
+    """Adds what the resolver cannot (a refusal never reaches it) and `Vary: Origin` (the answer
+    depends on the origin, so a cache must not hand one origin's answer to another)."""
+    if cors is None:
+        return response
+    headers = dict(response.get("headers") or {})
+    origin = _request_origin(event)
+    multi = response.get("multiValueHeaders") or {}
+    if origin is not None and "Access-Control-Allow-Origin" not in multi:
+        allowed = cors.allowed_origin(origin)
+        if allowed is not None:
+            headers.update(cors.to_dict(allowed))
+    headers["Vary"] = "Origin"
+    response["headers"] = headers
+    return response
 
 
 def _refusal(event: dict[str, Any], max_body_bytes: int) -> DomainError | None:
@@ -73,7 +108,8 @@ def _refusal(event: dict[str, Any], max_body_bytes: int) -> DomainError | None:
 def handle(
     app: APIGatewayRestResolver, event: dict[str, Any], context: Any, max_body_bytes: int
 ) -> dict[str, Any]:
+    cors = app.storefront_cors if isinstance(app, _DecodingRestResolver) else None
     refusal = _refusal(event, max_body_bytes)
     if refusal is not None:
-        return domain_problem_proxy(refusal)
-    return app.resolve(event, context)
+        return _with_cors(domain_problem_proxy(refusal), event, cors)
+    return _with_cors(app.resolve(event, context), event, cors)

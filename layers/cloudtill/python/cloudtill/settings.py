@@ -8,6 +8,7 @@ variable, the local runtime does the same. `Settings` is a function's whole conf
 from __future__ import annotations
 
 import functools
+import re
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,9 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CountryCode = str  # ISO 3166-1 alpha-2, upper case
+# A browser `Origin`: scheme, lower-case host, optional port; no path, no trailing slash, no wildcard.
+_ORIGIN = re.compile(r"^(https|http)://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1"}
 
 
 class ShippingMethod(BaseModel):
@@ -63,6 +67,7 @@ class ShopSettings(BaseModel):
     # Shown in e-mails, and where their links (order page, retry payment) point.
     shop_name: str = "cloudtill"
     storefront_url: str = "http://localhost:3000"
+    # Storefront origins allowed to call the API from a browser (exact `Origin` values).
     cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
     # Units of one SKU a checkout may hold (its lines of that SKU together, so also any one line): an
     # anonymous checkout holds stock for its whole TTL, and this bounds what one request can take off
@@ -74,6 +79,22 @@ class ShopSettings(BaseModel):
     def _known_timezone(cls, value: str) -> str:
         ZoneInfo(value)  # raises for an unknown zone
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if not _ORIGIN.match(origin):
+                raise ValueError(
+                    f"cors_origins: {origin!r} is not an origin like https://shop.example.com "
+                    "(scheme and lower-case host, optional port, no path or wildcard)"
+                )
+            scheme, _, host = origin.partition("://")
+            if scheme == "http" and host.split(":")[0] not in _LOOPBACK_HOSTS:
+                raise ValueError(f"cors_origins: {origin!r} must use https (http only for localhost)")
+        if len(set(origins)) != len(origins):
+            raise ValueError("cors_origins: an origin is listed twice")
+        return origins
 
     @model_validator(mode="after")
     def _shipping_countries_have_tax(self) -> ShopSettings:
