@@ -202,6 +202,8 @@ class Renamed:
     stack_name: str
     template: dict[str, Any]
     old_logical_id: str  # the main table's logical id in the real stack
+    # The same rename with the old logical id pinned (`override_logical_id`), as the failure says.
+    pinned_template: dict[str, Any]
 
 
 @pytest.fixture(scope="session")
@@ -226,12 +228,18 @@ def renamed(
     def renamed_table(scope: Any, construct_id: str, **kwargs: Any) -> aws_dynamodb.Table:
         return real_table(scope, "OrdersTable" if construct_id == "MainTable" else construct_id, **kwargs)
 
-    outdir = tmp_path_factory.mktemp("renamed-cdk.out")
+    results = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CDK_VALIDATION", "false")
         patch.setattr(data.dynamodb, "Table", renamed_table)
-        app = create_app({"stage": STAGE, "regions": "eu-west-1"}, outdir=str(outdir))
-        (stack,) = build_app(app, with_nag=False, layer_dirs=layer_dirs)
-        app.synth()
-    template = json.loads((outdir / f"{stack.stack_name}.template.json").read_text())
-    return Renamed(stack.stack_name, template, old_logical_id)
+        for pin in (False, True):
+            outdir = tmp_path_factory.mktemp("renamed-cdk.out")
+            app = create_app({"stage": STAGE, "regions": "eu-west-1"}, outdir=str(outdir))
+            (stack,) = build_app(app, with_nag=False, layer_dirs=layer_dirs)
+            if pin:
+                table = stack.data.main.node.default_child
+                assert isinstance(table, aws_dynamodb.CfnTable)
+                table.override_logical_id(old_logical_id)
+            app.synth()
+            results.append(json.loads((outdir / f"{stack.stack_name}.template.json").read_text()))
+    return Renamed(stack.stack_name, results[0], old_logical_id, results[1])

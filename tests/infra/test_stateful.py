@@ -31,6 +31,9 @@ def test_a_renamed_table_construct_is_caught_with_what_to_do(renamed: Renamed) -
     assert any("is new" in line and "OrdersTable" in line for line in lines), lines
     message = failure_message(lines)
     assert "override_logical_id" in message and "python -m tests.infra.stateful --write" in message
+    # And with the old logical id pinned the list holds again
+    listed = {renamed.stack_name: load_list()[renamed.stack_name]}
+    assert differences(listed, {renamed.stack_name: renamed.pinned_template}) == []
 
 
 def test_prod_retains_every_stateful_resource(app_stacks: dict[str, dict[str, Any]]) -> None:

@@ -67,6 +67,9 @@ def test_the_check_fails_on_a_renamed_table_construct(renamed: Renamed) -> None:
     ]
     message = failure_message(stateful, baseline["commit"])
     assert renamed.old_logical_id in message and "override_logical_id" in message
+    # And pinning the old logical id, as the message says, makes the same rename safe
+    pinned = compare(renamed.stack_name, baseline["resources"], renamed.pinned_template)
+    assert [change for change in pinned if change.stateful] == []
 
 
 def test_a_replacement_forcing_property_is_a_replacement(eu_template: dict[str, Any]) -> None:
