@@ -76,6 +76,9 @@ class StageSettings(BaseModel):
     # Whether the admin user pool and the log groups survive deleting the stack.
     retain_user_pool: bool = True
     retain_logs: bool = True
+    # Whether every stateful resource (infra/stateful.py: tables, buckets, user pools, the bus,
+    # queues, secrets, KMS keys) is RETAINed on stack delete and on replacement.
+    retain_stateful_resources: bool = True
     # The alarm fires when a function reports at least this many errors in 5 minutes.
     function_error_alarm_threshold: int = Field(default=1, ge=1)
 

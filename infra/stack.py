@@ -26,6 +26,7 @@ from infra.constructs.workflows import Workflows, client_state_machine_arns
 from infra.declaration import Declaration
 from infra.function_factory import FUNCTIONS_DIR, FunctionDependencies, FunctionFactory
 from infra.region_settings import RegionSettings, StageSettings
+from infra.stateful import retain_stateful_resources
 
 
 def stack_name(stage: str, region: str) -> str:
@@ -141,6 +142,8 @@ class CloudtillStack(Stack):
                 self.operations.watch_dead_letter_queue(dlq_name, dlq)
         # Last: the dashboard shows every alarm, DLQ and workflow built above.
         self.operations.build_dashboard()
+        if stage.retain_stateful_resources:
+            retain_stateful_resources(self)
 
     def _stripe_secret(self, stage: StageSettings) -> secretsmanager.Secret:
         secret = secretsmanager.Secret(

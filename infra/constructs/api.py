@@ -7,11 +7,12 @@ pool token (the handler checks the `admin` group claim); `public` routes are the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
@@ -35,6 +36,36 @@ from infra.wiring import Route
 
 ADMIN_GROUP = "admin"
 STRIPE_WEBHOOK_PATH = "/webhooks/stripe"
+
+
+def invoke_source_pattern(routes: Sequence[Route]) -> tuple[str, str]:
+    """(method, path) of the execute-api ARN covering every route of one function.
+
+    The path is the routes' longest common leading segments followed by `*` (path parameters count
+    as `*`); the method is theirs when they share one, else `*`. `*` also matches `/` in a
+    Lambda permission's source ARN, so `/admin/stock/*` covers `/admin/stock/{sku}/movements`.
+    """
+    segments = [
+        ["*" if part.startswith("{") else part for part in route.path.strip("/").split("/") if part]
+        for route in routes
+    ]
+    common: list[str] = []
+    for parts in zip(*segments, strict=False):
+        if len(set(parts)) != 1:
+            break
+        common.append(parts[0])
+    prefix = "/" + "/".join(common)
+    methods = {route.method for route in routes}
+    method = methods.pop() if len(methods) == 1 else "*"
+    if all(parts == common for parts in segments):
+        return method, prefix
+    if any(parts == common for parts in segments):  # e.g. /products and /products/{product_id}
+        return method, prefix + "*"
+    return method, prefix.rstrip("/") + "/*"
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
 
 
 class Api(Construct):
@@ -106,6 +137,7 @@ class Api(Construct):
         self.methods: dict[Route, apigateway.Method] = {
             route: self._add_route(route, functions) for route in routes
         }
+        self._grant_invoke(stage.stage, routes, functions)
         self._add_problem_responses()
         skip_checkov(
             self.rest_api.deployment_stage,
@@ -178,11 +210,12 @@ class Api(Construct):
         if route.function not in functions:
             raise KeyError(f"route {route.method} {route.path} targets unknown function {route.function!r}")
         resource = self.rest_api.root.resource_for_path(route.path)
-        integration = apigateway.LambdaIntegration(
-            functions[route.function],
+        # The proxy integration LambdaIntegration builds, without its permission per method:
+        # `_grant_invoke` adds one per function (a stack has a 500-resource limit).
+        integration = apigateway.AwsIntegration(
+            service="lambda",
             proxy=True,
-            # One invoke permission per method instead of two (no console test-invoke permission).
-            allow_test_invoke=False,
+            path=f"2015-03-31/functions/{functions[route.function].function_arn}/invocations",
         )
         if route.auth == "admin":
             return resource.add_method(
@@ -209,6 +242,24 @@ class Api(Construct):
         acknowledge(method, "AwsSolutions-COG4", reason)
         skip_checkov(method, "CKV_AWS_59", reason)
         return method
+
+    def _grant_invoke(
+        self, stage_name: str, routes: tuple[Route, ...], functions: Mapping[str, lambda_.IFunction]
+    ) -> None:
+        """One `lambda:InvokeFunction` permission per routed function, from this API's stage and
+        the function's paths only (`invoke_source_pattern`)."""
+        routes_by_function: dict[str, list[Route]] = {}
+        for route in routes:
+            routes_by_function.setdefault(route.function, []).append(route)
+        for name, function_routes in routes_by_function.items():
+            method, path = invoke_source_pattern(function_routes)
+            functions[name].add_permission(
+                f"{_pascal(name)}ApiInvoke",
+                scope=self,
+                principal=iam.ServicePrincipal("apigateway.amazonaws.com"),
+                action="lambda:InvokeFunction",
+                source_arn=self.rest_api.arn_for_execute_api(method, path, stage_name),
+            )
 
     def _add_problem_responses(self) -> None:
         for problem in PROBLEM_RESPONSES:

@@ -100,7 +100,8 @@ class Operations(Construct):
             "OpsTopicKey",
             enable_key_rotation=True,
             description="Encrypts the cloudtill ops alarm topic",
-            # It protects only alarm notifications of this stack: nothing to keep after the stack.
+            # It protects only alarm notifications of this stack: nothing to keep after the stack
+            # (prod retains it anyway, like every key: infra/stateful.py).
             removal_policy=RemovalPolicy.DESTROY,
             pending_window=Duration.days(7),
         )

@@ -23,6 +23,7 @@ from infra.wiring import FunctionSpec, Route, Schedule, Subscription
 
 REGIONS = ("eu-west-1", "us-east-1")
 STAGE = "dev"
+PROD_STAGE = "prod"
 
 
 @dataclass
@@ -75,8 +76,26 @@ def synthesis(tmp_path_factory: pytest.TempPathFactory, layer_dirs: dict[str, Pa
 
 
 @pytest.fixture(scope="session")
+def prod_synthesis(tmp_path_factory: pytest.TempPathFactory, layer_dirs: dict[str, Path]) -> Synthesis:
+    """`cdk synth -c stage=prod -c regions=eu-west-1,us-east-1`: what a shop deploys and upgrades."""
+    outdir = tmp_path_factory.mktemp("prod-cdk.out")
+    return synthesize(outdir, {"stage": PROD_STAGE, "regions": ",".join(REGIONS)}, layer_dirs)
+
+
+@pytest.fixture(scope="session")
 def templates(synthesis: Synthesis) -> dict[str, dict[str, Any]]:
     return synthesis.templates
+
+
+@pytest.fixture(scope="session")
+def app_stacks(synthesis: Synthesis, prod_synthesis: Synthesis) -> dict[str, dict[str, Any]]:
+    """Stack name -> template of every stack of the real app (dev and prod, both regions)."""
+    stacks = {}
+    for stage, result in ((STAGE, synthesis), (PROD_STAGE, prod_synthesis)):
+        assert result.error is None, result.error
+        for region, template in result.templates.items():
+            stacks[stack_name(stage, region)] = template
+    return stacks
 
 
 @pytest.fixture(scope="session")
@@ -155,3 +174,72 @@ def extended(tmp_path_factory: pytest.TempPathFactory, layer_dirs: dict[str, Pat
         outdir, {"stage": STAGE, "regions": "eu-west-1"}, layer_dirs, declaration, functions_dir
     )
     return Extended(declaration, synthesis)
+
+
+# --- figures every CI run shows (tests/infra/test_budget.py), after the test summary --------------
+
+BUDGET_REPORT: list[str] = []
+# ... and what a deploy over the baseline (tests/infra/baseline/) would replace or remove.
+UPGRADE_REPORT: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if BUDGET_REPORT:
+        terminalreporter.write_sep("-", "stack budgets (figure / budget / AWS limit)")
+        for line in BUDGET_REPORT:
+            terminalreporter.write_line(line)
+    if UPGRADE_REPORT:
+        terminalreporter.write_sep("-", "upgrade from the baseline: replaced or removed")
+        for line in UPGRADE_REPORT:
+            terminalreporter.write_line(line)
+
+
+# --- a refactor gone wrong: the main table's construct renamed --------------------------------------
+
+
+@dataclass
+class Renamed:
+    stack_name: str
+    template: dict[str, Any]
+    old_logical_id: str  # the main table's logical id in the real stack
+    # The same rename with the old logical id pinned (`override_logical_id`), as the failure says.
+    pinned_template: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def renamed(
+    tmp_path_factory: pytest.TempPathFactory, layer_dirs: dict[str, Path], eu_template: dict[str, Any]
+) -> Renamed:
+    """The dev eu-west-1 stack with the main table built as `OrdersTable` instead of `MainTable`
+    (no cdk-nag, no validation: only logical IDs matter here)."""
+    from aws_cdk import aws_dynamodb
+
+    from infra.constructs import data
+    from infra.wiring import MAIN_TABLE
+
+    (old_logical_id,) = [
+        logical_id
+        for logical_id, resource in eu_template["Resources"].items()
+        if resource["Type"] == "AWS::DynamoDB::Table"
+        and resource["Properties"]["KeySchema"][0]["AttributeName"] == MAIN_TABLE.partition_key
+    ]
+    real_table = aws_dynamodb.Table
+
+    def renamed_table(scope: Any, construct_id: str, **kwargs: Any) -> aws_dynamodb.Table:
+        return real_table(scope, "OrdersTable" if construct_id == "MainTable" else construct_id, **kwargs)
+
+    results = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CDK_VALIDATION", "false")
+        patch.setattr(data.dynamodb, "Table", renamed_table)
+        for pin in (False, True):
+            outdir = tmp_path_factory.mktemp("renamed-cdk.out")
+            app = create_app({"stage": STAGE, "regions": "eu-west-1"}, outdir=str(outdir))
+            (stack,) = build_app(app, with_nag=False, layer_dirs=layer_dirs)
+            if pin:
+                table = stack.data.main.node.default_child
+                assert isinstance(table, aws_dynamodb.CfnTable)
+                table.override_logical_id(old_logical_id)
+            app.synth()
+            results.append(json.loads((outdir / f"{stack.stack_name}.template.json").read_text()))
+    return Renamed(stack.stack_name, results[0], old_logical_id, results[1])
