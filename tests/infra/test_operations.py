@@ -110,3 +110,18 @@ def test_watched_workflows_alarm_on_failures_and_timeouts_and_join_the_dashboard
         assert list(references(alarm["AlarmActions"])) == [_topic(template)]
     (dashboard,) = resources_of_type(template, "AWS::CloudWatch::Dashboard").values()
     assert "ExecutionsFailed" in json.dumps(dashboard["Properties"]["DashboardBody"])
+
+
+@pytest.mark.parametrize(
+    ("service", "metric"),
+    [("checkout", "CheckoutExpiryFailed"), ("orders", "PaidCheckoutSettleFailed")],
+)
+def test_sweep_failures_alarm_on_their_emf_metric(
+    eu_template: dict[str, Any], service: str, metric: str
+) -> None:
+    # A sweep isolates each failing checkout and counts it: one failure in 5 minutes pages ops
+    alarm = _alarms(eu_template)[f"cloudtill-dev-{service}-{metric}"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("cloudtill", metric)
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": service}]
+    assert alarm["Threshold"] == 1
+    assert list(references(alarm["AlarmActions"])) == [_topic(eu_template)]

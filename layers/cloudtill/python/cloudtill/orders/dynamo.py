@@ -633,7 +633,8 @@ class DynamoOrderRepository:
             IndexName="GSI1",
             KeyConditionExpression="GSI1PK = :paid AND GSI1SK < :before",
             ExpressionAttributeValues=ddb.to_values({":paid": keys.PAID_CHECKOUTS, ":before": paid_before}),
-            ProjectionExpression="id",
+            ProjectionExpression="#id",
+            ExpressionAttributeNames={"#id": "id"},
             Limit=limit,
         ).get("Items", [])
         return [str(ddb.from_item(item)["id"]) for item in items]

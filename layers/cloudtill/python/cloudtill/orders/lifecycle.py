@@ -287,8 +287,10 @@ class OrderLifecycle:
         return "cancelled"
 
     def _refund_late_payment(self, checkout: CheckoutRecord, record: PaymentRecord) -> bool:
-        """Refund everything a closed checkout was paid (once: a claim on the checkout item)."""
-        return self._refund(
+        """Refund everything a closed checkout was paid (once: a claim on the checkout item), and take
+        it off the paid-checkout list: its payment is settled (a claim another attempt still holds is
+        the stuck-refund sweep's if that attempt dies)."""
+        refunded = self._refund(
             keys.checkout(checkout.id),
             LATE_REFUND,
             record.payment_intent_id,
@@ -296,6 +298,8 @@ class OrderLifecycle:
             {"checkout_id": checkout.id, "reason": f"checkout {checkout.status}"},
             captured=record.paid_amount,
         )
+        self._orders.forget_paid_checkout(checkout.id)
+        return refunded
 
     def _refund(
         self,
