@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ from cloudtill.orders.dynamo import DynamoOrderRepository
 from cloudtill.orders.lifecycle import OrderLifecycle
 from cloudtill.orders.models import FulfilmentIn, OrderLineIn, ReturnIn
 from cloudtill.orders.service import OrderService
-from cloudtill.payments.dynamo import DynamoOrderPaymentLookup, DynamoPaymentStore
+from cloudtill.payments.dynamo import DynamoOrderPaymentLookup, DynamoPaymentStore, record_to_item
 from cloudtill.payments.records import PaymentRecord
 from cloudtill.payments.refunds import RefundRequested, request_refund
 from cloudtill.settings import ShopSettings
@@ -327,3 +328,27 @@ def test_any_sequence_of_refunds_keeps_the_ledger_equal_to_stripe_and_within_cap
             if not isinstance(error, OrderStateConflict | ValidationFailed):
                 raise
         assert shop.stripe_refunded() == shop.ledger() <= shop.captured
+
+
+def test_the_cancellation_event_announces_what_the_ledger_had_left_not_the_total() -> None:
+    shop = Shop()
+    shop.admin_refund(500)
+    shop.cancel()
+    items = ddb.client().scan(TableName=T)["Items"]
+    cancelled = [ddb.from_item(i) for i in items if ddb.from_item(i).get("detail_type") == "OrderCancelled"]
+    assert [e["detail"]["refund_amount"] for e in cancelled] == [shop.captured - 500]
+
+
+def test_refunds_recorded_by_the_webhook_are_not_taken_out_twice() -> None:
+    # Given a refund of 500 claimed and then recorded on the payment record by charge.refunded
+    shop = Shop()
+    first = shop.admin_refund(500)
+    record = shop.store.get(shop.pi)
+    assert record is not None
+    recorded = record_to_item(replace(record, refunds={first.refund_id: 500}))
+    ddb.client().put_item(TableName=T, Item=ddb.to_item(recorded))
+    # When ops refunds all that remains
+    rest = shop.admin_refund(None)
+    # Then it is the captured amount less 500 once (the claim and the record are the same refund)
+    assert rest.amount == shop.captured - 500
+    assert shop.stripe_refunded() == shop.captured == shop.ledger()
