@@ -45,9 +45,16 @@ def _stuck_claim(backend: RunningBackend, order: dict[str, Any], claim: str, at:
     client.update_item(
         TableName=TABLE,
         Key=ddb.key(*refund.owner),
-        UpdateExpression="SET #claim = :requesting, #at = :at",
-        ExpressionAttributeNames={"#claim": f"refund_{claim}", "#at": f"refund_{claim}_at"},
-        ExpressionAttributeValues=ddb.to_values({":requesting": "requesting", ":at": at}),
+        UpdateExpression="SET #claim = :requesting, #at = :at, #amount = :amount, #ledger = :amount",
+        ExpressionAttributeNames={
+            "#claim": f"refund_{claim}",
+            "#at": f"refund_{claim}_at",
+            "#amount": f"refund_{claim}_amount",
+            "#ledger": "refunded_amount",
+        },
+        ExpressionAttributeValues=ddb.to_values(
+            {":requesting": "requesting", ":at": at, ":amount": refund.amount}
+        ),
     )
     pk = f"REFUND_CLAIM#{refund.idempotency_key}"
     client.put_item(
@@ -120,6 +127,7 @@ def test_the_sweep_settles_a_stuck_claim_with_exactly_one_stripe_refund(
     assert refunds[0]["amount"] == order["total"]
     assert refunds[0]["metadata"]["refund_claim"] == refund.idempotency_key
     assert _claim_state(backend, refund) == {"claim": refunds[0]["id"], "pending": False}
+    assert get_order(admin, order["id"])["refunded_amount"] == order["total"]  # the ledger agrees
 
 
 def test_the_sweep_leaves_a_young_claim_alone_and_a_takeover_finds_the_dead_attempts_refund(
@@ -174,7 +182,7 @@ def test_two_retriers_taking_over_the_same_stuck_claim_one_wins(
         second.claim_refund(refund, iso(now + timedelta(milliseconds=1)), stale_before),
     ]
 
-    assert taken == ["again", None]
+    assert [t.how if t else None for t in taken] == ["again", None]
     assert _claim_state(backend, refund) == {"claim": "requesting", "pending": True}
     listed = first.stuck_refund_claims(iso(now + timedelta(seconds=1)), 100)
     mine = [c for c in listed if c.idempotency_key == refund.idempotency_key]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -20,14 +21,15 @@ from cloudtill.catalog.service import CatalogService
 from cloudtill.checkout.dynamo import DynamoCheckoutRepository
 from cloudtill.checkout.models import CheckoutIn
 from cloudtill.checkout.service import CheckoutService
-from cloudtill.clock import SystemClock
+from cloudtill.clock import SystemClock, iso
 from cloudtill.errors import ValidationFailed
 from cloudtill.orders.checkout_link import CheckoutLink, NoNewPayments
 from cloudtill.orders.dynamo import DynamoOrderRepository
-from cloudtill.orders.lifecycle import OrderLifecycle
+from cloudtill.orders.lifecycle import REFUND_CLAIM_STALE_AFTER, OrderLifecycle, settle_stuck_refunds
 from cloudtill.orders.models import FulfilmentIn, OrderLineIn, ReturnIn
+from cloudtill.orders.ports import RefundClaim
 from cloudtill.orders.service import OrderService
-from cloudtill.payments.dynamo import DynamoOrderPaymentLookup, DynamoPaymentStore
+from cloudtill.payments.dynamo import DynamoOrderPaymentLookup, DynamoPaymentStore, record_to_item
 from cloudtill.payments.records import PaymentRecord
 from cloudtill.payments.refunds import RefundRequested, request_refund
 from cloudtill.settings import ShopSettings
@@ -37,7 +39,7 @@ from cloudtill.stock.service import StockService
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fakes import FakePaymentGateway, FakePaymentStarter
+from tests.fakes import FakePaymentGateway, FakePaymentStarter, FixedClock
 
 moto = pytest.importorskip("moto")
 
@@ -327,3 +329,44 @@ def test_any_sequence_of_refunds_keeps_the_ledger_equal_to_stripe_and_within_cap
             if not isinstance(error, OrderStateConflict | ValidationFailed):
                 raise
         assert shop.stripe_refunded() == shop.ledger() <= shop.captured
+
+
+def test_the_cancellation_event_announces_what_the_ledger_had_left_not_the_total() -> None:
+    shop = Shop()
+    shop.admin_refund(500)
+    shop.cancel()
+    items = ddb.client().scan(TableName=T)["Items"]
+    cancelled = [ddb.from_item(i) for i in items if ddb.from_item(i).get("detail_type") == "OrderCancelled"]
+    assert [e["detail"]["refund_amount"] for e in cancelled] == [shop.captured - 500]
+
+
+def test_refunds_recorded_by_the_webhook_are_not_taken_out_twice() -> None:
+    # Given a refund of 500 claimed and then recorded on the payment record by charge.refunded
+    shop = Shop()
+    first = shop.admin_refund(500)
+    record = shop.store.get(shop.pi)
+    assert record is not None
+    recorded = record_to_item(replace(record, refunds={first.refund_id: 500}))
+    ddb.client().put_item(TableName=T, Item=ddb.to_item(recorded))
+    # When ops refunds all that remains
+    rest = shop.admin_refund(None)
+    # Then it is the captured amount less 500 once (the claim and the record are the same refund)
+    assert rest.amount == shop.captured - 500
+    assert shop.stripe_refunded() == shop.captured == shop.ledger()
+
+
+def test_the_sweep_settles_a_stuck_claim_stripe_refuses_from_stripes_view() -> None:
+    # Given a cancel claim left `requesting` 6 minutes ago, and 500 refunded meanwhile in the dashboard
+    shop = Shop()
+    died = FixedClock()
+    claim = RefundClaim(keys.order(shop.order_id), "cancel", shop.pi, shop.captured, captured=shop.captured)
+    assert shop.orders.claim_refund(claim, iso(died.now()), iso(died.now())) is not None
+    shop.stripe.refund(shop.pi, 500, "requested_by_customer", "dashboard", {})
+    died.advance(REFUND_CLAIM_STALE_AFTER.total_seconds() + 60)
+    # When the sweep takes it over (Stripe refuses the full amount)
+    outcome = settle_stuck_refunds(shop.orders, shop.stripe, died)
+    # Then it refunded what Stripe had left, settled, and nothing stays pending
+    assert outcome == {"settled": 1, "still_pending": []}
+    assert shop.stripe_refunded() == shop.captured
+    assert shop.ledger() == shop.captured - 500
+    assert settle_stuck_refunds(shop.orders, shop.stripe, died) == {"settled": 0, "still_pending": []}

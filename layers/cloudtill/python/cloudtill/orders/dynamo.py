@@ -454,11 +454,12 @@ class DynamoOrderRepository:
                     if since
                     else ("#claim = :requesting AND attribute_not_exists(#at)", {})
                 )
+                # A claim made before the ledger existed has no amount yet: it is counted now.
                 amount = int(stored) if stored is not None else refund.amount
+                count = 0 if stored is not None else amount
                 held = replace(refund, amount=amount)
-                return (
-                    TakenClaim("again", held) if self._claim_refund(held, at, condition, values, 0) else None
-                )
+                taken = self._claim_refund(held, at, condition, values, count)
+                return TakenClaim("again", held) if taken else None
             if state is not None and state != _REFUND_FAILED:
                 return None  # settled
             # Free (never claimed, or failed): count it against what remains, conditioned on the

@@ -74,7 +74,8 @@ def order_cancelled(order: OrderRecord, reason: str, time: datetime) -> DomainEv
         **_base(order),
         "reason": reason,
         "currency": order.currency,
-        "refund_amount": order.total,
+        # What the refund ledger had left when it was cancelled: the cancel refunds the rest.
+        "refund_amount": max(order.total - order.refunded_amount, 0),
         "restocked": _items(rules.ordered_quantities(order)),
         "cancelled_at": order.updated_at,
     }

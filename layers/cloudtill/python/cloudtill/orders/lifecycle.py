@@ -476,9 +476,10 @@ def request_refund_once(
         return False
     refund = RefundClaim(owner, claim, payment_intent_id, amount, dict(metadata), captured=captured)
     try:
-        return refund_with_claim(orders, gateway, refund, clock or SystemClock()) is not None
+        done = refund_with_claim(orders, gateway, refund, clock or SystemClock())
     except NothingToRefund:
         return False
+    return done is not None and done.id != NO_REFUND
 
 
 def refund_with_claim(
