@@ -96,7 +96,7 @@ def test_a_transient_dependency_error_is_a_503_with_retry_after() -> None:
     from cloudtill.api import create_app
     from cloudtill.errors import TransientError
 
-    app = create_app()
+    app = create_app(cors_origins=[])
 
     @app.get("/busy")
     def busy() -> dict[str, str]:
