@@ -27,6 +27,7 @@ from infra import layer_build
 from infra._shared_layer_path import SHARED_LAYER_ROOT
 from infra.acknowledgements import acknowledge
 from infra.constructs.data import DataTables
+from infra.constructs.table_grants import grant_table_access
 from infra.environment import function_environment
 from infra.region_settings import RegionSettings, StageSettings
 from infra.wiring import FunctionSpec
@@ -172,6 +173,7 @@ class FunctionFactory(Construct):
         )
         if stripe_secret is not None:
             stripe_secret.grant_read(function)
+        grant_table_access(function, spec, tables.tables)
         acknowledge(
             role.node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::*]",

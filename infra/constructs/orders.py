@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import aws_lambda as lambda_
 
-from infra.constructs.domain import DomainFunctions, acknowledge_index_access
+from infra.constructs.domain import DomainFunctions
 from infra.function_factory import FunctionDependencies
 from infra.wiring import FunctionSpec
 
@@ -16,9 +16,8 @@ class OrdersDomain(DomainFunctions):
         self, spec: FunctionSpec, function: lambda_.Function, dependencies: FunctionDependencies
     ) -> None:
         # Orders, fulfilments, returns; on confirmation the checkout, its reservations and the SKUs'
-        # stock (one transaction); outbox events. GSI1 lists orders by status.
-        dependencies.tables.main.grant_read_write_data(function)
-        acknowledge_index_access(function, dependencies.tables.main)
+        # stock (one transaction); refund claims, outbox events: the spec's `table_access`, granted by
+        # the function factory.
         # Refunds and PaymentIntent cancels go through Stripe: the Stripe layer and secret come from
         # the function factory for `uses_stripe` functions.
         if not spec.uses_stripe:
