@@ -32,11 +32,11 @@ _SINGLE = {"GetItem", "PutItem", "UpdateItem", "DeleteItem"}
 
 
 class Request(NamedTuple):
-    """One authorization IAM makes: `action` on `table` (its `index`), for partition key `key`."""
+    """One authorization IAM makes: `action` on `table` (its index `index_name`), for partition key `key`."""
 
     action: str
     table: str  # physical table name
-    index: str | None
+    index_name: str | None
     key: str | None  # None: the request names no partition key (Scan)
 
 
@@ -108,7 +108,7 @@ def requests_of(operation: str, params: dict[str, Any], tables: dict[str, TableS
 def allowed(spec: FunctionSpec, request: Request, logical_table: str) -> bool:
     return any(
         access.table == logical_table
-        and access.index == request.index
+        and access.index == request.index_name
         and request.action in access.actions
         and (
             not access.key_prefixes
@@ -135,9 +135,10 @@ class TableAccessCheck:
         for request in requests_of(operation, params, self._tables):
             logical = self._logical.get(request.table, request.table)
             if not allowed(spec, request, logical):
+                seen = (function, request.action, logical, request.index_name, request.key)
                 with _lock:
                     if len(_violations) < MAX_KEPT:
-                        _violations[(function, request.action, logical, request.index, request.key)] = None
+                        _violations[seen] = None
 
 
 _check: TableAccessCheck | None = None

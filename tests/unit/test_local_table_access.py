@@ -56,7 +56,7 @@ def test_a_query_is_authorized_on_the_partition_key_of_its_table_or_index(
     params: dict[str, Any], key: str
 ) -> None:
     (request,) = requests_of("Query", {"TableName": "main", **params}, TABLES)
-    assert request.key == key and request.index == params.get("IndexName")
+    assert request.key == key and request.index_name == params.get("IndexName")
 
 
 def _put(key: str) -> Request:
