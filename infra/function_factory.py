@@ -6,7 +6,8 @@ the dependency layer, the Stripe layer and read access to the Stripe secret only
 environment from `infra.environment.function_environment` (the same one localrt uses).
 
 Roles are created here with no AWS managed policy: the execution role may write to its own log
-group and nothing else until a domain construct grants it more.
+group and call the DynamoDB actions its spec's `table_access` declares (on those item-key prefixes),
+and nothing else until a domain construct grants it more.
 """
 
 from __future__ import annotations
