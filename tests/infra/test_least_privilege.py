@@ -3,7 +3,9 @@ every DLQ an alarm (checked generically, proven on a tiny stack that breaks the 
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -565,3 +567,76 @@ def test_the_alarm_check_flags_a_dlq_only_while_nobody_watches_it(with_alarm: bo
     # Then the DLQ check passes, and the alarm check flags the DLQ exactly when it is unwatched
     assert queue_consumers_without_dlq(template) == []
     assert dlqs_without_alarm(template) == ([] if with_alarm else [_logical_id(stack, dlq)])
+
+
+def _keys_the_code_builds() -> list[str]:
+    """A partition key of every kind of item and index entry, built by the code that writes them."""
+    from datetime import UTC, datetime
+
+    from cloudtill import keys
+    from cloudtill.orders.dynamo import PENDING_REFUNDS, _pending_refund_key
+    from cloudtill.orders.ports import RefundClaim
+    from cloudtill.outbox import DomainEvent, outbox_item
+    from cloudtill.privacy.dynamo import erasure_marker
+
+    late = RefundClaim(keys.checkout("c-1"), "late", "pi_1", 100)
+    cancel = RefundClaim(keys.order("o-1"), "cancel", "pi_1", 100)
+    event = DomainEvent("OrderConfirmed", "orders", {}, datetime.now(UTC))
+    return [
+        keys.product("p-1")[0],
+        keys.ACTIVE_PRODUCTS,
+        keys.category("hats")[0],
+        keys.category_index("hats"),
+        keys.sku("TEE-M")[0],
+        keys.stock_movement("TEE-M", "2026-12-01", "m-1")[0],
+        keys.checkout("c-1")[0],
+        keys.HELD_RESERVATIONS,
+        keys.held_by_sku_partition("TEE-M"),
+        keys.customer_index("h", "2026-12-01", "ORDER")[0],
+        keys.promotion("SAVE10")[0],
+        keys.payment_event("evt_1")[0],
+        keys.payment_intent("pi_1")[0],
+        keys.payment_charge("ch_1")[0],
+        keys.order("o-1")[0],
+        keys.orders_by_status("confirmed"),
+        keys.day_aggregates("2026-12-01"),
+        keys.customer_first_order("h")[0],
+        keys.notification("evt_1", "r")[0],
+        keys.suppression("h")[0],
+        _pending_refund_key(late)[0],
+        _pending_refund_key(cancel)[0],
+        PENDING_REFUNDS,
+        erasure_marker("h")[0],
+        str(outbox_item(event)["PK"]),
+    ]
+
+
+def test_every_declared_prefix_matches_a_key_the_code_builds() -> None:
+    # A typo in a prefix (PROMOTION# for PROMO#) would deny the function in AWS, not locally
+    built = _keys_the_code_builds()
+    declaration = Declaration.from_wiring()
+    prefixes = {
+        (spec.name, prefix)
+        for spec in declaration.functions
+        for access in spec.table_access
+        if access.table == "Main"
+        for prefix in access.key_prefixes
+    } | {
+        (machine.name, prefix)
+        for machine in declaration.state_machines
+        for access in machine.tables
+        for prefix in access.key_prefixes
+    }
+    unmatched = {(owner, p) for owner, p in prefixes if not any(fnmatchcase(key, p) for key in built)}
+    assert unmatched == set()
+
+
+def test_the_idempotency_grant_matches_the_checkouts_records() -> None:
+    # Read from the handler's source: importing it needs the function's environment.
+    source = (Path(__file__).resolve().parents[2] / "functions/checkout/handler.py").read_text()
+    (prefix,) = re.findall(r'^IDEMPOTENCY_KEY_PREFIX = "([^"]+)"', source, flags=re.MULTILINE)
+    [access] = [
+        a for a in Declaration.from_wiring().function("checkout").table_access if a.table == "Idempotency"
+    ]
+    # Powertools keys its records `<key_prefix>#<hash of the Idempotency-Key>`
+    assert access.key_prefixes == (f"{prefix}#*",)
