@@ -56,7 +56,7 @@ class FunctionDependencies:
 
 
 def function_code_dir(spec: FunctionSpec, functions_dir: Path = FUNCTIONS_DIR) -> Path:
-    code_dir = functions_dir / spec.name
+    code_dir = functions_dir / spec.code_folder
     if not code_dir.is_dir():
         raise FileNotFoundError(
             f"function {spec.name!r} is in infra/wiring.py but {code_dir} does not exist "

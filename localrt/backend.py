@@ -53,6 +53,7 @@ class LocalBackend:
                 spec.name,
                 worker_environment(
                     spec.name,
+                    spec.code_folder,
                     {
                         **function_environment(
                             spec,

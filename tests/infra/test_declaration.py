@@ -65,7 +65,7 @@ def test_payments_without_stripe_fails_the_synth(layer_dirs: dict[str, Path], tm
     (tmp_path / "payments").mkdir()
     (tmp_path / "payments" / "handler.py").write_text("def lambda_handler(event, context): ...\n")
     for spec in WIRING.functions:
-        (tmp_path / spec.name).mkdir(exist_ok=True)
+        (tmp_path / spec.code_folder).mkdir(exist_ok=True)
     payments = FunctionSpec(name="payments", domain="payments", description="payments", uses_stripe=False)
     functions = (*[s for s in WIRING.functions if s.name != "payments"], payments)
     with pytest.raises(ValueError, match="uses_stripe=True"):
