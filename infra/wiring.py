@@ -257,8 +257,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         domain="orders",
         code="orders",
         description="Orders: the shopper's order view (read only; the orders function's code)",
-        # GET /orders/{order_id} is public: the function behind it can read an order, and nothing else.
-        table_access=(_main((QUERY,), "ORDER#*"),),
+        # GET /orders/{order_id} is public: the function behind it can read an order (with its
+        # payment's status), and nothing else.
+        table_access=(_main((QUERY,), "ORDER#*"), _main((GET,), "PAYMENT_INTENT#*")),
     ),
     FunctionSpec(
         name="reporting",

@@ -141,8 +141,9 @@ EXPECTED_TABLE_ACCESS: dict[str, dict[str, dict[str, set[str]]]] = {
         },
         "Main/index/GSI1": {"Query": {"ORDERS#*", "REFUNDS#REQUESTING"}},
     },
-    # The shopper's order view (GET /orders/{order_id}, public): an order with its children, read only.
-    "order-view": {"Main": {"Query": {"ORDER#*"}}},
+    # The shopper's order view (GET /orders/{order_id}, public): an order with its children and its
+    # payment's status, read only.
+    "order-view": {"Main": {"Query": {"ORDER#*"}, "GetItem": {"PAYMENT_INTENT#*"}}},
     "reporting": {
         "Main": {
             **{
