@@ -118,7 +118,7 @@ def _measure_mode(runs: int, *, bytecode: bool) -> dict[str, Any]:
     for spec in FUNCTIONS:
         seconds = median_of(
             HANDLER,
-            [str(ROOT / "functions" / spec.name), layer],
+            [str(ROOT / "functions" / spec.code_folder), layer],
             runs,
             function_env(spec),
             bytecode=bytecode,

@@ -128,6 +128,8 @@ class Declaration:
                 problems.append(f"schedule {schedule.name!r}: the payload key 'schedule' is reserved")
         for machine in self.state_machines:
             problems += _definition_problems(machine, set(tables))
+        for spec in self.functions:
+            problems += _table_access_problems(spec, tables)
         problems += self._workflow_client_problems()
         if problems:
             raise WiringError("infra/wiring.py is inconsistent:\n- " + "\n- ".join(problems))
@@ -193,6 +195,46 @@ def _definition_problems(machine: StateMachineSpec, known_tables: set[str]) -> l
         json.loads(text)
     except json.JSONDecodeError as error:
         problems.append(f"state machine {machine.name!r}: {machine.definition_file} is not JSON ({error})")
+    return problems
+
+
+# Item-level reads: each request names its partition key(s), so `dynamodb:LeadingKeys` bounds them.
+_KEYED_READS = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+_WRITES = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+}
+
+
+def _table_access_problems(spec: FunctionSpec, tables: dict[str, TableSpec]) -> list[str]:
+    """Each grant names a known table (and index) and item-level actions only; item access to the main
+    table is always bounded by key prefixes."""
+    problems: list[str] = []
+    for access in spec.table_access:
+        where = f"function {spec.name!r} table access {access.actions} on {access.table!r}"
+        table = tables.get(access.table)
+        if table is None:
+            problems.append(f"{where}: unknown table")
+            continue
+        unknown = set(access.actions) - _KEYED_READS - _WRITES - {"dynamodb:Scan"}
+        if unknown or not access.actions:
+            problems.append(f"{where}: not an item-level DynamoDB action: {sorted(unknown) or 'none'}")
+        if access.index is not None:
+            if access.index not in table.global_indexes:
+                problems.append(f"{where}: {access.table!r} has no index {access.index!r}")
+            if set(access.actions) - {"dynamodb:Query"}:
+                problems.append(f"{where}: an index grant allows Query only")
+        if "dynamodb:Scan" in access.actions and (access.key_prefixes or len(access.actions) > 1):
+            # A Scan names no partition key: under ForAllValues a LeadingKeys condition would hold for it
+            # vacuously, so it gets a statement of its own, visibly unconditioned.
+            problems.append(f"{where}: Scan must be granted alone and without key prefixes")
+        # The main table holds every domain's items: item access to it is always bounded by prefix.
+        if access.table == wiring.MAIN_TABLE.logical_name and not access.key_prefixes:
+            keyed = set(access.actions) & (_KEYED_READS | _WRITES)
+            if keyed:
+                problems.append(f"{where}: {sorted(keyed)} need key prefixes (dynamodb:LeadingKeys)")
     return problems
 
 

@@ -6,7 +6,8 @@ the dependency layer, the Stripe layer and read access to the Stripe secret only
 environment from `infra.environment.function_environment` (the same one localrt uses).
 
 Roles are created here with no AWS managed policy: the execution role may write to its own log
-group and nothing else until a domain construct grants it more.
+group and call the DynamoDB actions its spec's `table_access` declares (on those item-key prefixes),
+and nothing else until a domain construct grants it more.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from infra import layer_build
 from infra._shared_layer_path import SHARED_LAYER_ROOT
 from infra.acknowledgements import LOG_GROUP_KMS_REASON, acknowledge, skip_checkov
 from infra.constructs.data import DataTables
+from infra.constructs.table_grants import grant_table_access
 from infra.environment import function_environment
 from infra.region_settings import RegionSettings, StageSettings
 from infra.wiring import FunctionSpec
@@ -54,7 +56,7 @@ class FunctionDependencies:
 
 
 def function_code_dir(spec: FunctionSpec, functions_dir: Path = FUNCTIONS_DIR) -> Path:
-    code_dir = functions_dir / spec.name
+    code_dir = functions_dir / spec.code_folder
     if not code_dir.is_dir():
         raise FileNotFoundError(
             f"function {spec.name!r} is in infra/wiring.py but {code_dir} does not exist "
@@ -172,6 +174,7 @@ class FunctionFactory(Construct):
         )
         if stripe_secret is not None:
             stripe_secret.grant_read(function)
+        grant_table_access(function, spec, tables.tables)
         acknowledge(
             role.node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::*]",

@@ -14,6 +14,21 @@ Auth = Literal["public", "admin", "webhook"]
 
 
 @dataclass(frozen=True)
+class ItemAccess:
+    """DynamoDB `actions` a function may call on the table `table` (a `TableSpec.logical_name`), or on
+    its global secondary index `index` (Query only), limited to items whose partition key matches one
+    of `key_prefixes` (IAM `dynamodb:LeadingKeys`, `*` wildcards; for an index: the index's partition
+    key). No prefixes: any item, allowed only for reads that name no partition key (Scan) and for a
+    table whose every item belongs to the function (checked by `Declaration.validate`).
+    """
+
+    table: str
+    actions: tuple[str, ...]
+    key_prefixes: tuple[str, ...] = ()
+    index: str | None = None
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     """One Lambda function: code in `functions/<name>/`, entry point `handler.lambda_handler`."""
 
@@ -24,6 +39,16 @@ class FunctionSpec:
     timeout_seconds: int = 10
     # Only functions that call Stripe get the Stripe SDK layer and the Stripe secret.
     uses_stripe: bool = False
+    # Every DynamoDB call the function's code makes, as IAM grants (CDK builds its policy from these;
+    # `tests/infra/test_least_privilege.py` asserts them, the local runtime checks calls against them).
+    table_access: tuple[ItemAccess, ...] = ()
+    # The folder under functions/ with its code, when another function's (default: `name`). The same
+    # code deployed twice, each with only the routes and grants its spec gives it.
+    code: str = ""
+
+    @property
+    def code_folder(self) -> str:
+        return self.code or self.name
 
 
 @dataclass(frozen=True)
@@ -104,37 +129,108 @@ class StateMachineSpec:
     tables: tuple[TableAccess, ...] = ()
 
 
+# DynamoDB actions as IAM names them. Transactions need no action of their own: each item of a
+# TransactWriteItems is authorized as Put/Update/Delete/ConditionCheckItem, of a TransactGetItems as GetItem.
+GET, BATCH_GET, QUERY, SCAN = "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"
+PUT, UPDATE, DELETE = "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
+CONDITION_CHECK = "dynamodb:ConditionCheckItem"
+
+
+def _main(actions: tuple[str, ...], *key_prefixes: str, index: str | None = None) -> ItemAccess:
+    return ItemAccess("Main", actions, key_prefixes, index)
+
+
+# Partition-key prefixes of the main table's items (built by cloudtill.keys, except REFUND_CLAIM#:
+# cloudtill.orders.dynamo, and ERASURE#: cloudtill.privacy.dynamo; docs/data-model.md).
+OUTBOX = "OUTBOX#*"  # every domain's events leave through the outbox (cloudtill.outbox)
+PAYMENT_ITEMS = ("PAYMENT_INTENT#*", "PAYMENT_EVENT#*", "PAYMENT_CHARGE#*")
+# A late payment's refund claim is `late-CHECKOUT#<id>` (RefundClaim.idempotency_key): on a checkout,
+# never on an order.
+LATE_PAYMENT_REFUND_CLAIMS = "REFUND_CLAIM#late-CHECKOUT#*"
+
 FUNCTIONS: tuple[FunctionSpec, ...] = (
-    FunctionSpec(name="catalog", domain="catalog", description="Catalog: products, variants, prices"),
+    FunctionSpec(
+        name="catalog",
+        domain="catalog",
+        description="Catalog: products, variants, prices",
+        table_access=(
+            _main((GET,), "PRODUCT#*"),
+            _main((QUERY,), "PRODUCTS", index="GSI1"),  # active products
+            _main((QUERY,), "CATEGORY#*", index="GSI2"),  # a category's active products
+            _main((BATCH_GET,), "SKU#*"),  # units available, for the product pages
+            # A product's transaction: the product, its variants' SKU items, its category.
+            _main((PUT, UPDATE), "PRODUCT#*", "SKU#*"),
+            _main((PUT,), "CATEGORY#*"),
+        ),
+    ),
     FunctionSpec(
         name="checkout",
         domain="checkout",
         description="Checkout: priced checkouts reserving stock, shipping methods, promotions",
         timeout_seconds=15,
         uses_stripe=True,
+        table_access=(
+            _main((GET,), "CHECKOUT#*", "PROMO#*", "PAYMENT_INTENT#*"),
+            _main((BATCH_GET,), "SKU#*"),
+            _main((QUERY,), "RESERVATIONS#HELD", index="GSI1"),  # the expiry sweep
+            # Create / release: the checkout and its reservations, the SKUs' counters, promotion
+            # redemptions, outbox events; promotions admin puts PROMO# items.
+            _main((PUT, UPDATE), "CHECKOUT#*", "PROMO#*"),
+            _main((UPDATE,), "SKU#*"),
+            _main((PUT,), OUTBOX),
+            # The PaymentIntent's record, created before its client secret leaves (webhooks match it).
+            _main((PUT,), "PAYMENT_INTENT#*"),
+            # Powertools idempotency of POST /checkouts (records keyed `checkout.create#<hash>`).
+            ItemAccess("Idempotency", (GET, PUT, UPDATE, DELETE), ("checkout.create#*",)),
+        ),
     ),
     FunctionSpec(
         name="publisher",
         domain="events",
         description="Outbox publisher: table stream -> EventBridge",
         timeout_seconds=30,
+        # No item access: it reads the stream (granted with its event source mapping) and writes nothing.
     ),
     FunctionSpec(
         name="payments",
         domain="payments",
         description="Payments: Stripe webhooks (signed, deduplicated) and admin refunds",
         uses_stripe=True,
+        table_access=(
+            # Webhooks: dedupe + payment record + charge link; admin refunds: the order's PaymentIntent.
+            _main((GET,), *PAYMENT_ITEMS, "CHECKOUT#*", "ORDER#*"),
+            _main((BATCH_GET,), "PAYMENT_EVENT#*", "PAYMENT_INTENT#*"),
+            _main((PUT,), *PAYMENT_ITEMS, OUTBOX),
+            # payment_outcome on the checkout, and the late-payment refund claim held on it.
+            _main((UPDATE,), "CHECKOUT#*"),
+            _main((PUT, DELETE), LATE_PAYMENT_REFUND_CLAIMS),
+        ),
     ),
     FunctionSpec(
         name="stock",
         domain="stock",
         description="Stock: levels, movement ledger, FIFO valuation, low-stock alerts, reconciliation",
+        table_access=(
+            _main((GET, QUERY), "SKU#*"),  # a SKU and its movements (same partition)
+            _main((QUERY,), "HELD#*", index="GSI2"),  # held reservations per SKU (reconciliation)
+            # Reconciliation lists every SKU item: a Scan names no partition key, so it cannot be
+            # limited by prefix (admin only, on demand). Read only.
+            _main((SCAN,)),
+            _main((PUT, UPDATE), "SKU#*"),  # the SKU item and its ledger movement
+            _main((PUT,), OUTBOX),
+        ),
     ),
     FunctionSpec(
         name="notifications",
         domain="notifications",
         description="Notifications: domain events -> e-mail (SES) and SMS (SNS); SES bounces -> suppressions",
         timeout_seconds=30,
+        table_access=(
+            # The shopper's contact from checkouts and orders, its own records (one BatchGetItem per
+            # SQS batch; LeadingKeys is checked for every key in it).
+            _main((GET, BATCH_GET), "CHECKOUT#*", "ORDER#*", "NOTIFICATION#*", "SUPPRESSED#*"),
+            _main((UPDATE,), "NOTIFICATION#*", "SUPPRESSED#*"),
+        ),
     ),
     FunctionSpec(
         name="orders",
@@ -143,6 +239,27 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=30,
         # Refunds (cancel, returns, late payments) and cancelling PaymentIntents of expired checkouts.
         uses_stripe=True,
+        table_access=(
+            _main((GET,), "ORDER#*", "CHECKOUT#*", "SKU#*", "PAYMENT_INTENT#*"),
+            _main((QUERY,), "ORDER#*"),  # an order with its fulfilments and returns
+            _main((BATCH_GET,), "CHECKOUT#*", "SKU#*"),  # confirmation reads checkout and stock at once
+            _main((QUERY,), "ORDERS#*", "REFUNDS#REQUESTING", index="GSI1"),
+            # Orders and their children; on confirmation/expiry the checkout, its reservations, the
+            # SKUs (ledger movements) and promotion give-backs; refund claims; outbox events.
+            _main((PUT, UPDATE), "ORDER#*", "SKU#*"),
+            _main((UPDATE,), "CHECKOUT#*", "PROMO#*"),
+            _main((PUT, DELETE), "REFUND_CLAIM#*"),
+            _main((PUT,), OUTBOX),
+        ),
+    ),
+    FunctionSpec(
+        name="order-view",
+        domain="orders",
+        code="orders",
+        description="Orders: the shopper's order view (read only; the orders function's code)",
+        # GET /orders/{order_id} is public: the function behind it can read an order (with its
+        # payment's status), and nothing else.
+        table_access=(_main((QUERY,), "ORDER#*"), _main((GET,), "PAYMENT_INTENT#*")),
     ),
     FunctionSpec(
         name="reporting",
@@ -150,12 +267,26 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="Reporting: daily aggregates from events, the nightly report to S3, admin report routes",
         memory_mb=1024,
         timeout_seconds=120,
+        table_access=(
+            # Aggregates and dedupe markers (AGG#), first-order markers (CUSTOMER#); never an order,
+            # checkout or stock item. ReportReady leaves through the outbox.
+            _main((GET, QUERY, PUT, UPDATE, CONDITION_CHECK), "AGG#*", "CUSTOMER#*"),
+            _main((PUT,), OUTBOX),
+        ),
     ),
     FunctionSpec(
         name="privacy",
         domain="privacy",
         description="Privacy: a customer's data export and erasure (pseudonymised, financial records kept)",
         timeout_seconds=30,
+        table_access=(
+            _main((QUERY,), "EMAIL#*", index="GSI2"),  # the customer's checkouts and orders
+            _main((GET,), "SUPPRESSED#*", "ERASURE#*"),
+            # Pseudonymised in place (notification records too, once they carry GSI2 keys); the
+            # erasure marker and the CustomerErased event close the last transaction.
+            _main((UPDATE,), "CHECKOUT#*", "ORDER#*", "NOTIFICATION#*"),
+            _main((PUT,), "ERASURE#*", OUTBOX),
+        ),
     ),
 )
 
@@ -180,7 +311,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/admin/stock/{sku}/movements", "stock", auth="admin"),
     Route("POST", "/admin/reports/{date}", "reporting", auth="admin"),
     Route("GET", "/admin/reports/{date}", "reporting", auth="admin"),
-    Route("GET", "/orders/{order_id}", "orders"),
+    # Public: its own read-only function (same code as orders), so no public function writes orders.
+    Route("GET", "/orders/{order_id}", "order-view"),
     Route("GET", "/admin/orders", "orders", auth="admin"),
     Route("GET", "/admin/orders/{order_id}", "orders", auth="admin"),
     Route("POST", "/admin/orders/{order_id}/fulfillments", "orders", auth="admin"),

@@ -19,6 +19,8 @@ from typing import Any
 
 from moto.core.responses import BaseResponse
 
+from localrt import table_access
+
 FUNCTION_UA_APP_ID = "cloudtill-fn"
 _lock = threading.Lock()
 _counts: Counter[tuple[str, str, str]] = Counter()
@@ -77,6 +79,8 @@ def _record(response: BaseResponse) -> None:
             except ValueError:
                 body = None
         units = _ddb_request_units(operation, body)
+        if function:
+            table_access.check(function, operation, body)
     with _lock:
         _counts[(caller, service, operation)] += 1
         if function:

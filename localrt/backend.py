@@ -12,7 +12,7 @@ from cloudtill.settings import ShopSettings
 from infra.environment import function_environment
 from infra.wiring import FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE, routes_of
 from infra.workflow_clients import WORKFLOW_CLIENTS
-from localrt import aws_calls
+from localrt import aws_calls, table_access
 from localrt.emulator import AwsEmulator
 from localrt.eventing import EventRouting
 from localrt.functions import FunctionPool, worker_environment
@@ -45,12 +45,15 @@ class LocalBackend:
         self.host, self.port = host, port
         self.base_url = f"http://{host}:{port}"
         self.emulator = AwsEmulator(aws_port)
+        # The functions' DynamoDB calls are checked against the grants their specs declare.
+        table_access.install(TABLE_NAMES)
         self.stripe = StripeEmulator(stripe_port, log)
         self.pools = {
             spec.name: FunctionPool(
                 spec.name,
                 worker_environment(
                     spec.name,
+                    spec.code_folder,
                     {
                         **function_environment(
                             spec,
@@ -128,6 +131,8 @@ class LocalBackend:
                 "invocations": invocations,
                 # Of those, the ones schedules made (sweeps run whatever the traffic).
                 "scheduled_invocations": self.scheduler.runs,
+                # Function calls to DynamoDB that no grant of their spec allows (AccessDenied in AWS).
+                "table_access_violations": table_access.violations(),
             },
         )
 

@@ -151,9 +151,12 @@ class FunctionPool:
             worker.stop()
 
 
-def worker_environment(function: str, function_env: dict[str, str], aws_endpoint: str) -> dict[str, str]:
-    """What Lambda gives a function, pointed at the emulator: its configured environment plus AWS settings."""
-    paths = [str(ROOT / "functions" / function), str(ROOT / "layers" / "cloudtill" / "python")]
+def worker_environment(
+    function: str, code_folder: str, function_env: dict[str, str], aws_endpoint: str
+) -> dict[str, str]:
+    """What Lambda gives a function, pointed at the emulator: its configured environment plus AWS settings.
+    Its code is `functions/<code_folder>` (the function's own name unless it shares another's code)."""
+    paths = [str(ROOT / "functions" / code_folder), str(ROOT / "layers" / "cloudtill" / "python")]
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", str(ROOT)),

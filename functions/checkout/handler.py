@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -45,6 +46,10 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 TOKEN_HEADER = "X-Checkout-Token"  # noqa: S105 - a header name, not a secret
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 60 * 60
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+# Records are `checkout.create#<sha256 of the key>`: the prefix the function's IAM grant allows.
+IDEMPOTENCY_KEY_PREFIX = "checkout.create"
+# The checkout this invocation created, when the idempotent create ran (not replayed).
+_just_created: ContextVar[CreatedCheckoutOut | None] = ContextVar("just_created", default=None)
 
 
 @functools.cache
@@ -75,13 +80,14 @@ def promotions() -> PromotionService:
 
 
 def _create_with_key(request: dict[str, Any]) -> dict[str, Any]:
-    """Runs once per (Idempotency-Key, body) within 24 h; Powertools stores what it returns.
-
-    The stored result holds the token's salt, not the token (see cloudtill.checkout.tokens)."""
+    """Runs once per (Idempotency-Key, body) within 24 h; Powertools stores what it returns: the
+    checkout's id and the token's salt, nothing personal (no e-mail, address or client secret: the
+    record lies outside export and erasure) and not the token (see cloudtill.checkout.tokens)."""
     salt = tokens.new_salt()
     token = tokens.token_for_idempotency_key(salt, request["idempotency_key"])
     created = checkouts().create_checkout(CheckoutIn.model_validate(request["body"]), token)
-    return {"checkout": created.model_dump(mode="json", exclude={"token"}), "token_salt": salt}
+    _just_created.set(created)
+    return {"checkout_id": created.id, "token_salt": salt}
 
 
 @functools.cache
@@ -103,7 +109,10 @@ def idempotent_create() -> tuple[IdempotencyConfig, Callable[..., dict[str, Any]
         table_name=settings.idempotency_table_name, boto3_client=ddb.client()
     )
     create = idempotent_function(
-        data_keyword_argument="request", config=config, persistence_store=persistence
+        data_keyword_argument="request",
+        config=config,
+        persistence_store=persistence,
+        key_prefix=IDEMPOTENCY_KEY_PREFIX,
     )(_create_with_key)
     return config, create
 
@@ -117,6 +126,7 @@ def _create_idempotently(idempotency_key: str, body: CheckoutIn) -> CreatedCheck
     )
 
     config.register_lambda_context(app.lambda_context)
+    _just_created.set(None)
     try:
         stored = create(request={"idempotency_key": idempotency_key, "body": body.model_dump(mode="json")})
     except IdempotencyValidationError:
@@ -129,8 +139,13 @@ def _create_idempotently(idempotency_key: str, body: CheckoutIn) -> CreatedCheck
             f"A request with this {IDEMPOTENCY_HEADER} is still being processed; retry shortly.",
             [FieldError(IDEMPOTENCY_HEADER, "a request with this key is in progress")],
         ) from None
+    created = _just_created.get()
+    if created is not None:
+        return created
+    # A replay: the checkout as it is now (erased data stays erased), with the same derived token.
     token = tokens.token_for_idempotency_key(stored["token_salt"], idempotency_key)
-    return CreatedCheckoutOut(**stored["checkout"], token=token)
+    checkout = checkouts().get_checkout(stored["checkout_id"], token)
+    return CreatedCheckoutOut(**checkout.model_dump(), token=token)
 
 
 @app.post(

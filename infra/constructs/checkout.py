@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import aws_lambda as lambda_
 
-from infra.constructs.domain import DomainFunctions, acknowledge_index_access
+from infra.constructs.domain import DomainFunctions
 from infra.function_factory import FunctionDependencies
 from infra.wiring import FunctionSpec
 
@@ -15,10 +15,7 @@ class CheckoutDomain(DomainFunctions):
     def grant(
         self, spec: FunctionSpec, function: lambda_.Function, dependencies: FunctionDependencies
     ) -> None:
-        # Checkouts, reservations, promotion counters and outbox items in one transaction; the
-        # expiry sweep queries GSI1 (held reservations by expiry).
-        dependencies.tables.main.grant_read_write_data(function)
-        acknowledge_index_access(function, dependencies.tables.main)
-        # POST /checkouts is idempotent (Powertools idempotency: get/put/update/delete records).
-        dependencies.tables.idempotency.grant_read_write_data(function)
-        # The Stripe secret is granted by the function factory, and only with `uses_stripe`.
+        # Checkouts, reservations, SKU counters, promotions, outbox items, the PaymentIntent's record
+        # and the idempotency records: the spec's `table_access`, granted by the function factory, as
+        # is the Stripe secret (only with `uses_stripe`).
+        return

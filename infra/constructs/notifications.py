@@ -1,9 +1,9 @@
 """Notifications domain: the consumer of customer/ops events, SES (identity, configuration set with
 bounce/complaint events -> SNS -> the same function) and SMS via SNS.
 
-Least privilege on the main table cannot be said with `grant_*_data` (table-wide), so the policy uses
-`dynamodb:LeadingKeys`: the function reads checkouts, orders and its own items, and can write only
-`NOTIFICATION#…` and `SUPPRESSED#…` items: never order, checkout or stock data.
+Its main-table access is declared on its spec in `infra/wiring.py` (`dynamodb:LeadingKeys`): the function
+reads checkouts, orders and its own items, and can write only `NOTIFICATION#…` and `SUPPRESSED#…` items:
+never order, checkout or stock data.
 
 ReportReady e-mails carry a presigned link to the day's report, signed by this function when it sends
 (the event carries only the key): the stack calls `link_reports` with the reporting construct's bucket,
@@ -25,17 +25,13 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.acknowledgements import acknowledge, skip_checkov
-from infra.constructs.domain import DomainFunctions, grant_items_by_prefix
+from infra.constructs.domain import DomainFunctions
 from infra.constructs.eventing import VISIBILITY_TIMEOUT_FACTOR
 from infra.constructs.queues import dead_letter_queue
 from infra.constructs.reporting import REPORTS_PREFIX
 from infra.environment import REPORTS_BUCKET_VARIABLE
 from infra.function_factory import FunctionDependencies, FunctionFactory
 from infra.wiring import FunctionSpec
-
-# Item prefixes (cloudtill.keys) the function may read / write.
-READABLE_PREFIXES = ("CHECKOUT#*", "ORDER#*", "NOTIFICATION#*", "SUPPRESSED#*")
-WRITABLE_PREFIXES = ("NOTIFICATION#*", "SUPPRESSED#*")
 
 
 class NotificationsDomain(DomainFunctions):
@@ -57,22 +53,7 @@ class NotificationsDomain(DomainFunctions):
     def grant(
         self, spec: FunctionSpec, function: lambda_.Function, dependencies: FunctionDependencies
     ) -> None:
-        table_arn = dependencies.tables.main.table_arn
-        grant_items_by_prefix(
-            function,
-            "ReadShopperContactAndOwnItems",
-            # BatchGetItem: one read for a whole SQS batch; LeadingKeys is checked for every key in it.
-            ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
-            table_arn,
-            READABLE_PREFIXES,
-        )
-        grant_items_by_prefix(
-            function,
-            "WriteNotificationRecordsAndSuppressionsOnly",
-            ["dynamodb:PutItem", "dynamodb:UpdateItem"],
-            table_arn,
-            WRITABLE_PREFIXES,
-        )
+        # Table access (reads of checkouts/orders, its own records) is the spec's `table_access`.
         self._email(spec, function)
         self._sms(function)
 

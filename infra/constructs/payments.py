@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import aws_lambda as lambda_
 
-from infra.constructs.domain import DomainFunctions, acknowledge_index_access
+from infra.constructs.domain import DomainFunctions
 from infra.function_factory import FunctionDependencies
 from infra.wiring import FunctionSpec
 
@@ -15,9 +15,8 @@ class PaymentsDomain(DomainFunctions):
     def grant(
         self, spec: FunctionSpec, function: lambda_.Function, dependencies: FunctionDependencies
     ) -> None:
-        # Payment events (dedupe by Stripe event id), orders, refunds and outbox items.
-        dependencies.tables.main.grant_read_write_data(function)
-        acknowledge_index_access(function, dependencies.tables.main)
+        # Payment items, outbox events, the checkout's payment outcome and late-payment refund claims;
+        # orders are only read: the spec's `table_access`, granted by the function factory.
         # The Stripe secret (API key + webhook signing secret) and the Stripe layer come from the
         # function factory for every `uses_stripe` function; payments must be one.
         if not spec.uses_stripe:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import aws_lambda as lambda_
 
-from infra.constructs.domain import DomainFunctions, acknowledge_index_access
+from infra.constructs.domain import DomainFunctions
 from infra.function_factory import FunctionDependencies
 from infra.wiring import FunctionSpec
 
@@ -16,6 +16,6 @@ class PrivacyDomain(DomainFunctions):
         self, spec: FunctionSpec, function: lambda_.Function, dependencies: FunctionDependencies
     ) -> None:
         # Reads the customer's records through GSI2 and pseudonymises them in place (UpdateItem in
-        # transactions with the erasure marker and the CustomerErased outbox event): read-write.
-        dependencies.tables.main.grant_read_write_data(function)
-        acknowledge_index_access(function, dependencies.tables.main)
+        # transactions with the erasure marker and the CustomerErased outbox event): the spec's
+        # `table_access`, granted by the function factory. Nothing else.
+        return

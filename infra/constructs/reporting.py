@@ -5,7 +5,8 @@ The bucket holds `reports/YYYY/MM/DD/{report.json, skus.csv, order-lines.csv, re
 move to Infrequent Access, then Glacier Instant Retrieval; unfinished uploads are cleaned up), and
 RETAIN: deleting the stack never deletes the shop's reports.
 
-Table access is scoped with `dynamodb:LeadingKeys` to the reporting items (`AGG#…` aggregates and
+Table access (declared on the spec in `infra/wiring.py`) is scoped with `dynamodb:LeadingKeys` to the
+reporting items (`AGG#…` aggregates and
 dedupe markers, `CUSTOMER#…` first-order markers) plus outbox puts (`OUTBOX#…`, ReportReady): the
 function can never read or change an order, checkout or stock item.
 """
@@ -19,14 +20,11 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.acknowledgements import acknowledge, skip_checkov
-from infra.constructs.domain import DomainFunctions, grant_items_by_prefix
+from infra.constructs.domain import DomainFunctions
 from infra.environment import REPORTS_BUCKET_VARIABLE
 from infra.function_factory import FunctionDependencies, FunctionFactory
 from infra.wiring import FunctionSpec
 
-# Item prefixes (cloudtill.keys) the reporting function reads and writes.
-AGGREGATE_PREFIXES = ("AGG#*", "CUSTOMER#*")
-OUTBOX_PREFIXES = ("OUTBOX#*",)
 REPORTS_PREFIX = "reports/*"
 
 
@@ -102,23 +100,7 @@ class ReportingDomain(DomainFunctions):
     def grant(
         self, spec: FunctionSpec, function: lambda_.Function, dependencies: FunctionDependencies
     ) -> None:
-        table_arn = dependencies.tables.main.table_arn
-        grant_items_by_prefix(
-            function,
-            "ReportingAggregatesOnly",
-            [
-                "dynamodb:GetItem",
-                "dynamodb:Query",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:ConditionCheckItem",
-            ],
-            table_arn,
-            AGGREGATE_PREFIXES,
-        )
-        grant_items_by_prefix(
-            function, "ReportReadyThroughTheOutbox", ["dynamodb:PutItem"], table_arn, OUTBOX_PREFIXES
-        )
+        # Table access (AGG#/CUSTOMER# items, OUTBOX# puts) is the spec's `table_access`.
         # Exactly what the report store does: put and get objects under reports/, and list (only so
         # that a missing report answers NoSuchKey, i.e. 404, rather than AccessDenied).
         function.add_to_role_policy(

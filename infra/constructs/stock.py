@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import aws_lambda as lambda_
 
-from infra.constructs.domain import DomainFunctions, acknowledge_index_access
+from infra.constructs.domain import DomainFunctions
 from infra.function_factory import FunctionDependencies
 from infra.wiring import FunctionSpec
 
@@ -15,6 +15,6 @@ class StockDomain(DomainFunctions):
     def grant(
         self, spec: FunctionSpec, function: lambda_.Function, dependencies: FunctionDependencies
     ) -> None:
-        # SKU items, movements and outbox events; reconciliation queries held reservations (GSI2).
-        dependencies.tables.main.grant_read_write_data(function)
-        acknowledge_index_access(function, dependencies.tables.main)
+        # SKU items, movements and outbox events; reconciliation queries held reservations (GSI2) and
+        # scans the SKU items: the spec's `table_access`, granted by the function factory.
+        return

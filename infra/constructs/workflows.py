@@ -30,8 +30,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.acknowledgements import LOG_GROUP_KMS_REASON, acknowledge, skip_checkov
-from infra.constructs.domain import grant_items_by_prefix
 from infra.constructs.operations import Operations
+from infra.constructs.table_grants import grant_items_by_prefix
 from infra.declaration import REPOSITORY_ROOT, Declaration
 from infra.function_factory import log_removal_policy, log_retention
 from infra.region_settings import StageSettings

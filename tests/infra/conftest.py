@@ -145,9 +145,13 @@ def extended_declaration() -> Declaration:
 def stub_functions_dir(root: Path, specs: tuple[FunctionSpec, ...]) -> Path:
     """Copies of the real function folders, with a stub handler where one does not exist yet."""
     for spec in specs:
-        target = root / spec.name
-        if (FUNCTIONS_DIR / spec.name).is_dir():
-            shutil.copytree(FUNCTIONS_DIR / spec.name, target, ignore=shutil.ignore_patterns("__pycache__"))
+        target = root / spec.code_folder
+        if target.exists():
+            continue  # shared by another spec, copied already
+        if (FUNCTIONS_DIR / spec.code_folder).is_dir():
+            shutil.copytree(
+                FUNCTIONS_DIR / spec.code_folder, target, ignore=shutil.ignore_patterns("__pycache__")
+            )
         target.mkdir(parents=True, exist_ok=True)
         if not (target / "handler.py").exists():
             (target / "handler.py").write_text("def lambda_handler(event, context):\n    return None\n")

@@ -14,6 +14,7 @@ from infra.declaration import Declaration, WiringError
 from infra.wiring import (
     ORDER_LIFECYCLE,
     FunctionSpec,
+    ItemAccess,
     Route,
     Schedule,
     StateMachineSpec,
@@ -64,7 +65,7 @@ def test_payments_without_stripe_fails_the_synth(layer_dirs: dict[str, Path], tm
     (tmp_path / "payments").mkdir()
     (tmp_path / "payments" / "handler.py").write_text("def lambda_handler(event, context): ...\n")
     for spec in WIRING.functions:
-        (tmp_path / spec.name).mkdir(exist_ok=True)
+        (tmp_path / spec.code_folder).mkdir(exist_ok=True)
     payments = FunctionSpec(name="payments", domain="payments", description="payments", uses_stripe=False)
     functions = (*[s for s in WIRING.functions if s.name != "payments"], payments)
     with pytest.raises(ValueError, match="uses_stripe=True"):
@@ -168,3 +169,32 @@ def test_the_wiring_is_consistent() -> None:
 def test_inconsistent_wiring_is_refused_with_what_to_fix(change: dict[str, object], message: str) -> None:
     with pytest.raises(WiringError, match=message):
         dataclasses.replace(WIRING, **change).validate()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("access", "problem"),
+    [
+        # A write anywhere in the shared main table: every domain's items
+        (ItemAccess("Main", ("dynamodb:PutItem",)), r"need key prefixes"),
+        (ItemAccess("Main", ("dynamodb:GetItem", "dynamodb:Query")), r"need key prefixes"),
+        (ItemAccess("Main", ("dynamodb:*",), ("ORDER#*",)), r"not an item-level DynamoDB action"),
+        (ItemAccess("Main", ("dynamodb:BatchWriteItem",), ("ORDER#*",)), r"not an item-level"),
+        # A Scan has no partition key: a LeadingKeys condition would not bound it
+        (ItemAccess("Main", ("dynamodb:Scan",), ("SKU#*",)), r"Scan must be granted alone"),
+        (ItemAccess("Main", ("dynamodb:Scan", "dynamodb:GetItem"), ("SKU#*",)), r"Scan must be granted"),
+        (ItemAccess("Main", ("dynamodb:Query",), ("X#*",), index="GSI9"), r"has no index 'GSI9'"),
+        (ItemAccess("Main", ("dynamodb:GetItem",), ("X#*",), index="GSI1"), r"index grant allows Query"),
+        (ItemAccess("Orders", ("dynamodb:GetItem",), ("X#*",)), r"unknown table"),
+    ],
+)
+def test_a_table_grant_that_is_not_least_privilege_fails_the_synth(access: ItemAccess, problem: str) -> None:
+    catalog = dataclasses.replace(WIRING.function("catalog"), table_access=(access,))
+    declaration = dataclasses.replace(
+        WIRING, functions=tuple(catalog if s.name == "catalog" else s for s in WIRING.functions)
+    )
+    with pytest.raises(WiringError, match=rf"function 'catalog' table access .*{problem}"):
+        declaration.validate()
+
+
+def test_the_wirings_table_grants_are_least_privilege() -> None:
+    assert WIRING.validate() is WIRING

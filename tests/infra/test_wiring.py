@@ -62,7 +62,7 @@ def test_local_runtime_serves_the_wiring() -> None:
 
 def test_every_declared_function_has_a_lambda_handler() -> None:
     for spec in FUNCTIONS:
-        handler_file = FUNCTIONS_DIR / spec.name / "handler.py"
+        handler_file = FUNCTIONS_DIR / spec.code_folder / "handler.py"
         assert handler_file.is_file(), f"{spec.name}: {handler_file} missing"
         module = ast.parse(handler_file.read_text())
         top_level = {

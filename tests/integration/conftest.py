@@ -82,6 +82,13 @@ def start_backend(
                 pytest.fail(f"local backend did not start:\n{running.log_text()[-4000:]}")
             time.sleep(0.2)
         yield running
+        # Every DynamoDB call the functions made is one their deployed role allows (localrt/table_access.py)
+        counted = httpx.get(f"{running.base_url}/_local/aws-calls", timeout=30).json()
+        if counted["table_access_violations"]:
+            pytest.fail(
+                "DynamoDB calls no table_access grant in infra/wiring.py allows (AccessDenied in AWS):\n"
+                + "\n".join(str(v) for v in counted["table_access_violations"])
+            )
     finally:
         process.terminate()
         try:

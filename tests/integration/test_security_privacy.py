@@ -228,3 +228,52 @@ def test_erasing_an_unknown_customer_still_tells_downstream_once(
     from cloudtill.privacy.service import customer_hash
 
     assert len(_erasure_events(backend, customer_hash(email))) == 1
+
+
+def _idempotency_records(backend: RunningBackend) -> list[dict[str, Any]]:
+    from cloudtill import ddb
+
+    from infra.wiring import IDEMPOTENCY_TABLE
+    from localrt.workflows import TABLE_NAMES
+
+    scan: dict[str, Any] = {"TableName": TABLE_NAMES[IDEMPOTENCY_TABLE.logical_name]}
+    found: list[dict[str, Any]] = []
+    while True:
+        page = dynamodb(backend.aws_endpoint).scan(**scan)
+        found += [dict(ddb.from_item(i)) for i in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            return found
+        scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_idempotency_records_hold_nothing_personal_and_replays_still_answer(
+    backend: RunningBackend, api: httpx.Client, admin: httpx.Client
+) -> None:
+    # Given a checkout created with an Idempotency-Key, full of personal data
+    unique = f"pi{time.time_ns() % 10**10:x}"
+    sku = make_skus(admin, unique)[0]
+    receive(backend, admin, sku, 10)
+    email = f"idem-{unique}@example.com"
+    body = checkout_body((sku, 1), email=email, shipping_address=ADDRESS, phone=PHONE)
+    key = {"Idempotency-Key": f"privacy-{unique}"}
+    records_before = len(_idempotency_records(backend))
+    first = api.post("/checkouts", json=body, headers=key)
+    assert first.status_code == 201, first.text
+    client_secret = first.json()["payment"]["client_secret"]
+    # When it is replayed: the same answer (and no second checkout)
+    replay = api.post("/checkouts", json=body, headers=key)
+    assert replay.status_code == 201 and replay.content == first.content
+    # And the customer is erased
+    assert admin.delete(f"/admin/customers/{_path(email)}").status_code == 200
+
+    # Then no idempotency record holds the e-mail, the address, the phone or the client secret
+    records = _idempotency_records(backend)
+    assert len(records) == records_before + 1
+    stored = json.dumps(records, default=str)
+    for personal in (email, ADDRESS["name"], ADDRESS["line1"], ADDRESS["postal_code"], PHONE, client_secret):
+        assert personal not in stored, personal
+    # And a replay after the erasure answers the checkout as it now is: erased, same id, same token
+    after = api.post("/checkouts", json=body, headers=key)
+    assert after.status_code == 201, after.text
+    assert after.json()["id"] == first.json()["id"] and after.json()["token"] == first.json()["token"]
+    assert email not in after.text and ADDRESS["line1"] not in after.text

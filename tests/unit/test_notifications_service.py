@@ -211,6 +211,62 @@ def test_a_suppressed_address_gets_nothing_and_it_is_recorded(h: Harness) -> Non
     assert [o.status for o in h.service.handle(event("OrderConfirmed", confirmed()))] == ["duplicate"]
 
 
+ERASED_EMAIL = "erased@erased.invalid"  # what privacy erasure leaves in checkouts and orders
+
+
+def _erase_shopper(h: Harness) -> None:
+    """The customer was erased: the checkout and order hold the placeholder (cloudtill.privacy)."""
+    h.consent(phone="+353861234567")
+    contact = h.contacts.checkouts[CHECKOUT_ID]
+    h.contacts.checkouts[CHECKOUT_ID] = Contact(
+        ERASED_EMAIL, None, False, contact.currency, contact.total, contact.lines, contact.order_id
+    )
+    h.contacts.order_emails[ORDER_ID] = ERASED_EMAIL
+
+
+def test_an_erased_customers_pending_order_sends_nothing_to_the_placeholder(h: Harness) -> None:
+    # Given a customer erased while their order was still open
+    _erase_shopper(h)
+    # When the order ships (the event comes from the erased order) and is then delivered
+    shipped = h.service.handle(event("OrderShipped", {**SHIPPED, "email": ERASED_EMAIL}, "e1"))
+    delivered = h.service.handle(
+        event("OrderDelivered", {"order_id": ORDER_ID, "checkout_id": CHECKOUT_ID}, "e2")
+    )
+    # Then no e-mail or SMS goes anywhere, and the outcomes say why
+    assert h.mailer.sent == [] and h.sms.sent == []
+    assert [o.status for o in shipped + delivered] == ["erased", "erased"]
+
+
+@pytest.mark.parametrize(
+    ("detail_type", "detail"),
+    [
+        # Emitted before the erasure (it still carries the address), delivered after it
+        ("OrderConfirmed", confirmed()),
+        ("PaymentFailed", {"payment_intent_id": "pi_1", "checkout_id": CHECKOUT_ID, "retryable": True}),
+        (
+            "RefundIssued",
+            {
+                "checkout_id": CHECKOUT_ID,
+                "amount": 2494,
+                "currency": "EUR",
+                "refunded_total": 2494,
+                "fully_refunded": True,
+            },
+        ),
+        ("CheckoutExpired", {"checkout_id": CHECKOUT_ID}),
+    ],
+)
+def test_no_message_reaches_a_customer_erased_after_the_event(
+    h: Harness, detail_type: str, detail: dict[str, Any]
+) -> None:
+    _erase_shopper(h)
+
+    outcomes = h.service.handle(event(detail_type, detail))
+
+    assert h.mailer.sent == [] and h.sms.sent == []
+    assert {o.status for o in outcomes} == {"erased"}
+
+
 def test_the_email_comes_from_the_order_or_checkout_when_the_event_has_none(h: Harness) -> None:
     h.contacts.order_emails[ORDER_ID] = "from-order@example.com"
     h.service.handle(event("OrderDelivered", {"order_id": ORDER_ID, "checkout_id": CHECKOUT_ID}, "e1"))

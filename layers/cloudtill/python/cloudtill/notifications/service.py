@@ -42,6 +42,7 @@ from cloudtill.notifications.ports import (
     recipient_hash,
 )
 from cloudtill.notifications.rendering import Renderer
+from cloudtill.privacy.service import ERASED_EMAIL
 
 # Report summary figures that are amounts in minor units (shown as money when the report has a currency).
 MONEY_SUMMARY_FIELDS = frozenset(
@@ -83,6 +84,8 @@ class Delivery:
     marketing: bool
     consent: bool
     context: dict[str, Any]
+    # The customer was erased (cloudtill.privacy): nothing is sent, nothing recorded.
+    erased: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ class Outcome:
     message: str
     channel: Channel
     recipient_hash: str
-    status: str  # sent | duplicate | suppressed | no_consent | failed
+    status: str  # sent | duplicate | suppressed | no_consent | erased | failed
 
 
 @dataclass
@@ -214,6 +217,8 @@ class NotificationService:
             if isinstance(plan, Exception):
                 continue
             for delivery in plan:
+                if delivery.erased:
+                    continue
                 records.add((event.event_id, _hash(delivery)))
                 if delivery.channel == "email":
                     emails.add(delivery.address)
@@ -240,6 +245,9 @@ class NotificationService:
         def outcome(status: str) -> Outcome:
             return Outcome(delivery.message, delivery.channel, recipient, status)
 
+        if delivery.erased:
+            # Not even a record: a notification record would be new data about an erased customer.
+            return outcome("erased")
         claim = self._log.claim(event_id, recipient, delivery.message, delivery.channel)
         if not claim.proceed:
             if claim.status in FINAL_STATUSES:
@@ -304,6 +312,10 @@ class NotificationService:
         address = address or (contact.email if contact else None)
         if address is None:
             raise RecipientUnknown(f"no e-mail address for checkout {checkout_id}")
+        if address == ERASED_EMAIL or (contact is not None and contact.email == ERASED_EMAIL):
+            # Erased since (or before) the event was emitted: an event from before the erasure still
+            # carries the real address, the erased checkout no longer does. Never the placeholder.
+            return [Delivery(message, "email", ERASED_EMAIL, marketing, False, {}, erased=True)]
         consent = bool(contact and contact.marketing_consent)
         context = {
             **context,
