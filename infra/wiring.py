@@ -194,11 +194,11 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="payments",
         domain="payments",
-        description="Payments: Stripe webhooks (signed, deduplicated) and admin refunds",
+        description="Payments: Stripe webhooks (signed, deduplicated)",
         uses_stripe=True,
         table_access=(
-            # Webhooks: dedupe + payment record + charge link; admin refunds: the order's PaymentIntent.
-            _main((GET,), *PAYMENT_ITEMS, "CHECKOUT#*", "ORDER#*"),
+            # Webhooks: dedupe + payment record + charge link, the paid checkout.
+            _main((GET,), *PAYMENT_ITEMS, "CHECKOUT#*"),
             _main((BATCH_GET,), "PAYMENT_EVENT#*", "PAYMENT_INTENT#*"),
             _main((PUT,), *PAYMENT_ITEMS, OUTBOX),
             # payment_outcome on the checkout, and the late-payment refund claim held on it.
@@ -243,7 +243,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             _main((GET,), "ORDER#*", "CHECKOUT#*", "SKU#*", "PAYMENT_INTENT#*"),
             _main((QUERY,), "ORDER#*"),  # an order with its fulfilments and returns
             _main((BATCH_GET,), "CHECKOUT#*", "SKU#*"),  # confirmation reads checkout and stock at once
-            _main((QUERY,), "ORDERS#*", "REFUNDS#REQUESTING", index="GSI1"),
+            # Orders by status, pending refund claims, paid checkouts awaiting settlement.
+            _main((QUERY,), "ORDERS#*", "REFUNDS#REQUESTING", "CHECKOUTS#PAID", index="GSI1"),
             # Orders and their children; on confirmation/expiry the checkout, its reservations, the
             # SKUs (ledger movements) and promotion give-backs; refund claims; outbox events.
             _main((PUT, UPDATE), "ORDER#*", "SKU#*"),
@@ -297,7 +298,7 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/admin/products/{product_id}", "catalog", auth="admin"),
     Route("DELETE", "/admin/products/{product_id}", "catalog", auth="admin"),
     Route("POST", "/webhooks/stripe", "payments", auth="webhook"),
-    Route("POST", "/admin/orders/{order_id}/refunds", "payments", auth="admin"),
+    Route("POST", "/admin/orders/{order_id}/refunds", "orders", auth="admin"),
     Route("POST", "/checkouts", "checkout"),
     Route("GET", "/checkouts/{checkout_id}", "checkout"),
     Route("GET", "/shipping-methods", "checkout"),

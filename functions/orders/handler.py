@@ -26,12 +26,15 @@ from cloudtill.orders.models import (
     OrderOut,
     OrderPageOut,
     OrderStatusIn,
+    RefundIn,
+    RefundOut,
     ReturnIn,
     ReturnOut,
 )
 from cloudtill.orders.service import OrderService
 from cloudtill.payments.credentials import StripeCredentialsSource
-from cloudtill.payments.dynamo import DynamoPaymentStore
+from cloudtill.payments.dynamo import DynamoOrderPaymentLookup, DynamoPaymentStore
+from cloudtill.payments.refunds import request_refund
 from cloudtill.payments.stripe_adapter import StripePaymentGateway
 from cloudtill.settings import get_settings
 from cloudtill.workflow import StepFunctionsWorkflow
@@ -129,6 +132,43 @@ def return_order(order_id: Annotated[OrderId, Path()], body: ReturnIn) -> Respon
     returned = orders().record_return(order_id, body)
     metrics.add_metric(name="OrderReturned", unit="Count", value=1)
     return Response(status_code=201, content_type="application/json", body=returned)
+
+
+@app.post(
+    "/admin/orders/<order_id>/refunds", summary="Refund an order's payment", tags=["admin"], status_code=202
+)
+def refund_order(
+    order_id: Annotated[OrderId, Path()],
+    body: RefundIn,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+) -> Response[RefundOut]:
+    """A claim on the order's refund ledger, like the workflow's cancel and return refunds."""
+    requested = request_refund(
+        order_id,
+        body.amount,
+        body.reason,
+        body.note,
+        idempotency_key,
+        DynamoOrderPaymentLookup(settings.table_name),
+        DynamoPaymentStore(settings.table_name),
+        gateway(),
+        DynamoOrderRepository(settings.table_name),
+        SystemClock(),
+    )
+    metrics.add_metric(name="RefundRequested", unit="Count", value=1)
+    return Response(
+        status_code=202,
+        content_type="application/json",
+        body=RefundOut(
+            order_id=requested.order_id,
+            payment_intent_id=requested.payment_intent_id,
+            refund_id=requested.refund_id,
+            amount=requested.amount,
+            currency=requested.currency,
+            status=requested.status,
+            idempotency_key=requested.idempotency_key,
+        ),
+    )
 
 
 def run_task(event: dict[str, Any]) -> dict[str, Any]:

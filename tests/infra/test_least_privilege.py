@@ -100,7 +100,7 @@ EXPECTED_TABLE_ACCESS: dict[str, dict[str, dict[str, set[str]]]] = {
     },
     "payments": {
         "Main": {
-            "GetItem": {"PAYMENT_INTENT#*", "PAYMENT_EVENT#*", "PAYMENT_CHARGE#*", "CHECKOUT#*", "ORDER#*"},
+            "GetItem": {"PAYMENT_INTENT#*", "PAYMENT_EVENT#*", "PAYMENT_CHARGE#*", "CHECKOUT#*"},
             "BatchGetItem": {"PAYMENT_EVENT#*", "PAYMENT_INTENT#*"},
             "PutItem": {
                 "PAYMENT_INTENT#*",
@@ -139,7 +139,7 @@ EXPECTED_TABLE_ACCESS: dict[str, dict[str, dict[str, set[str]]]] = {
             "UpdateItem": {"ORDER#*", "SKU#*", "CHECKOUT#*", "PROMO#*"},
             "DeleteItem": {"REFUND_CLAIM#*"},
         },
-        "Main/index/GSI1": {"Query": {"ORDERS#*", "REFUNDS#REQUESTING"}},
+        "Main/index/GSI1": {"Query": {"ORDERS#*", "REFUNDS#REQUESTING", "CHECKOUTS#PAID"}},
     },
     # The shopper's order view (GET /orders/{order_id}, public): an order with its children and its
     # payment's status, read only.
@@ -583,6 +583,7 @@ def _keys_the_code_builds() -> list[str]:
         keys.stock_movement("TEE-M", "2026-12-01", "m-1")[0],
         keys.checkout("c-1")[0],
         keys.HELD_RESERVATIONS,
+        keys.PAID_CHECKOUTS,
         keys.held_by_sku_partition("TEE-M"),
         keys.customer_index("h", "2026-12-01", "ORDER")[0],
         keys.promotion("SAVE10")[0],

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloudtill.catalog.models import Sku
+from cloudtill.payments.refunds import RefundReason
 
 OrderStatusIn = Literal["confirmed", "partially_shipped", "shipped", "delivered", "completed", "cancelled"]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=999)]
@@ -116,3 +117,23 @@ class OrderSummaryOut(BaseModel):
 class OrderPageOut(BaseModel):
     items: list[OrderSummaryOut]
     next_cursor: str | None
+
+
+class RefundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int | None = Field(default=None, gt=0, description="minor units; default: all that remains")
+    reason: RefundReason = "requested_by_customer"
+    note: str | None = Field(default=None, max_length=500, description="kept in Stripe's metadata")
+
+
+class RefundOut(BaseModel):
+    order_id: str
+    payment_intent_id: str
+    refund_id: str
+    amount: int
+    currency: str
+    status: str = Field(description="Stripe's refund status; recorded when charge.refunded arrives")
+    idempotency_key: str = Field(
+        description="the refund's key (the header's, or one made for it): retry with it, never twice"
+    )
