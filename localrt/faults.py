@@ -142,8 +142,12 @@ class FaultPlan:
         return None
 
     def note(self, point: Point, kind: str, detail: str) -> None:
+        """Adds what happened to the latest firing of that point and kind."""
         with self._lock:
-            self.fired.append(Firing(point, kind, time.time(), detail))
+            for firing in reversed(self.fired):
+                if firing.point == point and firing.kind == kind:
+                    firing.detail = detail
+                    return
 
     def state(self) -> dict[str, Any]:
         with self._lock:
@@ -192,6 +196,8 @@ def _entities(params: dict[str, Any]) -> list[str]:
         pk = key.get("PK") or key.get("GSI1PK") or key.get("GSI2PK") if isinstance(key, dict) else None
         if isinstance(pk, dict) and isinstance(pk.get("S"), str):
             kinds.add(pk["S"].split("#", 1)[0])
+        elif isinstance(key, dict) and "id" in key:  # Powertools' idempotency records
+            kinds.add("IDEMPOTENCY")
     return sorted(kinds)
 
 

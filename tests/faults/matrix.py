@@ -33,11 +33,14 @@ class Matrix:
         faulted = [r for r in self.runs if r.kind != "none"]
         distinct = {p for ps in self.points.values() for p in ps}
         failed = [r for r in self.runs if r.violations]
+        pairs = sum(len(p) for p in self.points.values())
+        never = sum(1 for r in faulted if not r.fired)
+        seconds = sum(r.seconds for r in self.runs)
         lines = [
-            f"{len(distinct)} injection points ({sum(len(p) for p in self.points.values())} scenario x point), "
-            f"{self.candidates} point x fault cases in the full sweep; ran {len(faulted)} faulted + "
-            f"{len(self.runs) - len(faulted)} fault-free runs in {sum(r.seconds for r in self.runs):.0f} s; "
-            f"{len(failed)} runs violated an invariant; {sum(1 for r in faulted if not r.fired)} faults never fired.",
+            f"{len(distinct)} injection points ({pairs} scenario x point), {self.candidates} cases "
+            f"(scenario x point x fault) in the full sweep; ran {len(faulted)} faulted and "
+            f"{len(self.runs) - len(faulted)} fault-free runs in {seconds:.0f} s; "
+            f"{len(failed)} runs broke an invariant; {never} faults never fired.",
             "",
             "| scenario | point | fault | fired | result | steps |",
             "|---|---|---|---|---|---|",
