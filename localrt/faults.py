@@ -30,6 +30,7 @@ import re
 import signal
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -37,8 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from moto.core.exceptions import ServiceException
-from moto.core.responses import ActionResult, BaseResponse
+from moto.core.responses import BaseResponse
 
 from localrt.aws_calls import function_of, process_of
 
@@ -217,23 +217,35 @@ def operation_of(service: str, action: str, path: str, params: Any) -> str:
     return action
 
 
-def injected_error(service: str, operation: str, params: Any) -> ServiceException:
+@dataclass(frozen=True)
+class InjectedError:
+    status: int
+    code: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def response(self) -> tuple[int, dict[str, str], str]:
+        """The answer as the service's protocol writes it (S3: XML; the others here: JSON)."""
+        headers = {"x-amzn-RequestId": str(uuid.uuid4()), "x-amzn-ErrorType": self.code}
+        message = "Injected by localrt (fault plan)"
+        if self.code == "SlowDown":
+            body = f"<Error><Code>{self.code}</Code><Message>{message}</Message></Error>"
+            return self.status, {**headers, "Content-Type": "application/xml"}, body
+        payload = {"__type": self.code, "message": message, "Message": message, **self.extra}
+        return self.status, {**headers, "Content-Type": "application/x-amz-json-1.0"}, json.dumps(payload)
+
+
+def injected_error(service: str, operation: str, params: dict[str, Any]) -> InjectedError:
     """The retryable error a call answers with (see the module docstring)."""
-    message = "Injected by localrt (fault plan)"
     if service == "dynamodb" and operation == "TransactWriteItems":
-        error = ServiceException("TransactionCanceledException", message)
-        count = len(params.get("TransactItems", [])) if isinstance(params, dict) else 1
-        reasons = [{"Code": "None"} for _ in range(max(count, 1))]
+        count = len(params.get("TransactItems", [])) or 1
+        reasons: list[dict[str, str]] = [{"Code": "None"} for _ in range(count)]
         reasons[0] = {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
-        error.CancellationReasons = reasons  # type: ignore[attr-defined]
-        return error
-    if service == "lambda":
-        return ServiceException("TooManyRequestsException", message)
-    if service in {"ses", "sesv2"}:
-        return ServiceException("TooManyRequestsException", message)
+        return InjectedError(400, "TransactionCanceledException", {"CancellationReasons": reasons})
+    if service in {"lambda", "ses", "sesv2"}:
+        return InjectedError(429, "TooManyRequestsException")
     if service == "s3":
-        return ServiceException("SlowDown", message)
-    return ServiceException("ThrottlingException", message)
+        return InjectedError(503, "SlowDown")
+    return InjectedError(400, "ThrottlingException")
 
 
 def _params(response: BaseResponse) -> dict[str, Any]:
@@ -278,10 +290,7 @@ def install_aws_hook(plan: FaultPlan) -> None:
         if fault is None:
             return original(self)
         if fault.kind == "error":
-            status, response_headers, body = self.serialized(
-                ActionResult(injected_error(service, action, _params(self)))
-            )
-            return status, response_headers, body
+            return injected_error(service, action, _params(self)).response()
         result = original(self)
         plan.note(point, "crash_after", f"killed pid {pid}" if kill_worker(pid) else "no process to kill")
         return result

@@ -138,10 +138,18 @@ def test_stripe_points_replace_object_ids() -> None:
     assert stripe_operation("GET", "/v1/payment_intents") == "GET /v1/payment_intents"
 
 
-def test_the_injected_errors_are_the_retryable_ones() -> None:
-    conflict = injected_error("dynamodb", "TransactWriteItems", {"TransactItems": [{}, {}]})
-    assert conflict.code == "TransactionCanceledException"
-    assert [r["Code"] for r in conflict.CancellationReasons] == ["TransactionConflict", "None"]  # type: ignore[attr-defined]
+def test_the_injected_errors_are_the_retryable_ones_in_each_protocol() -> None:
+    import json
+
+    status, headers, body = injected_error(
+        "dynamodb", "TransactWriteItems", {"TransactItems": [{}, {}]}
+    ).response()
+    answer = json.loads(body)
+    assert (status, answer["__type"]) == (400, "TransactionCanceledException")
+    assert [r["Code"] for r in answer["CancellationReasons"]] == ["TransactionConflict", "None"]
+    assert headers["x-amzn-RequestId"]  # Step Functions' error causes quote it
     assert injected_error("dynamodb", "UpdateItem", {}).code == "ThrottlingException"
-    assert injected_error("lambda", "Invoke", {}).code == "TooManyRequestsException"
+    assert injected_error("lambda", "Invoke", {}).status == 429
     assert injected_error("sesv2", "SendEmail", {}).code == "TooManyRequestsException"
+    status, headers, body = injected_error("s3", "PutObject", {}).response()
+    assert (status, headers["Content-Type"]) == (503, "application/xml") and "<Code>SlowDown</Code>" in body
