@@ -17,6 +17,9 @@ Kinds:
 - `reorder`: a Stripe webhook is held back and delivered after the next one (or after a few seconds).
 - `drop`: a delivery is lost (Stripe gives up on a webhook; used by scenarios to make a payment late).
 
+Webhooks answered with a non-2xx are retried by the proxy a few times, seconds apart (Stripe retries for
+days; localstripe not at all).
+
 Local only: nothing here is deployed; the handlers never see the plan.
 """
 
@@ -50,6 +53,9 @@ RUNTIME_CALLER = "runtime"
 # moto's Step Functions interpreter signs its SDK calls with this access key (moto/stepfunctions/parser).
 _STATES_ACCESS_KEY = "Credential=ak/"
 REORDER_HOLD_SECONDS = 3.0
+# Stripe retries a webhook that was not answered 2xx, with backoff, for days; localstripe never does.
+# The proxy retries on a compressed scale so a failed delivery is retried within a test's patience.
+WEBHOOK_RETRY_DELAYS_SECONDS = (3.0, 6.0, 12.0)
 
 
 @dataclass(frozen=True, order=True)
@@ -321,7 +327,7 @@ class StripeProxy:
     def __init__(self, plan: FaultPlan, upstream_port: int, webhook_sink: WebhookSink) -> None:
         self._plan = plan
         self._upstream_port = upstream_port
-        self._sink = webhook_sink
+        self._deliver = webhook_sink
         self._held: list[tuple[dict[str, str], bytes, float]] = []
         self._held_lock = threading.Lock()
         self._stopped = threading.Event()
@@ -390,6 +396,20 @@ class StripeProxy:
             return 200
         status = self._sink(headers, body)
         self._sink(headers, body)
+        return status
+
+    def _sink(self, headers: dict[str, str], body: bytes, attempt: int = 0) -> int:
+        """Deliver to the gateway; a non-2xx answer is retried later, as Stripe does."""
+        try:
+            status = self._deliver(headers, body)
+        except Exception:
+            status = 599
+        if status >= 300 and attempt < len(WEBHOOK_RETRY_DELAYS_SECONDS) and not self._stopped.is_set():
+            timer = threading.Timer(
+                WEBHOOK_RETRY_DELAYS_SECONDS[attempt], self._sink, (headers, body, attempt + 1)
+            )
+            timer.daemon = True
+            timer.start()
         return status
 
     def _deliver_held_before(self) -> None:

@@ -21,7 +21,8 @@ SEED = int(os.environ.get("FAULTS_SEED", "13"))
 FULL = os.environ.get("FAULTS_FULL") == "1"
 # The expiry sweep runs every minute: a checkout whose workflow failed is final by then at the latest.
 SWEEP_PERIOD_SECONDS = 60
-SETTLE_SLACK_SECONDS = 15
+# After the expiry: the workflow's compensations retry with backoff (1+2+4+8+16 s) before they give up.
+SETTLE_SLACK_SECONDS = 45
 EXPIRY_GRACE_SECONDS = 3
 EXPIRY_SWEEP = "release-expired-checkouts"
 
