@@ -16,7 +16,7 @@ from tests.faults import reconcile
 from tests.faults.matrix import MATRIX, RunResult
 from tests.faults.scenarios import SCENARIOS, Flow, Run, setup
 
-SAMPLE = int(os.environ.get("FAULTS_SAMPLE", "16"))
+SAMPLE = int(os.environ.get("FAULTS_SAMPLE", "8"))
 SEED = int(os.environ.get("FAULTS_SEED", "13"))
 FULL = os.environ.get("FAULTS_FULL") == "1"
 # The expiry sweep runs every minute: a checkout whose workflow failed is final by then at the latest.
