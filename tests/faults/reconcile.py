@@ -35,6 +35,7 @@ INVARIANTS = (
     "stock_conserved",
     "reserved_matches_reservations",
     "one_email_per_event",
+    "one_effect_per_event",
     "one_aggregate_per_event",
     "execution_ended",
 )

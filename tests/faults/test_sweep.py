@@ -68,8 +68,11 @@ def _quiet(flow: Flow, run: Run) -> bool:
                 or order.json()["status"] not in reconcile.ORDER_STATUSES_AWAITING_OPS
             ):
                 return False
-    depths = flow.api.get("/_local/queues").json()
-    return not any(depths.values())
+    return not any(n for name, n in _queues(flow).items() if not name.endswith("-dlq"))
+
+
+def _queues(flow: Flow) -> dict[str, int]:
+    return {str(k): int(v) for k, v in flow.api.get("/_local/queues").json().items()}
 
 
 def settle(flow: Flow, run: Run) -> None:
@@ -100,6 +103,7 @@ def execute(
     flow.api.delete("/_local/faults")
     run = setup(flow, scenario)
     before = _observed(flow)
+    dead_before = _queues(flow)
     if label is not None:
         armed = flow.api.post("/_local/faults", json={"point": _point_of(label), "kind": kind})
         assert armed.status_code == 201, armed.text
@@ -110,6 +114,13 @@ def execute(
     flow.api.delete("/_local/faults")
     seen = {p for p, n in _observed(flow).items() if n > before.get(p, 0)}
     reading = reconcile.read(flow.backend, flow.api, flow.admin, run.email, run.skus)
+    for queue, depth in _queues(flow).items():
+        # A dead-lettered message is an event whose effect never happened.
+        if queue.endswith("-dlq") and depth > dead_before.get(queue, 0):
+            reading.fail(
+                "one_effect_per_event",
+                f"{depth - dead_before.get(queue, 0)} message(s) dead-lettered in {queue}",
+            )
     fired = sum(1 for f in state["fired"] if label and _label(f["point"]) == label and f["kind"] == kind)
     result = RunResult(
         scenario,
