@@ -173,8 +173,14 @@ def read(
         intent_id = payment.get("payment_intent_id") if isinstance(payment, dict) else None
         execution = execution_status(backend, cid)
         reading.executions[cid] = str(execution)
-        if execution == "RUNNING" and not (order and order["status"] in ORDER_STATUSES_AWAITING_OPS):
+        waiting_for_ops = order is not None and order["status"] in ORDER_STATUSES_AWAITING_OPS
+        if execution == "RUNNING" and not waiting_for_ops:
             reading.fail("execution_ended", f"{cid}: still RUNNING, order {order and order['status']}")
+        if order is not None and order.get("cancel_requested") and order["status"] != "cancelled":
+            # A requested cancellation gives the workflow a deadline: it must carry it out.
+            reading.fail(
+                "execution_ended", f"{cid}: cancel requested, order {order['status']}, execution {execution}"
+            )
         if order is not None:
             for line in order["lines"]:
                 sold[line["sku"]] += int(line["quantity"])
