@@ -16,7 +16,7 @@ from localrt import aws_calls
 from localrt.emulator import AwsEmulator
 from localrt.eventing import EventRouting
 from localrt.faults import FaultPlan, StripeProxy, fault_from_json, install_aws_hook
-from localrt.functions import FunctionPool, worker_environment
+from localrt.functions import FunctionPool, InvocationError, worker_environment
 from localrt.gateway import Gateway, LocalRequest, LocalResponse, json_response, make_http_server, problem
 from localrt.mail import LocalMail
 from localrt.openapi import SWAGGER_UI, merge
@@ -126,7 +126,11 @@ class LocalBackend:
     def _run_schedule(self, request: LocalRequest) -> LocalResponse:
         if request.params["name"] not in self.scheduler.names:
             return json_response(404, {"detail": f"no schedule {request.params['name']}"})
-        return json_response(200, {"result": self.scheduler.fire(request.params["name"], request.json())})
+        try:
+            result = self.scheduler.fire(request.params["name"], request.json())
+        except InvocationError as error:
+            return json_response(502, {"detail": str(error)})
+        return json_response(200, {"result": result})
 
     def _list_events(self, request: LocalRequest) -> LocalResponse:
         """Events that reached the bus, newest first (`?detail_type=` filters)."""
@@ -177,7 +181,11 @@ class LocalBackend:
         return json_response(200, self._fault_state())
 
     def _fault_state(self) -> dict[str, object]:
-        return {**self.faults.state(), "stripe_webhook_url": self.stripe_proxy.webhook_url()}
+        return {
+            **self.faults.state(),
+            "stripe_webhook_url": self.stripe_proxy.webhook_url(),
+            "pending_webhooks": self.stripe_proxy.pending(),
+        }
 
     def _deliver_webhook(self, headers: dict[str, str], body: bytes) -> int:
         """A webhook from localstripe (through the Stripe proxy) to the gateway's `/webhooks/stripe`."""

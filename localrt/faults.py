@@ -330,6 +330,7 @@ class StripeProxy:
         self._deliver = webhook_sink
         self._held: list[tuple[dict[str, str], bytes, float]] = []
         self._held_lock = threading.Lock()
+        self._retries_waiting = 0
         self._stopped = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -405,12 +406,24 @@ class StripeProxy:
         except Exception:
             status = 599
         if status >= 300 and attempt < len(WEBHOOK_RETRY_DELAYS_SECONDS) and not self._stopped.is_set():
+            with self._held_lock:
+                self._retries_waiting += 1
             timer = threading.Timer(
-                WEBHOOK_RETRY_DELAYS_SECONDS[attempt], self._sink, (headers, body, attempt + 1)
+                WEBHOOK_RETRY_DELAYS_SECONDS[attempt], self._retry, (headers, body, attempt + 1)
             )
             timer.daemon = True
             timer.start()
         return status
+
+    def _retry(self, headers: dict[str, str], body: bytes, attempt: int) -> None:
+        with self._held_lock:
+            self._retries_waiting -= 1
+        self._sink(headers, body, attempt)
+
+    def pending(self) -> int:
+        """Webhooks not delivered yet (held back, or waiting for a retry): a run is not over before."""
+        with self._held_lock:
+            return len(self._held) + self._retries_waiting
 
     def _deliver_held_before(self) -> None:
         """A held webhook goes out right after the next one (that one first: swapped)."""

@@ -68,6 +68,8 @@ def _quiet(flow: Flow, run: Run) -> bool:
                 or order.json()["status"] not in reconcile.ORDER_STATUSES_AWAITING_OPS
             ):
                 return False
+    if flow.api.get("/_local/faults").json().get("pending_webhooks"):
+        return False
     return not any(n for name, n in _queues(flow).items() if not name.endswith("-dlq"))
 
 
@@ -90,7 +92,7 @@ def settle(flow: Flow, run: Run) -> None:
     while time.time() < deadline and calm < 2:
         calm = calm + 1 if _quiet(flow, run) else 0
         if not calm and not swept and time.time() > expired_at:
-            flow.api.post(f"/_local/schedules/{EXPIRY_SWEEP}/run", json={})
+            flow.api.post(f"/_local/schedules/{EXPIRY_SWEEP}/run", json={})  # 502 if faulted: fine
             swept, deadline = True, time.time() + SETTLE_SLACK_SECONDS
         time.sleep(1.0)
 
