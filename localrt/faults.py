@@ -286,13 +286,15 @@ def install_aws_hook(plan: FaultPlan) -> None:
     def call_action(self: BaseResponse) -> Any:
         try:
             headers = self.headers or {}
+            caller, pid = caller_of(str(headers.get("User-Agent", "")), str(headers.get("Authorization", "")))
+            if caller == RUNTIME_CALLER:  # the local runtime's own calls are not points
+                return original(self)
             service = self.boto3_service_name or "unknown"
             action = self._get_action()
-            caller, pid = caller_of(str(headers.get("User-Agent", "")), str(headers.get("Authorization", "")))
             point = Point(caller, service, operation_of(service, action, self.path or "", _params(self)))
         except Exception:  # looking must never break the emulator
             return original(self)
-        fault = plan.check(point, CALL_KINDS) if caller != RUNTIME_CALLER else None
+        fault = plan.check(point, CALL_KINDS)
         if fault is None:
             return original(self)
         if fault.kind == "error":
