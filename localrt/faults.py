@@ -284,15 +284,17 @@ def install_aws_hook(plan: FaultPlan) -> None:
 
     @functools.wraps(original)
     def call_action(self: BaseResponse) -> Any:
+        point: Point | None = None
         try:
             headers = self.headers or {}
             caller, pid = caller_of(str(headers.get("User-Agent", "")), str(headers.get("Authorization", "")))
-            if caller == RUNTIME_CALLER:  # the local runtime's own calls are not points
-                return original(self)
-            service = self.boto3_service_name or "unknown"
-            action = self._get_action()
-            point = Point(caller, service, operation_of(service, action, self.path or "", _params(self)))
+            if caller != RUNTIME_CALLER:  # the local runtime's own calls are not points
+                service = self.boto3_service_name or "unknown"
+                action = self._get_action()
+                point = Point(caller, service, operation_of(service, action, self.path or "", _params(self)))
         except Exception:  # looking must never break the emulator
+            point = None
+        if point is None:
             return original(self)
         fault = plan.check(point, CALL_KINDS)
         if fault is None:
