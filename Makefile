@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DEFAULT_ACCOUNT ?= 111111111111
 export CDK_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: install browser run test test-unit test-integration test-infra lint format synth bench clean report
+.PHONY: install browser run test test-unit test-integration test-infra faults lint format synth bench clean report
 
 $(PY_STAMP): requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,8 +42,10 @@ browser:
 run: install
 	PORT=$(PORT) $(PY) -m localrt
 
+# tests/faults runs a fixed-seed sample of the fault matrix (FAULTS_SAMPLE, FAULTS_SEED); `make faults`
+# runs every injection point x fault kind (docs/orders.md "Fault injection").
 test: install browser
-	$(PY) -m pytest tests/unit tests/integration tests/infra
+	$(PY) -m pytest tests/unit tests/integration tests/faults tests/infra
 
 test-unit: install
 	$(PY) -m pytest tests/unit
@@ -53,6 +55,9 @@ test-integration: install browser
 
 test-infra: install
 	$(PY) -m pytest tests/infra
+
+faults: install
+	FAULTS_FULL=1 $(PY) -m pytest tests/faults
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -22,6 +22,10 @@ from moto.core.responses import BaseResponse
 from localrt import table_access
 
 FUNCTION_UA_APP_ID = "cloudtill-fn"
+# Between the function name and the worker's process id in the app id (a User-Agent-safe character):
+# the fault plan kills the very worker that made a call (localrt/faults.py).
+PROCESS_SEPARATOR = "~"
+PID_PLACEHOLDER = "{pid}"
 _lock = threading.Lock()
 _counts: Counter[tuple[str, str, str]] = Counter()
 # DynamoDB request units as billed for items up to 1 KB (reads) / 1 KB (writes): an estimate, since item
@@ -45,8 +49,9 @@ def _ddb_request_units(operation: str, params: Any) -> int:
 
 
 def function_app_id(function: str) -> str:
-    """The UA app id a function's worker sends: `cloudtill-fn.<function>`."""
-    return f"{FUNCTION_UA_APP_ID}.{function}"
+    """The UA app id a function's worker sends: `cloudtill-fn.<function>~<pid>` (the worker fills in
+    its process id)."""
+    return f"{FUNCTION_UA_APP_ID}.{function}{PROCESS_SEPARATOR}{PID_PLACEHOLDER}"
 
 
 def caller_of(user_agent: str) -> str:
@@ -58,7 +63,16 @@ def function_of(user_agent: str) -> str | None:
     marker = f"app/{FUNCTION_UA_APP_ID}."
     if marker not in user_agent:
         return None
-    return user_agent.split(marker, 1)[1].split(" ", 1)[0]
+    return user_agent.split(marker, 1)[1].split(" ", 1)[0].split(PROCESS_SEPARATOR, 1)[0]
+
+
+def process_of(user_agent: str) -> int | None:
+    """The worker's process id, when its app id carries one (`cloudtill-fn.<function>~<pid>`)."""
+    marker = f"app/{FUNCTION_UA_APP_ID}."
+    if marker not in user_agent:
+        return None
+    _, _, pid = user_agent.split(marker, 1)[1].split(" ", 1)[0].partition(PROCESS_SEPARATOR)
+    return int(pid) if pid.isdigit() else None
 
 
 def _record(response: BaseResponse) -> None:

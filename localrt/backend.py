@@ -15,8 +15,9 @@ from infra.workflow_clients import WORKFLOW_CLIENTS
 from localrt import aws_calls, table_access
 from localrt.emulator import AwsEmulator
 from localrt.eventing import EventRouting
-from localrt.functions import FunctionPool, worker_environment
-from localrt.gateway import Gateway, LocalRequest, LocalResponse, json_response, make_http_server
+from localrt.faults import FaultPlan, StripeProxy, fault_from_json, install_aws_hook
+from localrt.functions import FunctionPool, InvocationError, worker_environment
+from localrt.gateway import Gateway, LocalRequest, LocalResponse, json_response, make_http_server, problem
 from localrt.mail import LocalMail
 from localrt.openapi import SWAGGER_UI, merge
 from localrt.scheduler import Scheduler
@@ -48,6 +49,9 @@ class LocalBackend:
         # The functions' DynamoDB calls are checked against the grants their specs declare.
         table_access.install(TABLE_NAMES)
         self.stripe = StripeEmulator(stripe_port, log)
+        # Fault injection (tests/faults): one plan read by the emulator, the Stripe proxy and the pollers.
+        self.faults = FaultPlan()
+        self.stripe_proxy = StripeProxy(self.faults, self.stripe.port, self._deliver_webhook)
         self.pools = {
             spec.name: FunctionPool(
                 spec.name,
@@ -74,7 +78,14 @@ class LocalBackend:
                             reports_bucket=REPORTS_BUCKET_NAME,
                         ),
                         **extra_env,
-                        **(self.stripe.env() if spec.uses_stripe else {}),
+                        **(
+                            {
+                                **self.stripe.env(),
+                                "STRIPE_API_BASE": self.stripe_proxy.api_base_for(spec.name),
+                            }
+                            if spec.uses_stripe
+                            else {}
+                        ),
                     },
                     self.emulator.endpoint,
                 ),
@@ -95,13 +106,21 @@ class LocalBackend:
         swagger = LocalResponse(200, SWAGGER_UI.encode(), "text/html")
         self.gateway.add_local_route("GET", "/docs", lambda r: swagger)
         self.gateway.add_local_route("POST", "/_local/schedules/{name}/run", self._run_schedule)
-        self.events = EventRouting(self.emulator, self.pools, EVENT_BUS_NAME, TABLE_NAMES)
+        self.events = EventRouting(self.emulator, self.pools, EVENT_BUS_NAME, TABLE_NAMES, self.faults)
         self.gateway.add_local_route("GET", "/_local/events", self._list_events)
         self.gateway.add_local_route(
             "GET", "/_local/queues", lambda r: json_response(200, self.events.queue_depths())
         )
         self.gateway.add_local_route("POST", "/_local/faults/publisher", self._publisher_fault)
         self.gateway.add_local_route("GET", "/_local/aws-calls", self._aws_calls)
+        self.gateway.add_local_route("POST", "/_local/faults", self._arm_fault)
+        self.gateway.add_local_route(
+            "GET", "/_local/faults", lambda r: json_response(200, self._fault_state())
+        )
+        self.gateway.add_local_route("DELETE", "/_local/faults", self._clear_faults)
+        self.gateway.add_local_route(
+            "GET", "/_local/faults/points", lambda r: json_response(200, {"points": self.faults.points()})
+        )
         self.mail = LocalMail(self.emulator, self.pools, shop.sender_email)
         self.mail.add_local_routes(self.gateway)
         self._server = make_http_server(self.gateway, host, port)
@@ -110,7 +129,11 @@ class LocalBackend:
     def _run_schedule(self, request: LocalRequest) -> LocalResponse:
         if request.params["name"] not in self.scheduler.names:
             return json_response(404, {"detail": f"no schedule {request.params['name']}"})
-        return json_response(200, {"result": self.scheduler.fire(request.params["name"], request.json())})
+        try:
+            result = self.scheduler.fire(request.params["name"], request.json())
+        except InvocationError as error:
+            return json_response(502, {"detail": str(error)})
+        return json_response(200, {"result": result})
 
     def _list_events(self, request: LocalRequest) -> LocalResponse:
         """Events that reached the bus, newest first (`?detail_type=` filters)."""
@@ -145,6 +168,35 @@ class LocalBackend:
             self.events.publisher_paused.clear()
         return json_response(200, {"publisher_down": down})
 
+    def _arm_fault(self, request: LocalRequest) -> LocalResponse:
+        """`{"point": {"caller", "service", "operation"}, "kind": ..., "nth": 1, "times": 1}`
+        (localrt/faults.py says what each kind does)."""
+        try:
+            fault, first = fault_from_json(request.json())
+        except ValueError as error:
+            field = str(error).split(":", 1)[0]
+            return problem(
+                422, "Validation failed", str(error), errors=[{"field": field, "message": str(error)}]
+            )
+        self.faults.arm(fault, first)
+        return json_response(201, self._fault_state())
+
+    def _clear_faults(self, request: LocalRequest) -> LocalResponse:
+        self.faults.clear()
+        return json_response(200, self._fault_state())
+
+    def _fault_state(self) -> dict[str, object]:
+        return {
+            **self.faults.state(),
+            "stripe_webhook_url": self.stripe_proxy.webhook_url(),
+            "pending_webhooks": self.stripe_proxy.pending(),
+        }
+
+    def _deliver_webhook(self, headers: dict[str, str], body: bytes) -> int:
+        """A webhook from localstripe (through the Stripe proxy) to the gateway's `/webhooks/stripe`."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        return self.gateway.dispatch("POST", "/webhooks/stripe", lowered, body, "127.0.0.1").status
+
     def openapi(self) -> bytes:
         with self._openapi_lock:
             if self._openapi is None:
@@ -160,8 +212,10 @@ class LocalBackend:
         self.emulator.client("s3").create_bucket(
             Bucket=REPORTS_BUCKET_NAME, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
         )
+        install_aws_hook(self.faults)
         self.stripe.start()
-        self.stripe.register_webhook(f"{self.base_url}/webhooks/stripe")
+        self.stripe_proxy.start()
+        self.stripe.register_webhook(self.stripe_proxy.webhook_url())
         self.events.create_resources()
         start_workflows(self.emulator, self.pools)
         # Start one instance of every function up front, in parallel, so the first requests are warm.
@@ -177,5 +231,6 @@ class LocalBackend:
         self._server.shutdown()
         for pool in self.pools.values():
             pool.stop()
+        self.stripe_proxy.stop()
         self.stripe.stop()
         self.emulator.stop()

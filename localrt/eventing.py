@@ -20,6 +20,7 @@ from typing import Any
 
 from infra.wiring import EVENT_SOURCE, STREAM_CONSUMERS, SUBSCRIPTIONS, StreamConsumer, Subscription
 from localrt.emulator import AwsEmulator
+from localrt.faults import DELIVERY_KINDS, FaultPlan, Point
 from localrt.functions import FunctionPool, InvocationError
 
 MAX_RECEIVES_BEFORE_DLQ = 3
@@ -54,8 +55,10 @@ class EventRouting:
         pools: dict[str, FunctionPool],
         bus_name: str,
         table_names: dict[str, str],
+        faults: FaultPlan | None = None,
     ) -> None:
         self._emulator = emulator
+        self._faults = faults or FaultPlan()
         self._pools = pools
         self.bus_name = bus_name
         self._table_names = table_names
@@ -170,7 +173,10 @@ class EventRouting:
                 continue
             batch = pending[: consumer.batch_size]
             try:
-                result = self._pools[consumer.function].invoke({"Records": batch})
+                result = self._deliver(
+                    Point(consumer.function, "dynamodbstreams", f"Deliver({consumer.table})"),
+                    {"Records": batch},
+                )
             except InvocationError:
                 self._stopped.wait(1.0)  # the whole batch is retried
                 continue
@@ -183,6 +189,17 @@ class EventRouting:
             else:
                 pending = pending[len(batch) :]
             pending_since = time.monotonic()
+
+    def _deliver(self, point: Point, event: dict[str, Any]) -> Any:
+        """Invoke the consumer; the fault plan may hand the same batch over twice (at-least-once
+        delivery) or lose it (the batch is then retried as after a failure)."""
+        fault = self._faults.check(point, DELIVERY_KINDS)
+        function = self._pools[point.caller]
+        if fault is not None and fault.kind == "duplicate":
+            function.invoke(event)
+        if fault is not None and fault.kind == "drop":
+            raise InvocationError(point.caller, "Dropped", "delivery lost by the fault plan")
+        return function.invoke(event)
 
     @staticmethod
     def _wanted(record: dict[str, Any], consumer: StreamConsumer) -> bool:
@@ -209,7 +226,9 @@ class EventRouting:
                 messages += self._receive(sqs, url, wanted, wait_seconds=max(1, min(int(left), 20)))
             event = {"Records": [sqs_record(m, arn) for m in messages]}
             try:
-                result = self._pools[subscription.function].invoke(event)
+                result = self._deliver(
+                    Point(subscription.function, "sqs", f"Deliver({subscription.name})"), event
+                )
             except InvocationError:
                 continue  # nothing deleted: every message comes back after the visibility timeout
             failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}

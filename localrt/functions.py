@@ -27,6 +27,14 @@ class InvocationError(RuntimeError):
         self.error_message = message
 
 
+class WorkerDied(InvocationError):
+    """The instance's process ended during the invocation (killed, crashed): Lambda reports
+    `Runtime.ExitError`, API Gateway answers 502, event sources redeliver, Step Functions sees the error."""
+
+    def __init__(self, function: str, detail: str) -> None:
+        super().__init__(function, "Runtime.ExitError", f"Runtime exited with error: {detail}")
+
+
 class Worker:
     def __init__(self, function: str, env: dict[str, str], log: IO[str] | None) -> None:
         self.function = function
@@ -120,9 +128,9 @@ class FunctionPool:
         worker = self._acquire()
         try:
             reply = worker.call(request)
-        except (RuntimeError, OSError, ValueError):
+        except (RuntimeError, OSError, ValueError) as error:
             worker.stop()
-            raise
+            raise WorkerDied(self.function, str(error)) from error
         finally:
             self._release(worker)
         if "error" in reply:

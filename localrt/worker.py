@@ -38,6 +38,11 @@ def main() -> None:
     # Ctrl-C reaches the whole process group; the runtime stops its workers itself, in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     function_name = sys.argv[1]
+    # This instance's process id in what identifies its calls (User-Agent app id, the local Stripe
+    # base): the local fault plan can then kill exactly the instance that made a call.
+    for name in ("AWS_SDK_UA_APP_ID", "STRIPE_API_BASE"):
+        if name in os.environ:
+            os.environ[name] = os.environ[name].replace("{pid}", str(os.getpid()))
     # The worker's own folder must not be importable by the handler (no function imports localrt).
     sys.path[:] = [p for p in sys.path if os.path.abspath(p) != os.path.dirname(os.path.abspath(__file__))]
     replies = os.fdopen(os.dup(1), "w", buffering=1)
