@@ -80,12 +80,15 @@ def test_tasks_retry_transient_errors_and_catch_everything_else() -> None:
         else:
             # TransientError: what cloudtill.ddb.is_transient recognises, and our own races. Every task
             # is idempotent, so a Lambda that died mid-way (timeout after a committed write:
-            # Lambda.Unknown) is retried too rather than compensated.
+            # Lambda.Unknown; a crashed runtime: Runtime.ExitError; a function timeout:
+            # Sandbox.Timedout) is retried too rather than compensated.
             assert {
                 "TransientError",
                 "Lambda.ServiceException",
                 "Lambda.TooManyRequestsException",
                 "Lambda.Unknown",
+                "Runtime.ExitError",
+                "Sandbox.Timedout",
             } <= retried, name
         assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])), name
 
