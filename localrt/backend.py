@@ -14,7 +14,7 @@ from infra.wiring import FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE, routes_of
 from infra.workflow_clients import WORKFLOW_CLIENTS
 from localrt import aws_calls, table_access
 from localrt.emulator import AwsEmulator
-from localrt.eventing import EventRouting
+from localrt.eventing import LOCAL_VISIBILITY_TIMEOUT_S, EventRouting
 from localrt.faults import FaultPlan, StripeProxy, fault_from_json, install_aws_hook
 from localrt.functions import FunctionPool, InvocationError, worker_environment
 from localrt.gateway import Gateway, LocalRequest, LocalResponse, json_response, make_http_server, problem
@@ -76,6 +76,13 @@ class LocalBackend:
                                 None,
                             ),
                             reports_bucket=REPORTS_BUCKET_NAME,
+                        ),
+                        # As in the stack: a redelivery may take over a `sending` claim once the
+                        # queue's visibility timeout (short here) has passed, before it dead-letters.
+                        **(
+                            {"NOTIFICATIONS_RESEND_AFTER_SECONDS": str(LOCAL_VISIBILITY_TIMEOUT_S)}
+                            if spec.domain == "notifications"
+                            else {}
                         ),
                         **extra_env,
                         **(
