@@ -19,7 +19,7 @@ from typing import TypeVar
 from cloudtill import keys
 from cloudtill.checkout.tokens import token_matches
 from cloudtill.clock import Clock, iso
-from cloudtill.errors import FieldError, NotFound
+from cloudtill.errors import DomainError, FieldError, NotFound
 from cloudtill.orders import events, rules
 from cloudtill.orders.lifecycle import order_progress, request_refund_once, restock_writes
 from cloudtill.orders.models import (
@@ -231,7 +231,15 @@ class OrderService:
         result and the view as written (children as read: a change adds at most the one it wrote)."""
         for _ in range(WRITE_ATTEMPTS):
             view = self._view(order_id) if whole else self._order(order_id)
-            write, result = plan(view.order, iso(self._clock.now()))
+            try:
+                write, result = plan(view.order, iso(self._clock.now()))
+            except DomainError:
+                # A refusal may answer the retry of a request that committed and died before it
+                # woke the workflow: wake the waiting task with the order as stored (a task that
+                # sees nothing new simply waits again).
+                if view.task_token is not None:
+                    self._workflow.resume(view.task_token, order_progress(view.order))
+                raise
             try:
                 self._orders.write(write)
             except (StaleOrder, StaleStock):
