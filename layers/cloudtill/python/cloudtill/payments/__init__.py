@@ -1,4 +1,4 @@
-"""Payments domain: Stripe PaymentIntents, signed webhooks, refunds (issue 4).
+"""Payments domain: Stripe PaymentIntents, signed webhooks, refunds.
 
 `ports` (what the domain needs), `stripe_adapter` (the one module importing the Stripe SDK),
 `models` (the parts of Stripe objects we read), `webhooks` and `refunds` (domain logic), `dynamo`
