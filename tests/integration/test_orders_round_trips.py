@@ -107,8 +107,8 @@ def test_one_orders_lifecycle_stays_within_its_round_trip_budget(
     steps["fulfil"] = step(backend, fulfil)
     steps["deliver"] = step(backend, deliver)
 
-    # The waits and the completion are the
-    # state machine's own DynamoDB calls now: no orders Lambda runs at checkout at all.
+    # The waits and the completion are the state machine's own DynamoDB calls: no orders Lambda
+    # runs at checkout at all.
     budget = {"checkout": 0, "pay+confirm": 3, "fulfil": 3, "deliver": 4}
     # A sweep that fired during a step read the pending-refund index once (nothing is stuck here)
     swept = {name: s["orders_scheduled"] for name, s in steps.items()}
