@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DEFAULT_ACCOUNT ?= 111111111111
 export CDK_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: install browser run test test-unit test-integration test-infra faults lint format synth bench clean report
+.PHONY: install browser run test test-unit test-unit-infra test-integration test-infra test-faults faults lint format synth bench clean report
 
 $(PY_STAMP): requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,8 +44,16 @@ run: install
 
 # tests/faults runs a fixed-seed sample of the fault matrix (FAULTS_SAMPLE, FAULTS_SEED); `make faults`
 # runs every injection point x fault kind (docs/orders.md "Fault injection").
+# The suites run side by side (each prints when it is done): the integration and fault suites spend
+# most of their time waiting on their local backends, so the 2-core machine has room for the others.
 test: install browser
-	$(PY) -m pytest tests/unit tests/integration tests/faults tests/infra
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-integration test-faults test-unit-infra
+
+test-unit-infra: install
+	$(PY) -m pytest tests/unit tests/infra
+
+test-faults: install
+	$(PY) -m pytest tests/faults
 
 test-unit: install
 	$(PY) -m pytest tests/unit

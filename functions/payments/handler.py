@@ -28,6 +28,7 @@ from pydantic import BaseModel
 settings = get_settings()
 app = create_app()
 
+
 class WebhookAck(BaseModel):
     received: bool = True
     result: str
