@@ -25,6 +25,14 @@ SWEEP_PERIOD_SECONDS = 60
 SETTLE_SLACK_SECONDS = 45
 EXPIRY_GRACE_SECONDS = 3
 EXPIRY_SWEEP = "release-expired-checkouts"
+# The sweeps that finish what a dead attempt left (every 5 minutes in the stack, after a claim is 5
+# minutes stale or a payment 15 minutes without an order), run at the end of a run with those waits
+# cut to zero: the run is quiet by then, so nothing they take over is still in flight.
+RECOVERY_SWEEPS = {
+    "settle-stuck-refunds": {"stale_after_seconds": 0},
+    "settle-paid-checkouts": {"grace_seconds": 0},
+}
+RECOVERY_SECONDS = 30
 
 Case = tuple[str, str, str]  # scenario, point label, kind
 
@@ -97,6 +105,17 @@ def settle(flow: Flow, run: Run) -> None:
         time.sleep(1.0)
 
 
+def recover(flow: Flow, run: Run) -> None:
+    """Run the recovery sweeps (a faulted sweep answers 502: it is a run like any other), then wait
+    until the run is quiet again (twice in a row) or RECOVERY_SECONDS have passed."""
+    for name, payload in RECOVERY_SWEEPS.items():
+        flow.api.post(f"/_local/schedules/{name}/run", json=payload)
+    deadline, calm = time.time() + RECOVERY_SECONDS, 0
+    while time.time() < deadline and calm < 2:
+        calm = calm + 1 if _quiet(flow, run) else 0
+        time.sleep(1.0)
+
+
 def execute(
     flow: Flow, scenario: str, label: str | None = None, kind: str = "none"
 ) -> tuple[RunResult, set[str]]:
@@ -112,6 +131,7 @@ def execute(
     started = time.monotonic()
     SCENARIOS[scenario](flow, run)
     settle(flow, run)
+    recover(flow, run)
     state = flow.api.get("/_local/faults").json()
     flow.api.delete("/_local/faults")
     seen = {p for p, n in _observed(flow).items() if n > before.get(p, 0)}

@@ -134,7 +134,16 @@ class OrderLifecycle:
             "complete_order": lambda: self.complete_order(payload["order_id"]),
             # Not state machine tasks: the `settle-stuck-refunds` and `settle-paid-checkouts`
             # schedules (infra/wiring.py).
-            "settle_stuck_refunds": lambda: settle_stuck_refunds(self._orders, self._gateway, self._clock),
+            "settle_stuck_refunds": lambda: settle_stuck_refunds(
+                self._orders,
+                self._gateway,
+                self._clock,
+                stale_after=timedelta(
+                    seconds=float(
+                        payload.get("stale_after_seconds", REFUND_CLAIM_STALE_AFTER.total_seconds())
+                    )
+                ),
+            ),
             "settle_paid_checkouts": lambda: self.settle_paid_checkouts(
                 grace=timedelta(
                     seconds=float(payload.get("grace_seconds", PAID_CHECKOUT_GRACE.total_seconds()))
@@ -498,18 +507,25 @@ def refund_with_claim(
 
 
 def settle_stuck_refunds(
-    orders: RefundClaims, gateway: PaymentGateway, clock: Clock, limit: int = STUCK_REFUNDS_PER_SWEEP
+    orders: RefundClaims,
+    gateway: PaymentGateway,
+    clock: Clock,
+    limit: int = STUCK_REFUNDS_PER_SWEEP,
+    stale_after: timedelta = REFUND_CLAIM_STALE_AFTER,
 ) -> dict[str, Any]:
     """The `settle-stuck-refunds` schedule: finish every refund whose claim has been `requesting` for
     longer than REFUND_CLAIM_STALE_AFTER (its attempt died between claim and settle). Each is taken over
     with the same conditional write as any retry, so a sweep racing a retry refunds once. One that fails
-    again stays pending (not freed: nothing else would retry it) and the next sweep tries again."""
-    stale_before = iso(clock.now() - REFUND_CLAIM_STALE_AFTER)
+    again stays pending (not freed: nothing else would retry it) and the next sweep tries again.
+    `stale_after` is shorter only where a test runs the schedule by hand."""
+    stale_before = iso(clock.now() - stale_after)
     settled = 0
     pending: list[str] = []
     for refund in orders.stuck_refund_claims(stale_before, limit):
         try:
-            if _request_refund(orders, gateway, refund, clock, free_on_failure=False):
+            if _request_refund(
+                orders, gateway, refund, clock, free_on_failure=False, stale_after=stale_after
+            ):
                 settled += 1
         except TransientError:
             pending.append(refund.idempotency_key)
@@ -527,10 +543,11 @@ def _request_refund(
     refund: RefundClaim,
     clock: Clock,
     free_on_failure: bool,
+    stale_after: timedelta = REFUND_CLAIM_STALE_AFTER,
 ) -> RefundRef | None:
     now = clock.now()
     at = iso(now)
-    taken = orders.claim_refund(refund, at, iso(now - REFUND_CLAIM_STALE_AFTER))
+    taken = orders.claim_refund(refund, at, iso(now - stale_after))
     if taken is None:
         return None  # requested already, or another attempt is at it right now
     held = taken.refund  # with the amount the ledger counted for it
