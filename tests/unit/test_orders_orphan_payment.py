@@ -7,7 +7,7 @@ faults are injected by wrapping the shared DynamoDB client's calls (docs/orders.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -36,10 +36,12 @@ from cloudtill.stock.models import MovementIn
 from cloudtill.stock.service import StockService
 
 from tests.fakes import FakePaymentGateway, FakePaymentStarter, FixedClock
+from tests.unit import moto_table
+from tests.unit.moto_table import main_table  # noqa: F401  (fixture)
 
 moto = pytest.importorskip("moto")
 
-TABLE = "cloudtill-main-test"
+TABLE = moto_table.TABLE
 TTL = 900
 ADDRESS = {"name": "A", "line1": "1 St", "city": "Dublin", "postal_code": "D01", "country": "IE"}
 
@@ -202,37 +204,8 @@ def throttled(_: dict[str, Any]) -> ClientError:
 
 
 @pytest.fixture
-def shop(monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    ddb.client.cache_clear()
-    with moto.mock_aws():
-        names = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
-        ddb.client().create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in names],
-            KeySchema=[
-                {"AttributeName": "PK", "KeyType": "HASH"},
-                {"AttributeName": "SK", "KeyType": "RANGE"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": index,
-                    "KeySchema": [
-                        {"AttributeName": f"{index}PK", "KeyType": "HASH"},
-                        {"AttributeName": f"{index}SK", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-                for index in ("GSI1", "GSI2")
-            ],
-        )
-        yield Shop(FixedClock())
-    ddb.client.cache_clear()
+def shop(main_table: str) -> Shop:  # noqa: F811
+    return Shop(FixedClock())
 
 
 # -- DynamoDB's transient answers are the state machine's TransientError ---------------------------

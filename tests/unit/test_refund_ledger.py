@@ -9,7 +9,7 @@ Real DynamoDB adapters on in-process moto (no sockets) and a fake Stripe that en
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -40,10 +40,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fakes import FakePaymentGateway, FakePaymentStarter, FixedClock
+from tests.unit import moto_table
+from tests.unit.moto_table import main_table  # noqa: F401  (fixture)
 
 moto = pytest.importorskip("moto")
 
-T = "cloudtill-ledger-test"
+T = moto_table.TABLE
 CLOCK = SystemClock()
 ADDRESS = {"name": "A", "line1": "1 St", "city": "Dublin", "postal_code": "D01", "country": "IE"}
 
@@ -59,42 +61,12 @@ class FakeWorkflow:
         return False
 
 
-def _create_table() -> None:
-    attrs = [
-        {"AttributeName": n, "AttributeType": "S"}
-        for n in ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
-    ]
-    ddb.client().create_table(
-        TableName=T,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=attrs,  # type: ignore[arg-type]
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": g,
-                "KeySchema": [
-                    {"AttributeName": f"{g}PK", "KeyType": "HASH"},
-                    {"AttributeName": f"{g}SK", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for g in ("GSI1", "GSI2")
-        ],
-    )
+_create_table = moto_table.create_main_table
 
 
 @pytest.fixture(autouse=True)
-def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    ddb.client.cache_clear()
-    with moto.mock_aws():
-        _create_table()
-        yield
-    ddb.client.cache_clear()
+def dynamodb(main_table: str) -> None:  # noqa: F811
+    """Every test here runs on the in-process main table."""
 
 
 class Shop:
