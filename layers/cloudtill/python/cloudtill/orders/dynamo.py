@@ -73,6 +73,37 @@ def _claim_names(claim: str, ledger: bool = False) -> dict[str, str]:
     return names
 
 
+def _with_refund_claim(operation: dict[str, Any], refund: RefundClaim) -> dict[str, Any]:
+    """The order's versioned update, also claiming `refund` (never claimed before, room left in the
+    ledger) and counting it: the claim and the change it belongs to commit together or not at all."""
+    update = dict(operation["Update"])
+    expression = str(update["UpdateExpression"])
+    assert expression.startswith("SET ")
+    claim_names = {f"#rc_{k[1:]}": v for k, v in _claim_names(refund.claim, ledger=True).items()}
+    update["UpdateExpression"] = (
+        "SET #rc_claim = :rc_requesting, #rc_at = :rc_at, #rc_amount = :rc_amount, "
+        + expression.removeprefix("SET ")
+        + " ADD #rc_ledger :rc_amount"
+    )
+    update["ConditionExpression"] = (
+        f"({update['ConditionExpression']}) AND attribute_not_exists(#rc_claim)"
+        " AND (attribute_not_exists(#rc_ledger) OR #rc_ledger <= :rc_room)"
+    )
+    update["ExpressionAttributeNames"] = {**update["ExpressionAttributeNames"], **claim_names}
+    update["ExpressionAttributeValues"] = {
+        **update["ExpressionAttributeValues"],
+        **ddb.to_values(
+            {
+                ":rc_requesting": _REFUND_REQUESTING,
+                ":rc_at": refund.requested_at,
+                ":rc_amount": refund.amount,
+                ":rc_room": refund.cap - refund.amount,
+            }
+        ),
+    }
+    return {"Update": update}
+
+
 def _claim_condition_failed(error: ClientError) -> bool:
     """The claim's condition failed (False to the caller). Two transactions on the same owner item at
     the same moment cancel one another: that one is worth a retry (TransientError), not a no."""
@@ -349,7 +380,13 @@ class DynamoOrderRepository:
         order = change.order
         if change.checkout is not None:
             add("checkout", self._complete_checkout(change.checkout.id, order.id, order.updated_at))
-        add("order", self._order_operation(order, change.expected_version))
+        operation = self._order_operation(order, change.expected_version)
+        if change.refund_claim is not None:
+            operation = _with_refund_claim(operation, change.refund_claim)
+            add("pending-refund", {"Put": {"TableName": self._table, "Item": ddb.to_item(
+                self._pending_item(change.refund_claim, change.refund_claim.requested_at)
+            )}})  # fmt: skip
+        add("order", operation)
         for sku, _quantity in change.reservations.items():
             add(
                 "reservation",
@@ -569,14 +606,11 @@ class DynamoOrderRepository:
         ).get("Item")
         return ddb.from_item(item) if item else {}
 
-    def _claim_refund(
-        self, refund: RefundClaim, at: str, condition: str, values: dict[str, Any], count: int
-    ) -> bool:
-        """Set the claim `requesting` at `at` with its amount if `condition` holds, add `count` to the
-        owner's ledger, and (re)write its pending item with everything the sweep needs to request it
-        again: one transaction, so no claim is ever `requesting` without being listed and counted."""
+    @staticmethod
+    def _pending_item(refund: RefundClaim, at: str) -> dict[str, Any]:
+        """What the stuck-refund sweep needs to request a claim again, listed while `requesting`."""
         pk, sk = _pending_refund_key(refund)
-        pending = {
+        return {
             "PK": pk,
             "SK": sk,
             "entity": "refund_claim",
@@ -593,6 +627,14 @@ class DynamoOrderRepository:
             "GSI1PK": PENDING_REFUNDS,
             "GSI1SK": f"{at}#{pk}",
         }
+
+    def _claim_refund(
+        self, refund: RefundClaim, at: str, condition: str, values: dict[str, Any], count: int
+    ) -> bool:
+        """Set the claim `requesting` at `at` with its amount if `condition` holds, add `count` to the
+        owner's ledger, and (re)write its pending item with everything the sweep needs to request it
+        again: one transaction, so no claim is ever `requesting` without being listed and counted."""
+        pending = self._pending_item(refund, at)
         update = "SET #claim = :requesting, #at = :at, #amount = :amount"
         if count:
             update += " ADD #ledger :count"

@@ -36,6 +36,7 @@ from cloudtill.orders.ports import (
     RefundClaims,
     StaleOrder,
     StockWrite,
+    TakenClaim,
     TransientError,
 )
 from cloudtill.orders.records import OrderRecord
@@ -550,6 +551,20 @@ def _request_refund(
     taken = orders.claim_refund(refund, at, iso(now - stale_after))
     if taken is None:
         return None  # requested already, or another attempt is at it right now
+    return _request_held(orders, gateway, taken, at, free_on_failure)
+
+
+def request_claimed_refund(
+    orders: RefundClaims, gateway: PaymentGateway, refund: RefundClaim
+) -> RefundRef | None:
+    """Ask Stripe for a refund whose claim the caller's own write took (`OrderWrite.refund_claim`, at
+    `refund.requested_at`), then settle it; failures as `refund_with_claim` (the claim is freed)."""
+    return _request_held(orders, gateway, TakenClaim("first", refund), refund.requested_at, True)
+
+
+def _request_held(
+    orders: RefundClaims, gateway: PaymentGateway, taken: TakenClaim, at: str, free_on_failure: bool
+) -> RefundRef | None:
     held = taken.refund  # with the amount the ledger counted for it
     key = held.idempotency_key
     metadata = {**held.metadata, REFUND_CLAIM_METADATA: key}

@@ -42,6 +42,10 @@ class OrderWrite:
     # Confirmation only: the checkout completes and its reservations are committed in the same write.
     checkout: CheckoutRecord | None = None
     reservations: dict[str, int] = field(default_factory=dict)
+    # A refund this change owes (a return's), claimed on the order in the same write with its
+    # `requested_at`: a crash right after the write leaves it pending, and the stuck-refund sweep
+    # requests it. Nothing is written if the ledger has no room left for it (StaleOrder: read again).
+    refund_claim: RefundClaim | None = None
 
 
 ClaimTaken = Literal["first", "again"]

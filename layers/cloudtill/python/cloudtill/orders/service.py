@@ -21,7 +21,7 @@ from cloudtill.checkout.tokens import token_matches
 from cloudtill.clock import Clock, iso
 from cloudtill.errors import DomainError, FieldError, NotFound
 from cloudtill.orders import events, rules
-from cloudtill.orders.lifecycle import order_progress, request_refund_once, restock_writes
+from cloudtill.orders.lifecycle import order_progress, request_claimed_refund, restock_writes
 from cloudtill.orders.models import (
     AdminOrderOut,
     FulfilmentIn,
@@ -38,6 +38,7 @@ from cloudtill.orders.models import (
 from cloudtill.orders.ports import (
     OrderRepository,
     OrderWrite,
+    RefundClaim,
     StaleOrder,
     TransientError,
     keyed_claim,
@@ -167,7 +168,7 @@ class OrderService:
     def record_return(self, order_id: str, body: ReturnIn) -> ReturnOut:
         lines = [(ln.sku, ln.quantity) for ln in body.lines]
 
-        def plan(order: OrderRecord, at: str) -> tuple[OrderWrite, OrderReturn]:
+        def plan(order: OrderRecord, at: str) -> tuple[OrderWrite, tuple[OrderReturn, RefundClaim | None]]:
             updated, returned = rules.return_lines(order, lines, body.restock, body.refund, at)
             now = self._clock.now()
             stock = (
@@ -175,31 +176,36 @@ class OrderService:
                 if body.restock
                 else []
             )
+            # The refund is claimed in the return's own write: a crash after it leaves the claim
+            # pending for the stuck-refund sweep, never a return whose refund nobody asks for.
+            claim = (
+                RefundClaim(
+                    keys.order(order_id),
+                    keyed_claim(return_refund_key(returned.number)),
+                    order.payment_intent_id,
+                    returned.refund_amount,
+                    {"order_id": order_id, "return": str(returned.number)},
+                    requested_at=iso(now),
+                    captured=order.total,
+                )
+                if returned.refund_amount
+                else None
+            )
             write = OrderWrite(
                 order=updated,
                 expected_version=order.version,
                 events=[events.order_returned(updated, returned, now)],
                 stock=stock,
                 order_return=returned,
+                refund_claim=claim,
             )
-            return write, returned
+            return write, (returned, claim)
 
-        returned, view = self._change(order_id, plan)
-        order = view.order
-        if returned.refund_amount:
+        (returned, claim), _view = self._change(order_id, plan)
+        if claim is not None:
             key = return_refund_key(returned.number)
             try:
-                request_refund_once(
-                    self._orders,
-                    self._gateway,
-                    keys.order(order_id),
-                    keyed_claim(key),
-                    order.payment_intent_id,
-                    returned.refund_amount,
-                    {"order_id": order_id, "return": str(returned.number)},
-                    self._clock,
-                    captured=order.total,
-                )
+                request_claimed_refund(self._orders, self._gateway, claim)
             except TransientError:
                 # The return stands; retrying its refund with this key reuses its claim (and finds
                 # the refund if Stripe made it after all): never a second refund.
