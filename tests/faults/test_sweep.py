@@ -19,6 +19,9 @@ from tests.faults.scenarios import SCENARIOS, Flow, Run, setup
 SAMPLE = int(os.environ.get("FAULTS_SAMPLE", "8"))
 SEED = int(os.environ.get("FAULTS_SEED", "13"))
 FULL = os.environ.get("FAULTS_FULL") == "1"
+# Only the cases whose `scenario|point|fault` contains one of these comma-separated strings (with
+# FAULTS_FULL: all of those), e.g. to run again what a sweep found.
+MATCH = [m for m in os.environ.get("FAULTS_MATCH", "").split(",") if m]
 # The expiry sweep runs every minute: a checkout whose workflow failed is final by then at the latest.
 SWEEP_PERIOD_SECONDS = 60
 # After the expiry: the workflow's compensations retry with backoff (1+2+4+8+16 s) before they give up.
@@ -176,6 +179,8 @@ def _cases() -> list[Case]:
         for kind in kinds_for(_point_of(label))
     ]
     MATRIX.candidates = len(cases)
+    if MATCH:
+        cases = [c for c in cases if any(m in "|".join(c) for m in MATCH)]
     if FULL or len(cases) <= SAMPLE:
         return cases
     return sorted(random.Random(SEED).sample(cases, SAMPLE))
