@@ -4,18 +4,17 @@ e-mail and the SKUs it used (`reconcile(backend, api, admin, email, skus)`)."""
 
 from __future__ import annotations
 
-import functools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import httpx
 from cloudtill import ddb
 from cloudtill.checkout.tokens import email_hash
 
 from localrt.stripe_emulator import API_KEY
+from tests.integration.orders_support import execution
 from tests.integration.stock_helpers import TABLE, dynamodb
 
 if TYPE_CHECKING:
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 FINAL_CHECKOUT_STATUSES = ("completed", "expired", "cancelled")
 # A confirmed order's workflow legitimately waits for ops (ship, deliver) with no deadline.
 ORDER_STATUSES_AWAITING_OPS = ("confirmed", "partially_shipped", "shipped")
-STATE_MACHINE = "order-lifecycle"
 INVARIANTS = (
     "checkout_final",
     "paid_order_or_refund",
@@ -58,17 +56,6 @@ class Reading:
 
     def fail(self, invariant: str, detail: str) -> None:
         self.violations.append(Violation(invariant, detail))
-
-
-@functools.cache
-def _stepfunctions(aws_endpoint: str) -> Any:
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=aws_endpoint,
-        region_name="eu-west-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def _item(backend: RunningBackend, pk: str, sk: str) -> dict[str, Any] | None:
@@ -120,9 +107,8 @@ def stripe_payment(api: httpx.Client, payment_intent_id: str) -> dict[str, Any]:
 
 
 def execution_status(backend: RunningBackend, checkout_id: str) -> str | None:
-    arn = f"arn:aws:states:eu-west-1:123456789012:execution:{STATE_MACHINE}:{checkout_id}"
     try:
-        return str(_stepfunctions(backend.aws_endpoint).describe_execution(executionArn=arn)["status"])
+        return str(execution(backend, checkout_id)["status"])
     except Exception:  # no execution (never started)
         return None
 
