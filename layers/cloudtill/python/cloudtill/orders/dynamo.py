@@ -381,11 +381,11 @@ class DynamoOrderRepository:
         if change.checkout is not None:
             add("checkout", self._complete_checkout(change.checkout.id, order.id, order.updated_at))
         operation = self._order_operation(order, change.expected_version)
-        if change.refund_claim is not None:
-            operation = _with_refund_claim(operation, change.refund_claim)
-            add("pending-refund", {"Put": {"TableName": self._table, "Item": ddb.to_item(
-                self._pending_item(change.refund_claim, change.refund_claim.requested_at)
-            )}})  # fmt: skip
+        claim = change.refund_claim
+        if claim is not None:
+            operation = _with_refund_claim(operation, claim)
+            pending = ddb.to_item(self._pending_item(claim, claim.requested_at))
+            add("pending-refund", {"Put": {"TableName": self._table, "Item": pending}})
         add("order", operation)
         for sku, _quantity in change.reservations.items():
             add(
