@@ -325,7 +325,7 @@ ROUTES: tuple[Route, ...] = (
 )
 
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
-    # Customer e-mails/SMS and ops alerts (cloudtill.notifications.models.CONSUMED_DETAIL_TYPES).
+    # Customer e-mails/SMS and ops alerts (cloudtill.notifications.incoming.CONSUMED_DETAIL_TYPES).
     Subscription(
         name="notifications",
         function="notifications",

@@ -24,7 +24,7 @@ from cloudtill.orders.ports import ClaimState, NothingToRefund, RefundClaim, Tak
 from cloudtill.outbox import DomainEvent
 from cloudtill.payments.ports import PaymentIntentRef, RefundRef, StaleRecord, WebhookEffect
 from cloudtill.payments.records import PaymentRecord
-from cloudtill.promotions import Promotion
+from cloudtill.promotions.rules import Promotion
 from cloudtill.stock.ports import StaleStock
 from cloudtill.stock.rules import MovementRecord, StockChange, StockState
 

@@ -10,8 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from cloudtill.api import create_app, handle
-from cloudtill.catalog.dynamo import DynamoProductRepository
-from cloudtill.catalog.models import (
+from cloudtill.catalog.api import (
     CategorySlug,
     ProductId,
     ProductIn,
@@ -19,6 +18,7 @@ from cloudtill.catalog.models import (
     ProductPage,
     ProductUpdate,
 )
+from cloudtill.catalog.dynamo import DynamoProductRepository
 from cloudtill.catalog.service import CatalogService
 from cloudtill.clock import SystemClock
 from cloudtill.observability import logger, metrics

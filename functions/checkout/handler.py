@@ -15,14 +15,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cloudtill import ddb
 from cloudtill.api import create_app, handle
 from cloudtill.checkout import tokens
-from cloudtill.checkout.dynamo import DynamoCheckoutRepository
-from cloudtill.checkout.models import (
+from cloudtill.checkout.api import (
     CheckoutIn,
     CheckoutOut,
     CreatedCheckoutOut,
     ShippingMethodsOut,
 )
-from cloudtill.checkout.promotions_dynamo import DynamoPromotionRepository
+from cloudtill.checkout.dynamo import DynamoCheckoutRepository
 from cloudtill.checkout.service import CheckoutService, PromotionService
 from cloudtill.clock import SystemClock
 from cloudtill.errors import Conflict, FieldError, ValidationFailed
@@ -31,7 +30,8 @@ from cloudtill.payments.checkout_payments import StripeCheckoutPayments
 from cloudtill.payments.credentials import StripeCredentialsSource
 from cloudtill.payments.dynamo import DynamoPaymentStore
 from cloudtill.payments.stripe_adapter import StripePaymentGateway
-from cloudtill.promotions import PromotionIn, PromotionOut
+from cloudtill.promotions.dynamo import DynamoPromotionRepository
+from cloudtill.promotions.rules import PromotionIn, PromotionOut
 from cloudtill.settings import get_settings
 from cloudtill.workflow import StepFunctionsWorkflow
 

@@ -29,7 +29,7 @@ from cloudtill.notifications.dynamo import (
     DynamoSuppressions,
 )
 from cloudtill.notifications.feedback import record_feedback
-from cloudtill.notifications.models import IncomingEvent
+from cloudtill.notifications.incoming import IncomingEvent
 from cloudtill.notifications.rendering import Renderer
 from cloudtill.notifications.service import NotificationConfig, NotificationService
 from cloudtill.notifications.settings import NotificationSettings

@@ -14,10 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cloudtill.api import create_app, handle
 from cloudtill.clock import SystemClock
 from cloudtill.observability import logger, metrics
-from cloudtill.orders.dynamo import DynamoOrderRepository
-from cloudtill.orders.factory import order_lifecycle
-from cloudtill.orders.lifecycle import OrderLifecycle
-from cloudtill.orders.models import (
+from cloudtill.orders.api import (
     AdminOrderOut,
     Day,
     FulfilmentIn,
@@ -31,6 +28,9 @@ from cloudtill.orders.models import (
     ReturnIn,
     ReturnOut,
 )
+from cloudtill.orders.dynamo import DynamoOrderRepository
+from cloudtill.orders.factory import order_lifecycle
+from cloudtill.orders.lifecycle import OrderLifecycle
 from cloudtill.orders.service import OrderService
 from cloudtill.payments.credentials import StripeCredentialsSource
 from cloudtill.payments.dynamo import DynamoOrderPaymentLookup, DynamoPaymentStore

@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cloudtill.api import create_app, handle
 from cloudtill.clock import SystemClock
 from cloudtill.observability import logger, metrics
+from cloudtill.privacy.api import CustomerExport, ErasureOut
 from cloudtill.privacy.dynamo import DynamoCustomerRecords
-from cloudtill.privacy.models import CustomerExport, ErasureOut
 from cloudtill.privacy.service import PrivacyService
 from cloudtill.settings import get_settings
 from pydantic import Field

@@ -13,8 +13,7 @@ from cloudtill.api import create_app, handle
 from cloudtill.clock import SystemClock
 from cloudtill.observability import logger, metrics
 from cloudtill.settings import get_settings
-from cloudtill.stock.dynamo import DynamoStockRepository
-from cloudtill.stock.models import (
+from cloudtill.stock.api import (
     MovementIn,
     MovementOut,
     MovementPage,
@@ -23,6 +22,7 @@ from cloudtill.stock.models import (
     StockOut,
     StockSettingsIn,
 )
+from cloudtill.stock.dynamo import DynamoStockRepository
 from cloudtill.stock.reconcile import reconcile
 from cloudtill.stock.service import StockService
 

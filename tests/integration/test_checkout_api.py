@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from cloudtill.checkout.models import MAX_DISTINCT_SKUS
+from cloudtill.checkout.api import MAX_DISTINCT_SKUS
 
 from tests.integration.checkout_support import (
     assert_event_matches_schema,

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from cloudtill.catalog.models import Sku
+from cloudtill.catalog.api import Sku
 from pydantic import TypeAdapter, ValidationError
 
 from infra.wiring import Route

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cloudtill.catalog.models import ProductIn, ProductUpdate
+from cloudtill.catalog.api import ProductIn, ProductUpdate
 from cloudtill.catalog.service import CatalogService
 from cloudtill.errors import DuplicateSku, NotFound, ValidationFailed, VersionConflict
 

@@ -13,15 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from cloudtill import ddb, keys
+from cloudtill.catalog.api import ProductIn
 from cloudtill.catalog.dynamo import DynamoProductRepository
-from cloudtill.catalog.models import ProductIn
 from cloudtill.catalog.service import CatalogService
 from cloudtill.checkout.dynamo import DynamoCheckoutRepository
 from cloudtill.checkout.records import SkuSnapshot
 from cloudtill.checkout.service import CheckoutService
 from cloudtill.settings import ShopSettings
+from cloudtill.stock.api import MovementIn, StockSettingsIn
 from cloudtill.stock.dynamo import DynamoStockRepository
-from cloudtill.stock.models import MovementIn, StockSettingsIn
 from cloudtill.stock.service import StockService
 
 from tests.fakes import FakePaymentStarter, FixedClock

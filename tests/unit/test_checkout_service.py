@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cloudtill.checkout.models import MAX_DISTINCT_SKUS, CheckoutIn
+from cloudtill.checkout.api import MAX_DISTINCT_SKUS, CheckoutIn
 from cloudtill.checkout.service import CheckoutService, PromotionService
 from cloudtill.checkout.tokens import token_for_idempotency_key, token_hash, token_matches
 from cloudtill.errors import Conflict, NotFound, OutOfStock, ServiceUnavailable, ValidationFailed
-from cloudtill.promotions import Promotion, PromotionIn
+from cloudtill.promotions.rules import Promotion, PromotionIn
 from cloudtill.settings import ShopSettings
 
 from tests.fakes import (

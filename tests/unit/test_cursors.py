@@ -16,15 +16,15 @@ from typing import Any
 
 import pytest
 from cloudtill import ddb, keys
+from cloudtill.catalog.api import ProductIn
 from cloudtill.catalog.dynamo import DynamoProductRepository
-from cloudtill.catalog.models import ProductIn
 from cloudtill.catalog.service import CatalogService
 from cloudtill.checkout.records import CheckoutLineRecord, CheckoutRecord
 from cloudtill.errors import DomainError
 from cloudtill.orders import rules
 from cloudtill.orders.dynamo import DynamoOrderRepository, _order_fields
+from cloudtill.stock.api import MovementIn
 from cloudtill.stock.dynamo import DynamoStockRepository
-from cloudtill.stock.models import MovementIn
 from cloudtill.stock.service import StockService
 
 from tests.fakes import FixedClock

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from cloudtill.fifo import CostLayer, FifoStock, consume, receive, restock, stock_value
+from cloudtill.stock.fifo import CostLayer, FifoStock, consume, receive, restock, stock_value
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from cloudtill.notifications.aws import S3ReportLinks
-from cloudtill.notifications.models import IncomingEvent
+from cloudtill.notifications.incoming import IncomingEvent
 from cloudtill.notifications.ports import ReportLink
 from cloudtill.notifications.rendering import Renderer, format_moment
 from cloudtill.notifications.service import NotificationConfig, NotificationService

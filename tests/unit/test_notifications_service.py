@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cloudtill.notifications import models
+from cloudtill.notifications import incoming
 from cloudtill.notifications.aws import EVENT_ID_HEADER, mime_message
 from cloudtill.notifications.feedback import parse_feedback, record_feedback
-from cloudtill.notifications.models import IncomingEvent
+from cloudtill.notifications.incoming import IncomingEvent
 from cloudtill.notifications.ports import Contact, ContactLine, Email
 from cloudtill.notifications.rendering import Renderer
 from cloudtill.notifications.service import (
@@ -466,14 +466,14 @@ def test_mime_message_has_text_and_html_alternatives_and_the_event_id() -> None:
 # -- contract with the producers ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("detail_type", sorted(models.DETAIL_MODELS))
+@pytest.mark.parametrize("detail_type", sorted(incoming.DETAIL_MODELS))
 def test_every_consumed_event_sample_is_understood(detail_type: str) -> None:
     sample_path = EVENTS / "samples" / f"{detail_type}.json"
     if not sample_path.exists():
         pytest.skip(f"{detail_type} has no sample yet")
     sample = json.loads(sample_path.read_text())
 
-    models.DETAIL_MODELS[detail_type].model_validate(sample["detail"])
+    incoming.DETAIL_MODELS[detail_type].model_validate(sample["detail"])
 
 
 def test_report_ready_sample_renders_the_summary_for_ops(h: Harness) -> None:

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from cloudtill import ddb, keys
+from cloudtill.catalog.api import ProductIn
 from cloudtill.catalog.dynamo import DynamoProductRepository
-from cloudtill.catalog.models import ProductIn
 from cloudtill.catalog.service import CatalogService
+from cloudtill.checkout.api import CheckoutIn, CreatedCheckoutOut
 from cloudtill.checkout.dynamo import DynamoCheckoutRepository
-from cloudtill.checkout.models import CheckoutIn, CreatedCheckoutOut
 from cloudtill.checkout.service import CheckoutService
 from cloudtill.clock import iso
 from cloudtill.errors import TransientError
@@ -27,12 +27,12 @@ from cloudtill.orders.checkout_link import CheckoutLink, NoNewPayments
 from cloudtill.orders.dynamo import DynamoOrderRepository
 from cloudtill.orders.lifecycle import PAID_CHECKOUT_GRACE, OrderLifecycle
 from cloudtill.payments.dynamo import DynamoPaymentStore
-from cloudtill.payments.models import Event
 from cloudtill.payments.records import PaymentRecord
+from cloudtill.payments.stripe_objects import Event
 from cloudtill.payments.webhooks import WebhookProcessor
 from cloudtill.settings import ShopSettings
+from cloudtill.stock.api import MovementIn
 from cloudtill.stock.dynamo import DynamoStockRepository
-from cloudtill.stock.models import MovementIn
 from cloudtill.stock.service import StockService
 
 from tests.fakes import FakePaymentGateway, FakePaymentStarter, FixedClock

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from cloudtill.orders.api import FulfilmentIn, ReturnIn
 from cloudtill.orders.dynamo import DynamoOrderRepository
 from cloudtill.orders.lifecycle import settle_stuck_refunds
-from cloudtill.orders.models import FulfilmentIn, ReturnIn
 from cloudtill.orders.ports import OrderWrite
 from cloudtill.orders.service import OrderService
 from cloudtill.payments.dynamo import DynamoPaymentStore

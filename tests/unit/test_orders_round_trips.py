@@ -16,16 +16,16 @@ from typing import Any
 
 import pytest
 from cloudtill.checkout.records import CheckoutLineRecord, CheckoutRecord
-from cloudtill.fifo import CostLayer, FifoStock
 from cloudtill.orders import rules
+from cloudtill.orders.api import FulfilmentIn
 from cloudtill.orders.lifecycle import OrderLifecycle, payment_outcome
-from cloudtill.orders.models import FulfilmentIn
 from cloudtill.orders.ports import CheckoutClosed, OrderWrite, StaleOrder
 from cloudtill.orders.records import OrderRecord, OrderView, TimelineEntry
 from cloudtill.orders.service import OrderService
-from cloudtill.payments.models import Event
 from cloudtill.payments.records import PaymentRecord
+from cloudtill.payments.stripe_objects import Event
 from cloudtill.payments.webhooks import WebhookProcessor
+from cloudtill.stock.fifo import CostLayer, FifoStock
 from cloudtill.stock.rules import StockState
 
 from tests.fakes import FakePaymentGateway, FixedClock, InMemoryPaymentStore

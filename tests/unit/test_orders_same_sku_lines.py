@@ -8,22 +8,22 @@ from __future__ import annotations
 from typing import Any
 
 from cloudtill import ddb, keys
+from cloudtill.catalog.api import ProductIn
 from cloudtill.catalog.dynamo import DynamoProductRepository
-from cloudtill.catalog.models import ProductIn
 from cloudtill.catalog.service import CatalogService
 from cloudtill.checkout.dynamo import DynamoCheckoutRepository
 from cloudtill.checkout.records import CheckoutLineRecord, CheckoutRecord
 from cloudtill.checkout.service import CheckoutService
 from cloudtill.clock import iso
+from cloudtill.orders.api import FulfilmentIn, ReturnIn
 from cloudtill.orders.checkout_link import CheckoutLink, NoNewPayments
 from cloudtill.orders.dynamo import DynamoOrderRepository
 from cloudtill.orders.lifecycle import OrderLifecycle
-from cloudtill.orders.models import FulfilmentIn, ReturnIn
 from cloudtill.orders.service import OrderService
 from cloudtill.payments.dynamo import DynamoPaymentStore
 from cloudtill.settings import ShopSettings
+from cloudtill.stock.api import MovementIn
 from cloudtill.stock.dynamo import DynamoStockRepository
-from cloudtill.stock.models import MovementIn
 from cloudtill.stock.service import StockService
 
 from tests.fakes import FakePaymentGateway, FixedClock

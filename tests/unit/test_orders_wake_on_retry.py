@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from cloudtill.errors import DomainError
+from cloudtill.orders.api import FulfilmentIn
 from cloudtill.orders.dynamo import DynamoOrderRepository
-from cloudtill.orders.models import FulfilmentIn
 from cloudtill.orders.service import OrderService
 from cloudtill.payments.dynamo import DynamoPaymentStore
 

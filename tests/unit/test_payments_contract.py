@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cloudtill.payments.models import Charge, Dispute, Event, PaymentIntent, Refund
+from cloudtill.payments.stripe_objects import Charge, Dispute, Event, PaymentIntent, Refund
 
 FIXTURES = Path("/work/shared/reference/stripe/fixtures3.json")
 

@@ -6,9 +6,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from cloudtill.payments.models import Event
 from cloudtill.payments.ports import PaymentIntentRef, WebhookEffect
 from cloudtill.payments.records import PaymentRecord
+from cloudtill.payments.stripe_objects import Event
 from cloudtill.payments.webhooks import WebhookProcessor, register_payment_intent
 
 from tests.fakes import FixedClock, InMemoryPaymentStore

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from cloudtill.checkout.pricing import PricedLine, Quote, quote_checkout, shipping_options
 from cloudtill.errors import ValidationFailed
-from cloudtill.pricing import PricedLine, Quote, quote_checkout, shipping_options
-from cloudtill.promotions import Promotion
+from cloudtill.promotions.rules import Promotion
 from cloudtill.settings import ShippingMethod, ShopSettings
 from hypothesis import given
 from hypothesis import strategies as st

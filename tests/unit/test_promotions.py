@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cloudtill.errors import ValidationFailed
 from cloudtill.money import Money
-from cloudtill.promotions import (
+from cloudtill.promotions.rules import (
     Promotion,
     PromotionIn,
     PromotionOut,

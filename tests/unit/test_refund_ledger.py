@@ -15,26 +15,26 @@ from typing import Any
 
 import pytest
 from cloudtill import ddb, keys
+from cloudtill.catalog.api import ProductIn
 from cloudtill.catalog.dynamo import DynamoProductRepository
-from cloudtill.catalog.models import ProductIn
 from cloudtill.catalog.service import CatalogService
+from cloudtill.checkout.api import CheckoutIn
 from cloudtill.checkout.dynamo import DynamoCheckoutRepository
-from cloudtill.checkout.models import CheckoutIn
 from cloudtill.checkout.service import CheckoutService
 from cloudtill.clock import SystemClock, iso
 from cloudtill.errors import ValidationFailed
+from cloudtill.orders.api import FulfilmentIn, OrderLineIn, ReturnIn
 from cloudtill.orders.checkout_link import CheckoutLink, NoNewPayments
 from cloudtill.orders.dynamo import DynamoOrderRepository
 from cloudtill.orders.lifecycle import REFUND_CLAIM_STALE_AFTER, OrderLifecycle, settle_stuck_refunds
-from cloudtill.orders.models import FulfilmentIn, OrderLineIn, ReturnIn
 from cloudtill.orders.ports import RefundClaim
 from cloudtill.orders.service import OrderService
 from cloudtill.payments.dynamo import DynamoOrderPaymentLookup, DynamoPaymentStore, record_to_item
 from cloudtill.payments.records import PaymentRecord
 from cloudtill.payments.refunds import RefundRequested, request_refund
 from cloudtill.settings import ShopSettings
+from cloudtill.stock.api import MovementIn
 from cloudtill.stock.dynamo import DynamoStockRepository
-from cloudtill.stock.models import MovementIn
 from cloudtill.stock.service import StockService
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from cloudtill.errors import OutOfStock
-from cloudtill.reservations import ReservationLine, StockLevel, plan_reservation
+from cloudtill.stock.reservations import ReservationLine, StockLevel, plan_reservation
 from hypothesis import given
 from hypothesis import strategies as st
 

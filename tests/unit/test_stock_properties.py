@@ -9,8 +9,8 @@ from itertools import groupby, pairwise
 from typing import Any
 
 from cloudtill.errors import Conflict, ValidationFailed
-from cloudtill.fifo import FifoStock
-from cloudtill.stock.models import MovementIn, StockSettingsIn
+from cloudtill.stock.api import MovementIn, StockSettingsIn
+from cloudtill.stock.fifo import FifoStock
 from cloudtill.stock.rules import StockState, low_stock_crossing
 from cloudtill.stock.service import StockService
 from hypothesis import given, settings

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 from cloudtill.errors import Conflict, NotFound, ValidationFailed
-from cloudtill.fifo import FifoStock
-from cloudtill.stock.models import MovementIn, StockSettingsIn
+from cloudtill.stock.api import MovementIn, StockSettingsIn
+from cloudtill.stock.fifo import FifoStock
 from cloudtill.stock.rules import InsufficientStock, StockChange, StockState
 from cloudtill.stock.service import StockBusy, StockService
 

@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 from cloudtill import ddb, keys, transaction_sizes
-from cloudtill.checkout import models
+from cloudtill.checkout import api as checkout_api
 from cloudtill.checkout.dynamo import DynamoCheckoutRepository, _checkout_item
 from cloudtill.checkout.records import CheckoutLineRecord, CheckoutRecord, PromotionRedemption
 from cloudtill.checkout.service import CheckoutService
-from cloudtill.fifo import CostLayer, FifoStock
 from cloudtill.orders.checkout_link import CheckoutLink
 from cloudtill.orders.dynamo import DynamoOrderRepository
 from cloudtill.orders.lifecycle import OrderLifecycle
-from cloudtill.promotions import Promotion
+from cloudtill.promotions.rules import Promotion
 from cloudtill.settings import ShopSettings
+from cloudtill.stock.fifo import CostLayer, FifoStock
 from cloudtill.transaction_sizes import (
     MAX_DISTINCT_SKUS,
     TRANSACT_WRITE_LIMIT,
@@ -81,7 +81,7 @@ def skus(n: int) -> list[str]:
 
 def test_the_limit_is_the_widest_checkout_whose_worst_case_confirmation_fits() -> None:
     # The confirmation is the widest transaction: 3 + 5 per SKU (StockLow included) <= 100.
-    assert models.MAX_DISTINCT_SKUS == MAX_DISTINCT_SKUS == 19
+    assert checkout_api.MAX_DISTINCT_SKUS == MAX_DISTINCT_SKUS == 19
     assert confirmation_items(MAX_DISTINCT_SKUS) == 98 <= TRANSACT_WRITE_LIMIT
     assert confirmation_items(MAX_DISTINCT_SKUS + 1) > TRANSACT_WRITE_LIMIT
     # The checkout's own transaction (2 per SKU + 5) is well within.
@@ -230,7 +230,7 @@ def _transaction_sizes(client: Any) -> list[int]:
 
 
 def test_replacing_50_variants_by_50_others_is_422_on_variants_and_changes_nothing(main_table: str) -> None:  # noqa: F811
-    from cloudtill.catalog.models import ProductIn, ProductUpdate
+    from cloudtill.catalog.api import ProductIn, ProductUpdate
     from cloudtill.errors import ValidationFailed
 
     catalog = _catalog(main_table)
@@ -251,7 +251,7 @@ def test_replacing_50_variants_by_50_others_is_422_on_variants_and_changes_nothi
 
 
 def test_the_widest_product_update_that_fits_is_one_transaction_of_at_most_100_items(main_table: str) -> None:  # noqa: F811
-    from cloudtill.catalog.models import ProductIn, ProductUpdate
+    from cloudtill.catalog.api import ProductIn, ProductUpdate
 
     catalog = _catalog(main_table)
     product = catalog.create_product(ProductIn(name="Tee", category="tees", variants=_variants("OLD", 50)))

@@ -1,7 +1,7 @@
 """How many items the transactions that grow with a checkout's SKUs write, and so how many distinct SKUs
 a checkout may have: every checkout the shop accepts must fit each of them, in the worst case.
 
-The checkout's limit (`cloudtill.checkout.models.MAX_DISTINCT_SKUS`), the orders adapter's size guard
+The checkout's limit (`cloudtill.checkout.api.MAX_DISTINCT_SKUS`), the orders adapter's size guard
 and the SKUs one product update may touch (`MAX_SKUS_PER_PRODUCT_UPDATE`) all come from here, and unit
 tests build each transaction with its adapter and count it (`tests/unit/test_transaction_sizes.py`),
 so the counts below cannot drift from the code.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-from cloudtill.catalog.models import ProductIn, ProductOut, ProductPage, ProductUpdate, VariantOut
+from cloudtill.catalog.api import ProductIn, ProductOut, ProductPage, ProductUpdate, VariantOut
 from cloudtill.catalog.ports import ProductRepository
 from cloudtill.catalog.records import ProductRecord, VariantRecord
 from cloudtill.clock import Clock, iso

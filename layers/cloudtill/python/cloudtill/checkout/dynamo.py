@@ -16,7 +16,6 @@ from botocore.exceptions import ClientError
 
 from cloudtill import ddb, keys
 from cloudtill.checkout.ports import ReservationRejected
-from cloudtill.checkout.promotions_dynamo import promotion_from_item
 from cloudtill.checkout.records import (
     CheckoutLineRecord,
     CheckoutRecord,
@@ -25,6 +24,7 @@ from cloudtill.checkout.records import (
     StoredPromotion,
 )
 from cloudtill.outbox import DomainEvent, outbox_put
+from cloudtill.promotions.dynamo import promotion_from_item
 
 HELD = "held"
 RELEASED = "released"

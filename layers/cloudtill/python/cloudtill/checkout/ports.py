@@ -1,5 +1,5 @@
-"""The checkout domain's data-access ports. `dynamo.py` / `promotions_dynamo.py` implement them;
-unit tests use the in-memory fakes in `tests/fakes.py`."""
+"""The checkout domain's data-access ports. `dynamo.py` (and `cloudtill.promotions.dynamo` for codes)
+implement them; unit tests use the in-memory fakes in `tests/fakes.py`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Protocol
 
 from cloudtill.checkout.records import CheckoutRecord, SkuSnapshot, StoredPromotion
 from cloudtill.outbox import DomainEvent
-from cloudtill.promotions import Promotion
+from cloudtill.promotions.rules import Promotion
 
 
 class ReservationRejected(Exception):

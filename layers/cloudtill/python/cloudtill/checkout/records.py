@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloudtill.promotions import Promotion
+from cloudtill.promotions.rules import Promotion
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """Checkout use cases. Knows nothing of Lambda or DynamoDB: it gets repositories and a clock.
 
 Creating a checkout prices the lines from the catalog (never from the client), judges the promotion,
-plans the reservation, quotes the totals (`cloudtill.pricing.quote_checkout`) and then writes
+plans the reservation, quotes the totals (`cloudtill.checkout.pricing.quote_checkout`) and then writes
 everything in one all-or-nothing step (`CheckoutRepository.create`): checkout, stock reservations,
 promotion redemption and outbox events. The reads before that step only produce good error
 messages; the step's conditions are what keep stock and promotion limits exact under concurrency.
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from cloudtill.checkout.models import (
+from cloudtill.checkout.api import (
     MAX_DISTINCT_SKUS,
     AddressOut,
     CheckoutIn,
@@ -32,6 +32,13 @@ from cloudtill.checkout.ports import (
     PaymentStartFailed,
     PromotionRepository,
     ReservationRejected,
+)
+from cloudtill.checkout.pricing import (
+    COUNTRY_FIELD,
+    SHIPPING_METHOD_FIELD,
+    PricedLine,
+    quote_checkout,
+    shipping_options,
 )
 from cloudtill.checkout.records import (
     CheckoutLineRecord,
@@ -53,14 +60,7 @@ from cloudtill.errors import (
 from cloudtill.money import Money
 from cloudtill.observability import logger
 from cloudtill.outbox import DomainEvent
-from cloudtill.pricing import (
-    COUNTRY_FIELD,
-    SHIPPING_METHOD_FIELD,
-    PricedLine,
-    quote_checkout,
-    shipping_options,
-)
-from cloudtill.promotions import (
+from cloudtill.promotions.rules import (
     PROMO_FIELD,
     Promotion,
     PromotionIn,
@@ -70,8 +70,8 @@ from cloudtill.promotions import (
     normalize_code,
     normalize_email,
 )
-from cloudtill.reservations import ReservationLine, StockLevel, plan_reservation
 from cloudtill.settings import ShopSettings
+from cloudtill.stock.reservations import ReservationLine, StockLevel, plan_reservation
 from cloudtill.workflow import Workflow
 
 DOMAIN = "checkout"

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloudtill.notifications import models
+from cloudtill.notifications import incoming
 from cloudtill.notifications.ports import (
     FINAL_STATUSES,
     Channel,
@@ -144,14 +144,14 @@ class NotificationService:
 
     # -- entry point ---------------------------------------------------------------------------------
 
-    def handle(self, event: models.IncomingEvent) -> list[Outcome]:
+    def handle(self, event: incoming.IncomingEvent) -> list[Outcome]:
         """Sends what `event` calls for, each message once. Raises if any message must be retried."""
         (result,) = self.handle_batch([event])
         if isinstance(result, Exception):
             raise result
         return result
 
-    def handle_batch(self, events: Sequence[models.IncomingEvent]) -> list[list[Outcome] | Exception]:
+    def handle_batch(self, events: Sequence[incoming.IncomingEvent]) -> list[list[Outcome] | Exception]:
         """`handle` for each event, in order, with the reads of the whole batch done up front. Per event:
         its outcomes, or the exception that means it must be retried (the others are unaffected)."""
         try:
@@ -169,8 +169,8 @@ class NotificationService:
         finally:
             self._prefetcher.forget()
 
-    def _detail(self, event: models.IncomingEvent) -> Any | Exception | None:
-        model = models.DETAIL_MODELS.get(event.detail_type)
+    def _detail(self, event: incoming.IncomingEvent) -> Any | Exception | None:
+        model = incoming.DETAIL_MODELS.get(event.detail_type)
         if model is None or event.detail_type not in self._planners:
             return None
         try:
@@ -179,7 +179,7 @@ class NotificationService:
             return error
 
     def _plan(
-        self, event: models.IncomingEvent, detail: Any | Exception | None
+        self, event: incoming.IncomingEvent, detail: Any | Exception | None
     ) -> list[Delivery] | Exception:
         if detail is None or isinstance(detail, Exception):
             return detail or []
@@ -188,7 +188,7 @@ class NotificationService:
         except Exception as error:  # e.g. RecipientUnknown: this record to the DLQ, not the batch
             return error
 
-    def _known_reads(self, events: Sequence[models.IncomingEvent], details: Sequence[Any]) -> ReadAhead:
+    def _known_reads(self, events: Sequence[incoming.IncomingEvent], details: Sequence[Any]) -> ReadAhead:
         """What planning and delivering will read, as far as the events tell before anything is read."""
         checkouts, orders, emails, records = set(), set(), set(), set()
         for event, detail in zip(events, details, strict=True):
@@ -210,7 +210,7 @@ class NotificationService:
 
     @staticmethod
     def _delivery_reads(
-        events: Sequence[models.IncomingEvent], plans: Sequence[list[Delivery] | Exception]
+        events: Sequence[incoming.IncomingEvent], plans: Sequence[list[Delivery] | Exception]
     ) -> ReadAhead:
         emails, records = set(), set()
         for event, plan in zip(events, plans, strict=True):
@@ -331,30 +331,30 @@ class NotificationService:
     def _ops(self, message: str, context: dict[str, Any]) -> list[Delivery]:
         return [Delivery(message, "email", self._config.ops_email, False, True, context)]
 
-    def _order_confirmed(self, d: models.OrderConfirmed) -> list[Delivery]:
+    def _order_confirmed(self, d: incoming.OrderConfirmed) -> list[Delivery]:
         context = {"order": d.model_dump(), "lines": [ln.model_dump() for ln in d.lines]}
         return self._customer(
             "order_confirmed", context, checkout_id=d.checkout_id, order_id=d.order_id, email=d.email
         )
 
-    def _order_shipped(self, d: models.OrderShipped) -> list[Delivery]:
+    def _order_shipped(self, d: incoming.OrderShipped) -> list[Delivery]:
         context = {"shipment": d.model_dump()}
         return self._customer(
             "order_shipped", context, checkout_id=d.checkout_id, order_id=d.order_id, email=d.email
         )
 
-    def _order_delivered(self, d: models.OrderDelivered) -> list[Delivery]:
+    def _order_delivered(self, d: incoming.OrderDelivered) -> list[Delivery]:
         return self._customer(
             "order_delivered", {}, checkout_id=d.checkout_id, order_id=d.order_id, email=d.email
         )
 
-    def _order_cancelled(self, d: models.OrderCancelled) -> list[Delivery]:
+    def _order_cancelled(self, d: incoming.OrderCancelled) -> list[Delivery]:
         context = {"cancellation": d.model_dump()}
         return self._customer(
             "order_cancelled", context, checkout_id=d.checkout_id, order_id=d.order_id, email=d.email
         )
 
-    def _payment_failed(self, d: models.PaymentFailed) -> list[Delivery]:
+    def _payment_failed(self, d: incoming.PaymentFailed) -> list[Delivery]:
         contact = self._checkout_contact(d.checkout_id)
         context = {
             "payment": d.model_dump(),
@@ -364,13 +364,13 @@ class NotificationService:
         }
         return self._customer("payment_failed", context, checkout_id=d.checkout_id, order_id=contact.order_id)
 
-    def _refund_issued(self, d: models.RefundIssued) -> list[Delivery]:
+    def _refund_issued(self, d: incoming.RefundIssued) -> list[Delivery]:
         contact = self._checkout_contact(d.checkout_id)
         return self._customer(
             "refund_issued", {"refund": d.model_dump()}, checkout_id=d.checkout_id, order_id=contact.order_id
         )
 
-    def _checkout_expired(self, d: models.CheckoutExpired) -> list[Delivery]:
+    def _checkout_expired(self, d: incoming.CheckoutExpired) -> list[Delivery]:
         contact = self._checkout_contact(d.checkout_id)
         context = {
             "lines": [vars(line) for line in contact.lines],
@@ -381,10 +381,10 @@ class NotificationService:
         }
         return self._customer("checkout_reminder", context, checkout_id=d.checkout_id, marketing=True)
 
-    def _stock_low(self, d: models.StockLow) -> list[Delivery]:
+    def _stock_low(self, d: incoming.StockLow) -> list[Delivery]:
         return self._ops("stock_low", {"stock": d.model_dump()})
 
-    def _report_ready(self, d: models.ReportReady) -> list[Delivery]:
+    def _report_ready(self, d: incoming.ReportReady) -> list[Delivery]:
         # Signed here, just before this invocation sends, and never stored: the event (outbox, bus, DLQ)
         # carries only the key, and a redelivery signs afresh. Without a bucket: the key, no link.
         link = self._report_links.link(d.html_key) if self._report_links and d.html_key else None

@@ -21,8 +21,7 @@ from cloudtill.checkout.tokens import token_matches
 from cloudtill.clock import Clock, iso
 from cloudtill.errors import DomainError, FieldError, NotFound
 from cloudtill.orders import events, rules
-from cloudtill.orders.lifecycle import order_progress, request_claimed_refund, restock_writes
-from cloudtill.orders.models import (
+from cloudtill.orders.api import (
     AdminOrderOut,
     FulfilmentIn,
     FulfilmentOut,
@@ -35,6 +34,7 @@ from cloudtill.orders.models import (
     ReturnOut,
     TimelineOut,
 )
+from cloudtill.orders.lifecycle import order_progress, request_claimed_refund, restock_writes
 from cloudtill.orders.ports import (
     OrderRepository,
     OrderWrite,

@@ -1,6 +1,6 @@
 """Payments domain: Stripe PaymentIntents, signed webhooks, refunds.
 
 `ports` (what the domain needs), `stripe_adapter` (the one module importing the Stripe SDK),
-`models` (the parts of Stripe objects we read), `webhooks` and `refunds` (domain logic), `dynamo`
+`stripe_objects` (the parts of Stripe objects we read), `webhooks` and `refunds` (domain logic), `dynamo`
 (payment records, webhook dedupe, order lookup).
 """

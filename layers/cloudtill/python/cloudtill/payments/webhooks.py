@@ -18,7 +18,6 @@ from pydantic import ValidationError
 from cloudtill.clock import Clock, iso
 from cloudtill.errors import DomainError, FieldError, MalformedRequest
 from cloudtill.outbox import DomainEvent
-from cloudtill.payments.models import Charge, Dispute, Event, PaymentIntent
 from cloudtill.payments.ports import (
     PaymentIntentRef,
     PaymentStore,
@@ -28,6 +27,7 @@ from cloudtill.payments.ports import (
     WebhookEffect,
 )
 from cloudtill.payments.records import PaymentRecord, PaymentStatus
+from cloudtill.payments.stripe_objects import Charge, Dispute, Event, PaymentIntent
 
 SIGNATURE_HEADER = "Stripe-Signature"
 SIGNATURE_TOLERANCE_SECONDS = 300

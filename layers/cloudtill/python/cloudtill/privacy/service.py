@@ -7,7 +7,7 @@ from typing import Any
 
 from cloudtill.clock import Clock, iso
 from cloudtill.outbox import DomainEvent
-from cloudtill.privacy.models import CustomerExport, ErasureOut
+from cloudtill.privacy.api import CustomerExport, ErasureOut
 from cloudtill.privacy.ports import CustomerRecords
 
 ERASED = "erased"

@@ -19,8 +19,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cloudtill import ddb, keys
-from cloudtill.fifo import CostLayer, FifoStock
 from cloudtill.outbox import DomainEvent, outbox_put
+from cloudtill.stock.fifo import CostLayer, FifoStock
 from cloudtill.stock.ports import StaleStock, StockCounters
 from cloudtill.stock.rules import MovementRecord, StockChange, StockState, is_low
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cloudtill.errors import FieldError, NotFound
-from cloudtill.stock.models import Discrepancy, ReconciliationOut
+from cloudtill.stock.api import Discrepancy, ReconciliationOut
 from cloudtill.stock.ports import ReservationLedger, StockCounters
 
 STABLE_READ_ATTEMPTS = 3

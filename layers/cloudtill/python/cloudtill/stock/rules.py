@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Literal
 
 from cloudtill.errors import Conflict, FieldError, ValidationFailed
-from cloudtill.fifo import FifoStock, consume, receive, stock_value
+from cloudtill.stock.fifo import FifoStock, consume, receive, stock_value
 
 MovementType = Literal["receive", "adjust", "count", "sale"]
 # Largest quantity a single movement may carry: far beyond any real shop, well inside int64.

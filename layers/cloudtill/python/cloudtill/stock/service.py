@@ -12,8 +12,8 @@ from collections.abc import Callable
 from cloudtill.clock import Clock, iso
 from cloudtill.errors import Conflict, FieldError, NotFound, ValidationFailed
 from cloudtill.outbox import DomainEvent
+from cloudtill.stock.api import MovementIn, MovementOut, MovementPage, StockOut, StockSettingsIn
 from cloudtill.stock.events import LowStockCause, stock_adjusted, stock_low_for
-from cloudtill.stock.models import MovementIn, MovementOut, MovementPage, StockOut, StockSettingsIn
 from cloudtill.stock.ports import StaleStock, StockRepository
 from cloudtill.stock.rules import (
     MovementRecord,

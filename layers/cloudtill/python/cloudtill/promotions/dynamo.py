@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from cloudtill import ddb, keys
 from cloudtill.checkout.records import StoredPromotion
 from cloudtill.errors import Conflict, FieldError
-from cloudtill.promotions import Promotion
+from cloudtill.promotions.rules import Promotion
 
 _RULE_FIELDS = (
     "code",

@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloudtill.errors import ValidationFailed
 from cloudtill.money import Money, total
-from cloudtill.promotions import Promotion, discount_for
+from cloudtill.promotions.rules import Promotion, discount_for
 from cloudtill.settings import ShippingMethod, ShopSettings
 
 COUNTRY_FIELD = "shipping_address.country"

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from cloudtill import transaction_sizes
-from cloudtill.catalog.models import Sku
-from cloudtill.pricing import ShippingOption
+from cloudtill.catalog.api import Sku
+from cloudtill.checkout.pricing import ShippingOption
 
 MAX_LINES = 100
 # As many distinct SKUs as every transaction of the checkout's life fits in the worst case (the

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloudtill.catalog.models import Sku
+from cloudtill.catalog.api import Sku
 from cloudtill.payments.refunds import RefundReason
 
 OrderStatusIn = Literal["confirmed", "partially_shipped", "shipped", "delivered", "completed", "cancelled"]

@@ -1,0 +1,1 @@
+"""Promotion codes: rules (pure) and their DynamoDB adapter."""
