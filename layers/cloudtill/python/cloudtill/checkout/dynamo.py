@@ -2,9 +2,10 @@
 
 Items (docs/data-model.md): the checkout (`CHECKOUT#id`/`CHECKOUT`), one reservation per SKU
 (`CHECKOUT#id`/`RESERVATION#sku`, in GSI1 `RESERVATIONS#HELD` and GSI2 `HELD#sku` while held), the
-SKU item's counters (`available`, `reserved`), the promotion's `redeemed` counter and the per-email
-counter (`PROMO#code`/`EMAIL#hash`), and outbox events. Creating and releasing a checkout are each ONE
-TransactWriteItems, so stock, reservations, promotion counters and events never disagree.
+SKU item's counters (`available`, `reserved`: the stock domain's `reserve`/`unreserve` parts), the
+promotion's `redeemed` counter and the per-email counter (`PROMO#code`/`EMAIL#hash`), and outbox
+events. Creating and releasing a checkout are each ONE TransactWriteItems, so stock, reservations,
+promotion counters and events never disagree.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from cloudtill.checkout.records import (
 )
 from cloudtill.outbox import DomainEvent, outbox_put
 from cloudtill.promotions.dynamo import promotion_from_item
+from cloudtill.stock import transactions as stock_parts
 
 HELD = "held"
 RELEASED = "released"
@@ -255,7 +257,7 @@ class DynamoCheckoutRepository:
         backordered = {line.sku for line in checkout.lines if line.backordered}
         for sku, quantity in checkout.reserved.items():
             limit = checkout.backorder_limits.get(sku)
-            add(f"sku:{sku}", self._reserve(sku, quantity, limit, sku in backordered))
+            add(f"sku:{sku}", stock_parts.reserve(self._table, sku, quantity, limit, sku in backordered))
             add("reservation", self._put_new(_reservation_item(checkout, sku, quantity)))
         if checkout.redemption is not None:
             add("promotion", self._redeem(checkout.redemption))
@@ -309,7 +311,7 @@ class DynamoCheckoutRepository:
         ]
         for sku, quantity in checkout.reserved.items():
             operations.append(self._release_reservation(checkout.id, sku, at))
-            operations.append(self._unreserve(sku, quantity))
+            operations.append(stock_parts.unreserve(self._table, sku, quantity))
         if checkout.redemption is not None:
             operations.append(self._give_back(*keys.promotion(checkout.redemption.code)))
             if checkout.redemption.max_per_email is not None:
@@ -347,43 +349,6 @@ class DynamoCheckoutRepository:
                 "TableName": self._table,
                 "Item": ddb.to_item(item),
                 "ConditionExpression": "attribute_not_exists(PK)",
-            }
-        }
-
-    def _reserve(
-        self, sku: str, quantity: int, backorder_limit: int | None, backordered: bool
-    ) -> dict[str, Any]:
-        # `available` = on_hand + backorder_limit - reserved, kept by every writer: the oversell guard.
-        condition = "available >= :q AND active = :true"
-        values: dict[str, Any] = {":q": quantity, ":true": True}
-        if backorder_limit is not None:
-            # With the limit as read, `available >= q + limit` means `on_hand - reserved >= q`: the units
-            # come from stock; below it they are backordered. The plan's choice must still hold.
-            condition += " AND available < :from_stock" if backordered else " AND available >= :from_stock"
-            condition += (
-                " AND (backorder_limit = :limit OR attribute_not_exists(backorder_limit))"
-                if backorder_limit == 0
-                else " AND backorder_limit = :limit"
-            )
-            values |= {":from_stock": quantity + backorder_limit, ":limit": backorder_limit}
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": ddb.key(*keys.sku(sku)),
-                "UpdateExpression": "SET available = available - :q, reserved = reserved + :q",
-                "ConditionExpression": condition,
-                "ExpressionAttributeValues": ddb.to_values(values),
-            }
-        }
-
-    def _unreserve(self, sku: str, quantity: int) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": ddb.key(*keys.sku(sku)),
-                "UpdateExpression": "SET available = available + :q, reserved = reserved - :q",
-                "ConditionExpression": "reserved >= :q",
-                "ExpressionAttributeValues": ddb.to_values({":q": quantity}),
             }
         }
 

@@ -1,8 +1,8 @@
 """What the payments domain needs from the outside world: small Protocols, adapters elsewhere.
 
 `PaymentGateway` is Stripe (`stripe_adapter.StripePaymentGateway`, pointed at api.stripe.com in AWS and at
-localstripe locally); `PaymentStore` and `OrderPaymentLookup` are DynamoDB (`dynamo`); unit tests use the
-in-memory fakes of `tests/fakes.py`.
+localstripe locally); `PaymentStore` and `OrderPaymentLookup` are DynamoDB (`dynamo`), `RefundClaims`
+too (`claims_dynamo`); unit tests use the in-memory fakes of `tests/fakes.py`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from cloudtill.errors import DomainError
 from cloudtill.outbox import DomainEvent
-from cloudtill.payments.records import PaymentRecord
+from cloudtill.payments.records import ClaimState, PaymentRecord, RefundClaim, TakenClaim
 
 # Metadata key of a refund naming the claim it was requested for (`PaymentGateway.find_refund`).
 REFUND_CLAIM_METADATA = "refund_claim"
+
+
+class PaymentProviderError(DomainError):
+    """The payment provider refused a request or failed (what `PaymentGateway` raises besides an
+    amount it refuses, `ValidationFailed` on `amount`)."""
+
+    status = 502
+    type_slug = "payment-provider-error"
+    title = "The payment provider refused or failed"
 
 
 @dataclass(frozen=True)
@@ -137,3 +147,43 @@ class PaymentSucceededListener(Protocol):
     closed."""
 
     def payment_succeeded(self, record: PaymentRecord) -> str: ...
+
+
+class NothingToRefund(Exception):
+    """The owner's ledger has less room than the claim needs: `remaining` is what is left."""
+
+    def __init__(self, remaining: int) -> None:
+        super().__init__(f"{remaining} remains to refund")
+        self.remaining = remaining
+
+
+class RefundClaims(Protocol):
+    """The refund ledger's storage: what every refund path claims through (`refund_ledger`)."""
+
+    def claim_refund(self, refund: RefundClaim, at: str, stale_before: str) -> TakenClaim | None:
+        """Claim the right to request `refund` (claim `refund_<claim>` on the item `refund.owner`),
+        recording `at` as its `requested_at`, count its amount in the owner's ledger, and list it as
+        pending (the stuck-refund sweep's index), all in one conditional write, so concurrent claims
+        never count more than `refund.cap`. The amount counted: `refund.amount` if it fits, else (not
+        `exact`) what remains; a claim taken again keeps the amount it was first counted with.
+        `first`: never claimed before. `again`: it had failed, or it was stuck `requesting` since
+        before `stale_before` and is taken over (conditional on the old `requested_at`: of two
+        retriers one wins). None: requested already, or another attempt holds it (younger than
+        `stale_before`). Raises NothingToRefund when the ledger has no room for it."""
+        ...
+
+    def settle_refund_claim(
+        self, refund: RefundClaim, at: str, refund_id: str | None, refunded: int | None = None
+    ) -> None:
+        """`refund_id` set: the refund was requested (no longer pending), for `refunded` (default
+        `refund.amount`; the ledger follows when it differs). None: it failed, the claim may be taken
+        again and no longer counts. Only the holder that claimed at `at` settles (a no-op otherwise)."""
+        ...
+
+    def refund_claim(self, owner: tuple[str, str], claim: str) -> ClaimState | None:
+        """The claim as stored (strongly consistent), None when never claimed."""
+        ...
+
+    def stuck_refund_claims(self, stale_before: str, limit: int) -> list[RefundClaim]:
+        """Pending refunds claimed before `stale_before` (oldest first, at most `limit`)."""
+        ...

@@ -5,10 +5,15 @@ a status only replaces one of lower rank, or one of equal rank reported by an OL
 `created`). `succeeded` outranks every failure, so a late `payment_failed` (an earlier attempt of the
 same intent) never undoes a payment. Refunds are keyed by Stripe's refund id, so a redelivered or
 cumulative `charge.refunded` counts each refund once.
+
+Refund claims (`RefundClaim`) are the one refund ledger: every refund cloudtill requests (cancel,
+return, late payment, admin) is a claim on the item it belongs to (docs/payments.md "Refund claims").
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -66,3 +71,63 @@ class PaymentRecord:
         if status == self.status and event_created == self.status_event_created:
             return None
         return replace(self, status=status, status_event_created=event_created)
+
+
+ClaimTaken = Literal["first", "again"]
+# A claim settled without a Stripe refund: reconciled against Stripe, nothing remained to refund.
+NO_REFUND = "none"
+
+
+@dataclass(frozen=True)
+class RefundClaim:
+    """A refund requested at most once per (`owner` item, `claim`), with everything needed to request
+    it again after a crash (the stuck-refund sweep reads it back from the pending list).
+
+    Every claim on an owner counts against the owner's refund ledger (`refunded_amount` on the item:
+    the sum of its claims that are requesting or settled), which never exceeds `captured`. `exact`:
+    this amount or nothing (an admin refund of a stated amount). Otherwise `amount` is an upper bound:
+    the claim takes what remains of it (a cancel asks for everything and gets the rest)."""
+
+    owner: tuple[str, str]  # (PK, SK) of the item carrying the claim: the order or the checkout
+    claim: str  # e.g. `cancel`, `late`, `return_2`
+    payment_intent_id: str
+    amount: int
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    reason: str = "requested_by_customer"
+    requested_at: str = ""  # as listed: when its current holder claimed it
+    captured: int | None = None  # what the payment captured: the ledger's cap (None: `amount`)
+    exact: bool = False
+
+    @property
+    def cap(self) -> int:
+        return self.amount if self.captured is None else self.captured
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stripe's idempotency key, also kept in the refund's metadata (`refund_claim`) so a retry
+        can find the refund of an earlier attempt (`PaymentGateway.find_refund`)."""
+        return f"{self.claim}-{self.owner[0]}"
+
+
+def keyed_claim(idempotency_key: str) -> str:
+    """The claim of a refund asked for with an idempotency key (the admin route's `Idempotency-Key`;
+    a return's refund is `return-<n>`): the same key is the same claim, so a retry refunds once.
+    Hashed: keys are client text of up to 255 characters, and Stripe's own key must stay short."""
+    return "key_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class TakenClaim:
+    """A claim this attempt holds: `refund.amount` is what the ledger counted for it."""
+
+    how: ClaimTaken
+    refund: RefundClaim
+
+
+@dataclass(frozen=True)
+class ClaimState:
+    """A claim as stored: `requesting`, `failed`, NO_REFUND or the Stripe refund id; its amount."""
+
+    state: str
+    amount: int | None
+    requested_at: str | None

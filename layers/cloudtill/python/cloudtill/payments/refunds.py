@@ -2,7 +2,7 @@
 ledger, ask Stripe.
 
 Every refund of an order, this route's like the workflow's (cancel, returns), is a claim against the
-order's one refund ledger (`cloudtill.orders.lifecycle.refund_with_claim`): what remains refundable
+order's one refund ledger (`refund_ledger.refund_with_claim`): what remains refundable
 is what was captured less every claim requesting or settled, checked by a conditional write. The
 refund is only REQUESTED here; it is recorded (payment record + `RefundIssued`) when Stripe's
 `charge.refunded` webhook arrives, like every other payment fact.
@@ -22,17 +22,17 @@ from typing import Literal
 
 from cloudtill import keys
 from cloudtill.clock import Clock
-from cloudtill.errors import Conflict, FieldError, NotFound, ValidationFailed
-from cloudtill.orders.lifecycle import refund_with_claim
-from cloudtill.orders.ports import (
-    NO_REFUND,
+from cloudtill.errors import Conflict, FieldError, NotFound, TransientError, ValidationFailed
+from cloudtill.payments.ports import (
     NothingToRefund,
-    RefundClaim,
+    OrderPaymentLookup,
+    PaymentGateway,
+    PaymentProviderError,
+    PaymentStore,
     RefundClaims,
-    TransientError,
-    keyed_claim,
 )
-from cloudtill.payments.ports import OrderPaymentLookup, PaymentGateway, PaymentStore
+from cloudtill.payments.records import NO_REFUND, RefundClaim, keyed_claim
+from cloudtill.payments.refund_ledger import refund_with_claim
 
 # Stripe's refund reasons; ops' free-text explanation goes in `note` (Stripe metadata).
 RefundReason = Literal["requested_by_customer", "duplicate", "fraudulent"]
@@ -131,8 +131,6 @@ def request_refund(
             raise ValidationFailed.for_field("amount", "nothing remains to refund") from None
         raise ValidationFailed.for_field("amount", f"at most {short.remaining} remains to refund") from None
     except TransientError:
-        from cloudtill.payments.stripe_adapter import PaymentProviderError
-
         raise PaymentProviderError(
             f"Stripe did not accept the refund; retry with the header {IDEMPOTENCY_HEADER}: {key} "
             "(the same refund, never a second one).",

@@ -12,20 +12,19 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from cloudtill.errors import DomainError, ValidationFailed
+from cloudtill.errors import ValidationFailed
 from cloudtill.observability import logger
-from cloudtill.payments.ports import REFUND_CLAIM_METADATA, PaymentIntentRef, RefundRef
+from cloudtill.payments.ports import (
+    REFUND_CLAIM_METADATA,
+    PaymentIntentRef,
+    PaymentProviderError,
+    RefundRef,
+)
 
 if TYPE_CHECKING:
     import stripe
 
 DEFAULT_NETWORK_RETRIES = 2
-
-
-class PaymentProviderError(DomainError):
-    status = 502
-    type_slug = "payment-provider-error"
-    title = "The payment provider refused or failed"
 
 
 def idempotency_key_for_checkout(checkout_id: str) -> str:

@@ -8,7 +8,8 @@ Items (docs/stock.md):
 * ledger movements (`SKU#<sku>` / `MOVEMENT#<iso time>#<sequence>`), put once, never changed.
 
 A change is ONE TransactWriteItems: the SKU item update conditioned on the values it was computed
-from, the ledger put, and the outbox events.
+from, the ledger put, and the outbox events (the parts of `cloudtill.stock.transactions`, which other
+domains compose into their own transactions).
 """
 
 from __future__ import annotations
@@ -19,21 +20,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cloudtill import ddb, keys
-from cloudtill.outbox import DomainEvent, outbox_put
+from cloudtill.outbox import DomainEvent
 from cloudtill.stock.fifo import CostLayer, FifoStock
 from cloudtill.stock.ports import StaleStock, StockCounters
 from cloudtill.stock.rules import MovementRecord, StockChange, StockState, is_low
-
-_NAMES = {
-    "#on_hand": "on_hand",
-    "#reserved": "reserved",
-    "#available": "available",
-    "#backorder_limit": "backorder_limit",
-    "#threshold": "low_stock_threshold",
-    "#low": "low_stock",
-    "#fifo": "fifo",
-    "#version": "stock_version",
-}
+from cloudtill.stock.transactions import change_items
 
 
 def _fifo_of(item: dict[str, Any], on_hand: int) -> FifoStock:
@@ -63,30 +54,6 @@ def state_from_item(item: dict[str, Any]) -> StockState:
         fifo=_fifo_of(item, on_hand),
         version=int(item.get("stock_version", 0)),
     )
-
-
-def movement_item(record: MovementRecord) -> dict[str, Any]:
-    pk, sk = keys.stock_movement(record.sku, record.at, record.id)
-    return {
-        "PK": pk,
-        "SK": sk,
-        "entity": "stock_movement",
-        "id": record.id,
-        "sequence": record.sequence,
-        "sku": record.sku,
-        "type": record.type,
-        "quantity": record.quantity,
-        "delta": record.delta,
-        "on_hand_before": record.on_hand_before,
-        "on_hand_after": record.on_hand_after,
-        "unit_cost": record.unit_cost,
-        "value_before": record.value_before,
-        "value_after": record.value_after,
-        "cost_of_goods_sold": record.cost_of_goods_sold,
-        "reason": record.reason,
-        "reference": record.reference,
-        "at": record.at,
-    }
 
 
 def movement_from_item(item: dict[str, Any]) -> MovementRecord:
@@ -133,26 +100,8 @@ class DynamoStockRepository:
             raise
 
     def transaction_items(self, change: StockChange, events: Sequence[DomainEvent]) -> list[dict[str, Any]]:
-        """The TransactWriteItems parts of `change`: the SKU item update FIRST (a cancellation code
-        `ConditionalCheckFailed` at index 0 means the stock changed: read again, recompute), then the
-        ledger movement, then the outbox events.
-
-        The order workflow commits a sale with these parts plus its own (reservation -> committed):
-        `change = rules.commit_sale(repo.get(sku), qty, order_id, at)`,
-        `events = [stock_adjusted(change.after, change.movement, now)]`."""
-        items: list[dict[str, Any]] = [self._sku_update(change)]
-        if change.movement is not None:
-            items.append(
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": ddb.to_item(movement_item(change.movement)),
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                }
-            )
-        items += [outbox_put(self._table, event) for event in events]
-        return items
+        """The TransactWriteItems parts of `change` (`cloudtill.stock.transactions.change_items`)."""
+        return change_items(self._table, change, events)
 
     def list_movements(
         self, sku: str, limit: int, cursor: str | None
@@ -234,60 +183,3 @@ class DynamoStockRepository:
         response = self._client.get_item(TableName=self._table, Key=ddb.key(pk, sk), ConsistentRead=True)
         item = response.get("Item")
         return ddb.from_item(item) if item else None
-
-    def _sku_update(self, change: StockChange) -> dict[str, Any]:
-        before, after = change.before, change.after
-        reserved_delta = after.reserved - before.reserved
-        values: dict[str, Any] = {
-            ":on_hand": after.on_hand,
-            ":available_delta": after.reservable - before.reservable,
-            ":backorder_limit": after.backorder_limit,
-            ":threshold": after.low_stock_threshold,
-            ":low": after.low_stock,
-            ":fifo": after.fifo.to_dict(),
-            ":version": after.version,
-            ":read_version": before.version,
-            ":read_on_hand": before.on_hand,
-            ":read_backorder_limit": before.backorder_limit,
-        }
-        assignments = [
-            "#on_hand = :on_hand",
-            # By delta: a stored `available` that was already wrong stays visibly wrong for
-            # reconciliation instead of being silently overwritten.
-            "#available = #available + :available_delta",
-            "#backorder_limit = :backorder_limit",
-            "#threshold = :threshold",
-            "#low = :low",
-            "#fifo = :fifo",
-            "#version = :version",
-        ]
-        conditions = [
-            "attribute_exists(PK)",
-            "#on_hand = :read_on_hand",
-            "#backorder_limit = :read_backorder_limit",
-            "attribute_not_exists(#version)" if before.version == 0 else "#version = :read_version",
-        ]
-        if before.version == 0:
-            del values[":read_version"]
-        if reserved_delta:
-            # A sale: reservations of other checkouts may come and go meanwhile; only the units sold
-            # must still be reserved.
-            assignments.append("#reserved = #reserved + :reserved_delta")
-            conditions.append("#reserved >= :units_sold")
-            values[":reserved_delta"] = reserved_delta
-            values[":units_sold"] = -reserved_delta
-        else:
-            # The low-stock flag was computed from this reserved count.
-            conditions.append("#reserved = :read_reserved")
-            values[":read_reserved"] = before.reserved
-        pk, sk = keys.sku(before.sku)
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": ddb.key(pk, sk),
-                "UpdateExpression": "SET " + ", ".join(assignments),
-                "ConditionExpression": " AND ".join(conditions),
-                "ExpressionAttributeNames": _NAMES,
-                "ExpressionAttributeValues": ddb.to_values(values),
-            }
-        }
