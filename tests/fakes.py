@@ -20,10 +20,9 @@ from cloudtill.errors import (
     ValidationFailed,
     VersionConflict,
 )
-from cloudtill.orders.ports import ClaimState, NothingToRefund, RefundClaim, TakenClaim
 from cloudtill.outbox import DomainEvent
-from cloudtill.payments.ports import PaymentIntentRef, RefundRef, StaleRecord, WebhookEffect
-from cloudtill.payments.records import PaymentRecord
+from cloudtill.payments.ports import NothingToRefund, PaymentIntentRef, RefundRef, StaleRecord, WebhookEffect
+from cloudtill.payments.records import ClaimState, PaymentRecord, RefundClaim, TakenClaim
 from cloudtill.promotions.rules import Promotion
 from cloudtill.stock.ports import StaleStock
 from cloudtill.stock.rules import MovementRecord, StockChange, StockState

@@ -14,6 +14,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cloudtill.api import create_app, handle
 from cloudtill.clock import SystemClock
 from cloudtill.observability import logger, metrics
+from cloudtill.order_workflow.dynamo import DynamoOrderWorkflowStore
+from cloudtill.order_workflow.factory import order_lifecycle
+from cloudtill.order_workflow.lifecycle import OrderLifecycle
 from cloudtill.orders.api import (
     AdminOrderOut,
     Day,
@@ -28,10 +31,8 @@ from cloudtill.orders.api import (
     ReturnIn,
     ReturnOut,
 )
-from cloudtill.orders.dynamo import DynamoOrderRepository
-from cloudtill.orders.factory import order_lifecycle
-from cloudtill.orders.lifecycle import OrderLifecycle
 from cloudtill.orders.service import OrderService
+from cloudtill.payments.claims_dynamo import DynamoRefundClaims
 from cloudtill.payments.credentials import StripeCredentialsSource
 from cloudtill.payments.dynamo import DynamoOrderPaymentLookup, DynamoPaymentStore
 from cloudtill.payments.refunds import request_refund
@@ -56,7 +57,7 @@ def gateway() -> StripePaymentGateway:
 @functools.cache
 def orders() -> OrderService:
     return OrderService(
-        DynamoOrderRepository(settings.table_name),
+        DynamoOrderWorkflowStore(settings.table_name),
         DynamoPaymentStore(settings.table_name),
         gateway(),
         StepFunctionsWorkflow(settings.state_machine_arn),
@@ -152,7 +153,7 @@ def refund_order(
         DynamoOrderPaymentLookup(settings.table_name),
         DynamoPaymentStore(settings.table_name),
         gateway(),
-        DynamoOrderRepository(settings.table_name),
+        DynamoRefundClaims(settings.table_name),
         SystemClock(),
     )
     metrics.add_metric(name="RefundRequested", unit="Count", value=1)

@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cloudtill.api import create_app, handle
 from cloudtill.clock import SystemClock
 from cloudtill.observability import logger, metrics
-from cloudtill.orders.factory import order_lifecycle
-from cloudtill.orders.lifecycle import OrderLifecycle
+from cloudtill.order_workflow.factory import order_lifecycle
+from cloudtill.order_workflow.lifecycle import OrderLifecycle
 from cloudtill.payments.credentials import StripeCredentialsSource
 from cloudtill.payments.dynamo import DynamoPaymentStore
 from cloudtill.payments.stripe_adapter import StripePaymentGateway, StripeSignatureVerifier

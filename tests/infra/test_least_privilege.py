@@ -566,9 +566,9 @@ def _keys_the_code_builds() -> list[str]:
     from datetime import UTC, datetime
 
     from cloudtill import keys
-    from cloudtill.orders.dynamo import PENDING_REFUNDS, _pending_refund_key
-    from cloudtill.orders.ports import RefundClaim
     from cloudtill.outbox import DomainEvent, outbox_item
+    from cloudtill.payments.records import RefundClaim
+    from cloudtill.payments.refund_claims import PENDING_REFUNDS, pending_refund_key
     from cloudtill.privacy.dynamo import erasure_marker
 
     late = RefundClaim(keys.checkout("c-1"), "late", "pi_1", 100)
@@ -596,8 +596,8 @@ def _keys_the_code_builds() -> list[str]:
         keys.customer_first_order("h")[0],
         keys.notification("evt_1", "r")[0],
         keys.suppression("h")[0],
-        _pending_refund_key(late)[0],
-        _pending_refund_key(cancel)[0],
+        pending_refund_key(late)[0],
+        pending_refund_key(cancel)[0],
         PENDING_REFUNDS,
         erasure_marker("h")[0],
         str(outbox_item(event)["PK"]),

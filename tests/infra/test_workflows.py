@@ -210,7 +210,7 @@ def _imported_modules(path: Path) -> set[str]:
 
 
 # The modules through which a handler gets the Step Functions adapter.
-WORKFLOW_MODULES = {"cloudtill.workflow", "cloudtill.orders.factory"}
+WORKFLOW_MODULES = {"cloudtill.workflow", "cloudtill.order_workflow.factory"}
 
 
 def test_the_client_list_matches_the_code() -> None:

@@ -11,9 +11,10 @@ from typing import Any
 import httpx
 from cloudtill import ddb
 from cloudtill.clock import iso
-from cloudtill.orders.dynamo import PENDING_REFUNDS, DynamoOrderRepository
-from cloudtill.orders.lifecycle import REFUND_CLAIM_STALE_AFTER
-from cloudtill.orders.ports import RefundClaim
+from cloudtill.payments.claims_dynamo import DynamoRefundClaims
+from cloudtill.payments.records import RefundClaim
+from cloudtill.payments.refund_claims import PENDING_REFUNDS
+from cloudtill.payments.refund_ledger import REFUND_CLAIM_STALE_AFTER
 
 from tests.integration.conftest import RunningBackend
 from tests.integration.orders_support import create_checkout, get_order, pay, stocked_sku, wait_for_order_id
@@ -171,8 +172,8 @@ def test_two_retriers_taking_over_the_same_stuck_claim_one_wins(
 ) -> None:
     order = _paid_order(backend, api, admin, unique)
     refund = _stuck_claim(backend, order, "return_9", _ago(REFUND_CLAIM_STALE_AFTER.total_seconds() + 60))
-    first = DynamoOrderRepository(TABLE, dynamodb(backend.aws_endpoint))
-    second = DynamoOrderRepository(TABLE, dynamodb(backend.aws_endpoint))
+    first = DynamoRefundClaims(TABLE, dynamodb(backend.aws_endpoint))
+    second = DynamoRefundClaims(TABLE, dynamodb(backend.aws_endpoint))
     now = datetime.now(UTC)
     stale_before = iso(now - REFUND_CLAIM_STALE_AFTER)
 

@@ -22,7 +22,8 @@ from cloudtill.catalog.service import CatalogService
 from cloudtill.checkout.records import CheckoutLineRecord, CheckoutRecord
 from cloudtill.errors import DomainError
 from cloudtill.orders import rules
-from cloudtill.orders.dynamo import DynamoOrderRepository, _order_fields
+from cloudtill.orders.dynamo import DynamoOrderRepository
+from cloudtill.orders.items import order_fields
 from cloudtill.stock.api import MovementIn
 from cloudtill.stock.dynamo import DynamoStockRepository
 from cloudtill.stock.service import StockService
@@ -121,7 +122,7 @@ def order_created(n: int, at: str) -> dict[str, Any]:
     )  # fmt: skip
     order = rules.order_from_checkout(checkout, f"pi_{n}", {}, at)
     pk, sk = keys.order(order.id)
-    return {"PK": pk, "SK": sk, **_order_fields(replace(order, created_at=at))}
+    return {"PK": pk, "SK": sk, **order_fields(replace(order, created_at=at))}
 
 
 @pytest.fixture

@@ -23,9 +23,9 @@ from cloudtill.checkout.dynamo import DynamoCheckoutRepository
 from cloudtill.checkout.service import CheckoutService
 from cloudtill.clock import iso
 from cloudtill.errors import TransientError
-from cloudtill.orders.checkout_link import CheckoutLink, NoNewPayments
-from cloudtill.orders.dynamo import DynamoOrderRepository
-from cloudtill.orders.lifecycle import PAID_CHECKOUT_GRACE, OrderLifecycle
+from cloudtill.order_workflow.checkout_link import CheckoutLink, NoNewPayments
+from cloudtill.order_workflow.dynamo import DynamoOrderWorkflowStore
+from cloudtill.order_workflow.lifecycle import PAID_CHECKOUT_GRACE, OrderLifecycle
 from cloudtill.payments.dynamo import DynamoPaymentStore
 from cloudtill.payments.records import PaymentRecord
 from cloudtill.payments.stripe_objects import Event
@@ -105,7 +105,7 @@ class Shop:
     def lifecycle(self) -> OrderLifecycle:
         repository = DynamoCheckoutRepository(TABLE)
         return OrderLifecycle(
-            DynamoOrderRepository(TABLE),
+            DynamoOrderWorkflowStore(TABLE),
             CheckoutLink(repository, self.checkouts(), self.clock),
             DynamoPaymentStore(TABLE),
             self.gateway,
@@ -114,7 +114,7 @@ class Shop:
         )
 
     def store_token(self, checkout_id: str, token: str = "stale-token") -> None:
-        DynamoOrderRepository(TABLE).store_payment_token(checkout_id, token)
+        DynamoOrderWorkflowStore(TABLE).store_payment_token(checkout_id, token)
 
     def pay(self, created: CreatedCheckoutOut) -> None:
         """Stripe's `payment_intent.succeeded`, through the webhook processor and its follow-up."""

@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 from cloudtill.clock import iso
-from cloudtill.errors import DomainError
-from cloudtill.orders.lifecycle import (
+from cloudtill.errors import DomainError, TransientError
+from cloudtill.payments.ports import RefundRef
+from cloudtill.payments.records import RefundClaim, TakenClaim
+from cloudtill.payments.refund_ledger import (
     REFUND_CLAIM_STALE_AFTER,
     request_refund_once,
     settle_stuck_refunds,
 )
-from cloudtill.orders.ports import RefundClaim, TakenClaim, TransientError
-from cloudtill.payments.ports import RefundRef
 
 from tests.fakes import FakePaymentGateway, FixedClock
 

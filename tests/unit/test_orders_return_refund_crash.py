@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from cloudtill.order_workflow.dynamo import DynamoOrderWorkflowStore
 from cloudtill.orders.api import FulfilmentIn, ReturnIn
-from cloudtill.orders.dynamo import DynamoOrderRepository
-from cloudtill.orders.lifecycle import settle_stuck_refunds
 from cloudtill.orders.ports import OrderWrite
 from cloudtill.orders.service import OrderService
 from cloudtill.payments.dynamo import DynamoPaymentStore
+from cloudtill.payments.refund_ledger import settle_stuck_refunds
 
 from tests.fakes import FakePaymentGateway, FixedClock
 from tests.unit.moto_table import main_table  # noqa: F401  (fixture)
@@ -23,7 +23,7 @@ class Crashed(Exception):
     """The Lambda runtime died: nothing after this point of the request ran."""
 
 
-class CrashAfterReturnWrite(DynamoOrderRepository):
+class CrashAfterReturnWrite(DynamoOrderWorkflowStore):
     def write(self, change: OrderWrite) -> None:
         super().write(change)
         if change.order_return is not None:
@@ -37,7 +37,7 @@ def test_a_crash_right_after_a_return_is_written_still_refunds_it_once(main_tabl
     order_id = paid_order_with_two_lines_of_one_sku(main_table, clock, 1)
     gateway = FakePaymentGateway()
     payments = DynamoPaymentStore(main_table)
-    OrderService(DynamoOrderRepository(main_table), payments, gateway, NoWorkflow(), clock).fulfil(
+    OrderService(DynamoOrderWorkflowStore(main_table), payments, gateway, NoWorkflow(), clock).fulfil(
         order_id, FulfilmentIn(carrier="dhl", tracking_number="X1")
     )
 
@@ -53,7 +53,7 @@ def test_a_crash_right_after_a_return_is_written_still_refunds_it_once(main_tabl
     assert gateway.refunds == []
 
     # Then once the claim is stale the sweep refunds exactly that unit, once
-    orders = DynamoOrderRepository(main_table)
+    orders = DynamoOrderWorkflowStore(main_table)
     clock.advance(1)
     settle_stuck_refunds(orders, gateway, clock, stale_after=timedelta(0))
     settle_stuck_refunds(orders, gateway, clock, stale_after=timedelta(0))

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 from cloudtill.checkout.records import CheckoutLineRecord, CheckoutRecord
+from cloudtill.order_workflow.contracts import payment_outcome
+from cloudtill.order_workflow.lifecycle import OrderLifecycle
 from cloudtill.orders import rules
 from cloudtill.orders.api import FulfilmentIn
-from cloudtill.orders.lifecycle import OrderLifecycle, payment_outcome
 from cloudtill.orders.ports import CheckoutClosed, OrderWrite, StaleOrder
 from cloudtill.orders.records import OrderRecord, OrderView, TimelineEntry
 from cloudtill.orders.service import OrderService

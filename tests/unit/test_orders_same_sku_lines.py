@@ -15,10 +15,10 @@ from cloudtill.checkout.dynamo import DynamoCheckoutRepository
 from cloudtill.checkout.records import CheckoutLineRecord, CheckoutRecord
 from cloudtill.checkout.service import CheckoutService
 from cloudtill.clock import iso
+from cloudtill.order_workflow.checkout_link import CheckoutLink, NoNewPayments
+from cloudtill.order_workflow.dynamo import DynamoOrderWorkflowStore
+from cloudtill.order_workflow.lifecycle import OrderLifecycle
 from cloudtill.orders.api import FulfilmentIn, ReturnIn
-from cloudtill.orders.checkout_link import CheckoutLink, NoNewPayments
-from cloudtill.orders.dynamo import DynamoOrderRepository
-from cloudtill.orders.lifecycle import OrderLifecycle
 from cloudtill.orders.service import OrderService
 from cloudtill.payments.dynamo import DynamoPaymentStore
 from cloudtill.settings import ShopSettings
@@ -71,7 +71,7 @@ def paid_order_with_two_lines_of_one_sku(table: str, clock: FixedClock, n: int) 
     checkouts.create(record, [])
     service = CheckoutService(checkouts, clock, ShopSettings(), 900, NoNewPayments())
     lifecycle = OrderLifecycle(
-        DynamoOrderRepository(table), CheckoutLink(checkouts, service, clock), DynamoPaymentStore(table),
+        DynamoOrderWorkflowStore(table), CheckoutLink(checkouts, service, clock), DynamoPaymentStore(table),
         FakePaymentGateway(), NoWorkflow(), clock,
     )  # fmt: skip
     paid = {"outcome": "paid", "payment_intent_id": PI + str(n), "amount": 3000, "skus": [SKU]}
@@ -96,7 +96,7 @@ def test_cancelling_restocks_every_unit_of_every_line(main_table: str) -> None: 
     order_id = paid_order_with_two_lines_of_one_sku(main_table, clock, 1)
     assert on_hand(main_table) == 7
     gateway = FakePaymentGateway()
-    orders = DynamoOrderRepository(main_table)
+    orders = DynamoOrderWorkflowStore(main_table)
     admin = OrderService(orders, DynamoPaymentStore(main_table), gateway, NoWorkflow(), clock)
     admin.request_cancel(order_id)
     checkouts = DynamoCheckoutRepository(main_table)
@@ -118,7 +118,7 @@ def test_shipping_everything_then_returning_refunds_what_each_unit_was_paid(main
     setup(main_table, clock)
     order_id = paid_order_with_two_lines_of_one_sku(main_table, clock, 2)
     orders = OrderService(
-        DynamoOrderRepository(main_table), DynamoPaymentStore(main_table), FakePaymentGateway(),
+        DynamoOrderWorkflowStore(main_table), DynamoPaymentStore(main_table), FakePaymentGateway(),
         NoWorkflow(), clock,
     )  # fmt: skip
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from cloudtill.errors import DomainError
+from cloudtill.order_workflow.dynamo import DynamoOrderWorkflowStore
 from cloudtill.orders.api import FulfilmentIn
-from cloudtill.orders.dynamo import DynamoOrderRepository
 from cloudtill.orders.service import OrderService
 from cloudtill.payments.dynamo import DynamoPaymentStore
 
@@ -41,7 +41,7 @@ def test_a_refused_retry_of_a_committed_shipment_wakes_the_waiting_workflow(main
     clock = FixedClock()
     setup(main_table, clock)
     order_id = paid_order_with_two_lines_of_one_sku(main_table, clock, 1)
-    orders = DynamoOrderRepository(main_table)
+    orders = DynamoOrderWorkflowStore(main_table)
     assert orders.store_order_token(order_id, "token-1") is not None
     workflow = CrashingOnceWorkflow()
     service = OrderService(orders, DynamoPaymentStore(main_table), FakePaymentGateway(), workflow, clock)

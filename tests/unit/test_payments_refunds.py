@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 from cloudtill.errors import Conflict, NotFound, ValidationFailed
-from cloudtill.orders.ports import keyed_claim
 from cloudtill.payments.credentials import MissingStripeCredentials, StripeCredentialsSource
-from cloudtill.payments.records import PaymentRecord
+from cloudtill.payments.records import PaymentRecord, keyed_claim
 from cloudtill.payments.refunds import request_refund
 from cloudtill.settings import Settings
 

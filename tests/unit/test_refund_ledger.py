@@ -23,14 +23,14 @@ from cloudtill.checkout.dynamo import DynamoCheckoutRepository
 from cloudtill.checkout.service import CheckoutService
 from cloudtill.clock import SystemClock, iso
 from cloudtill.errors import ValidationFailed
+from cloudtill.order_workflow.checkout_link import CheckoutLink, NoNewPayments
+from cloudtill.order_workflow.dynamo import DynamoOrderWorkflowStore
+from cloudtill.order_workflow.lifecycle import OrderLifecycle
 from cloudtill.orders.api import FulfilmentIn, OrderLineIn, ReturnIn
-from cloudtill.orders.checkout_link import CheckoutLink, NoNewPayments
-from cloudtill.orders.dynamo import DynamoOrderRepository
-from cloudtill.orders.lifecycle import REFUND_CLAIM_STALE_AFTER, OrderLifecycle, settle_stuck_refunds
-from cloudtill.orders.ports import RefundClaim
 from cloudtill.orders.service import OrderService
 from cloudtill.payments.dynamo import DynamoOrderPaymentLookup, DynamoPaymentStore, record_to_item
-from cloudtill.payments.records import PaymentRecord
+from cloudtill.payments.records import PaymentRecord, RefundClaim
+from cloudtill.payments.refund_ledger import REFUND_CLAIM_STALE_AFTER, settle_stuck_refunds
 from cloudtill.payments.refunds import RefundRequested, request_refund
 from cloudtill.settings import ShopSettings
 from cloudtill.stock.api import MovementIn
@@ -97,7 +97,7 @@ class Shop:
             )
         )
         self.stripe = FakePaymentGateway(captured={self.pi: co.total})
-        self.orders = DynamoOrderRepository(T)
+        self.orders = DynamoOrderWorkflowStore(T)
         paid = {"outcome": "paid", "payment_intent_id": self.pi, "amount": co.total}
         self.order_id = str(self.lifecycle().confirm_order(co.id, paid)["order_id"])
 
@@ -198,7 +198,7 @@ def test_a_failed_admin_refund_retried_with_the_answered_key_refunds_once() -> N
         raise DomainError("timeout")
 
     shop.stripe.refund = lost_answer  # type: ignore[method-assign]
-    from cloudtill.payments.stripe_adapter import PaymentProviderError
+    from cloudtill.payments.ports import PaymentProviderError
 
     with pytest.raises(PaymentProviderError) as raised:
         shop.admin_refund(700)
@@ -222,7 +222,7 @@ def test_a_return_whose_refund_failed_is_retried_through_the_admin_route_once() 
         raise DomainError("timeout")
 
     shop.stripe.refund = lost_answer  # type: ignore[method-assign]
-    from cloudtill.payments.stripe_adapter import PaymentProviderError
+    from cloudtill.payments.ports import PaymentProviderError
 
     with pytest.raises(PaymentProviderError) as raised:
         shop.return_units(1)

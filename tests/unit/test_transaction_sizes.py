@@ -18,9 +18,9 @@ from cloudtill.checkout import api as checkout_api
 from cloudtill.checkout.dynamo import DynamoCheckoutRepository, _checkout_item
 from cloudtill.checkout.records import CheckoutLineRecord, CheckoutRecord, PromotionRedemption
 from cloudtill.checkout.service import CheckoutService
-from cloudtill.orders.checkout_link import CheckoutLink
-from cloudtill.orders.dynamo import DynamoOrderRepository
-from cloudtill.orders.lifecycle import OrderLifecycle
+from cloudtill.order_workflow.checkout_link import CheckoutLink
+from cloudtill.order_workflow.dynamo import DynamoOrderWorkflowStore
+from cloudtill.order_workflow.lifecycle import OrderLifecycle
 from cloudtill.promotions.rules import Promotion
 from cloudtill.settings import ShopSettings
 from cloudtill.stock.fifo import CostLayer, FifoStock
@@ -123,7 +123,7 @@ def confirm(n: int) -> list[dict[str, Any]]:
     codes = skus(n)
     checkout = wide_checkout(codes)
     client = RecordingClient([_checkout_item(checkout), *(about_to_run_low(s) for s in codes)])
-    orders = DynamoOrderRepository(TABLE, client)
+    orders = DynamoOrderWorkflowStore(TABLE, client)
     # Confirming a paid checkout neither expires checkouts nor resumes a workflow: no such ports.
     no_checkouts: Any = None
     no_workflow: Any = None

@@ -114,6 +114,20 @@ def key(pk: str, sk: str) -> dict[str, Any]:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
 
 
+def get_attribute(client: Any, table: str, item_key: tuple[str, str], name: str) -> str | None:
+    """One attribute of one item (strongly consistent), as text; None when the item or it is absent."""
+    item = client.get_item(
+        TableName=table,
+        Key=key(*item_key),
+        ProjectionExpression="#n",
+        ExpressionAttributeNames={"#n": name},
+        ConsistentRead=True,
+    ).get("Item")
+    if not item or name not in item:
+        return None
+    return str(from_item(item)[name])
+
+
 def encode_cursor(last_evaluated_key: dict[str, Any] | None) -> str | None:
     if not last_evaluated_key:
         return None

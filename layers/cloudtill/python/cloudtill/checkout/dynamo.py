@@ -16,6 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cloudtill import ddb, keys
+from cloudtill.checkout import transactions as checkout_parts
 from cloudtill.checkout.ports import ReservationRejected
 from cloudtill.checkout.records import (
     CheckoutLineRecord,
@@ -28,8 +29,8 @@ from cloudtill.outbox import DomainEvent, outbox_put
 from cloudtill.promotions.dynamo import promotion_from_item
 from cloudtill.stock import transactions as stock_parts
 
-HELD = "held"
-RELEASED = "released"
+HELD = checkout_parts.HELD
+RELEASED = checkout_parts.RELEASED
 _CONDITION_FAILED = "ConditionalCheckFailed"
 _CONFLICT = "TransactionConflict"
 
@@ -310,7 +311,7 @@ class DynamoCheckoutRepository:
             }
         ]
         for sku, quantity in checkout.reserved.items():
-            operations.append(self._release_reservation(checkout.id, sku, at))
+            operations.append(checkout_parts.close_reservation(self._table, checkout.id, sku, RELEASED, at))
             operations.append(stock_parts.unreserve(self._table, sku, quantity))
         if checkout.redemption is not None:
             operations.append(self._give_back(*keys.promotion(checkout.redemption.code)))
@@ -349,19 +350,6 @@ class DynamoCheckoutRepository:
                 "TableName": self._table,
                 "Item": ddb.to_item(item),
                 "ConditionExpression": "attribute_not_exists(PK)",
-            }
-        }
-
-    def _release_reservation(self, checkout_id: str, sku: str, at: str) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": ddb.key(*keys.reservation(checkout_id, sku)),
-                "UpdateExpression": "SET #status = :released, released_at = :at "
-                "REMOVE GSI1PK, GSI1SK, GSI2PK, GSI2SK",
-                "ConditionExpression": "#status = :held",
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": ddb.to_values({":released": RELEASED, ":held": HELD, ":at": at}),
             }
         }
 

@@ -3,11 +3,12 @@
 Admin changes are written first (one conditional transaction each: order, fulfilment/return item,
 stock ledger, outbox event) and then handed to the order's workflow by resuming the task token it
 stored, if it is waiting. The token is the one of the read the successful write was conditioned on:
-storing a token bumps the order's version, so it is current (see `lifecycle` for why this makes the
-hand-over race-free). Each change reads once: the order item alone, or the whole order partition
-when the answer shows fulfilments and returns (built from that read and the order just written).
-A cancellation is only *requested* here: the workflow's CancelOrder task restocks and refunds, with
-retries and a compensation alarm, so a failing refund cannot leave a cancelled order paid.
+storing a token bumps the order's version, so it is current (see `cloudtill.order_workflow.lifecycle`
+for why this makes the hand-over race-free). Each change reads once: the order item alone, or the
+whole order partition when the answer shows fulfilments and returns (built from that read and the
+order just written). A cancellation is only *requested* here: the workflow's CancelOrder task
+restocks and refunds, with retries and a compensation alarm, so a failing refund cannot leave a
+cancelled order paid.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from cloudtill import keys
 from cloudtill.checkout.tokens import token_matches
 from cloudtill.clock import Clock, iso
 from cloudtill.errors import DomainError, FieldError, NotFound
+from cloudtill.order_workflow.contracts import order_progress
 from cloudtill.orders import events, rules
 from cloudtill.orders.api import (
     AdminOrderOut,
@@ -34,17 +36,12 @@ from cloudtill.orders.api import (
     ReturnOut,
     TimelineOut,
 )
-from cloudtill.orders.lifecycle import order_progress, request_claimed_refund, restock_writes
-from cloudtill.orders.ports import (
-    OrderRepository,
-    OrderWrite,
-    RefundClaim,
-    StaleOrder,
-    TransientError,
-    keyed_claim,
-)
+from cloudtill.orders.ports import OrderStore, OrderWrite, StaleOrder, TransientError
 from cloudtill.orders.records import Fulfilment, OrderRecord, OrderReturn, OrderView
-from cloudtill.payments.ports import PaymentGateway, PaymentStore
+from cloudtill.orders.stock_writes import restock_writes
+from cloudtill.payments.ports import PaymentGateway, PaymentProviderError, PaymentStore
+from cloudtill.payments.records import RefundClaim, keyed_claim
+from cloudtill.payments.refund_ledger import request_claimed_refund
 from cloudtill.stock.ports import StaleStock
 from cloudtill.stock.service import StockBusy
 from cloudtill.workflow import Workflow
@@ -86,7 +83,7 @@ def return_out(r: OrderReturn) -> ReturnOut:
 class OrderService:
     def __init__(
         self,
-        orders: OrderRepository,
+        orders: OrderStore,
         payments: PaymentStore,
         gateway: PaymentGateway,
         workflow: Workflow,
@@ -209,8 +206,6 @@ class OrderService:
             except TransientError:
                 # The return stands; retrying its refund with this key reuses its claim (and finds
                 # the refund if Stripe made it after all): never a second refund.
-                from cloudtill.payments.stripe_adapter import PaymentProviderError
-
                 raise PaymentProviderError(
                     "The return was recorded but Stripe did not accept its refund; retry with "
                     f"POST /admin/orders/{order_id}/refunds and the header Idempotency-Key: {key}.",

@@ -184,7 +184,7 @@ class DynamoRefundClaims:
                             ),
                         }
                     },
-                    pending_put(self._table, refund, at),
+                    pending_put(self._table, refund, at),  # type: ignore[list-item]
                 ]
             )
         except ClientError as error:

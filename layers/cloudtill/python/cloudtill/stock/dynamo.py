@@ -3,8 +3,8 @@
 Items (docs/stock.md):
 * the SKU item (`SKU#<sku>` / `SKU`, created by the catalog): the stock domain writes `on_hand`,
   `available` (by delta), `backorder_limit`, `low_stock_threshold`, `low_stock`, `fifo`
-  (`FifoStock.to_dict()`) and `stock_version`; `reserved` belongs to the checkout, except that a
-  sale lowers it;
+  (`FifoStock.to_dict()`) and `stock_version`; reservations move `reserved` and `available` through
+  the `reserve`/`unreserve` parts the checkout composes, a sale lowers `reserved`;
 * ledger movements (`SKU#<sku>` / `MOVEMENT#<iso time>#<sequence>`), put once, never changed.
 
 A change is ONE TransactWriteItems: the SKU item update conditioned on the values it was computed
@@ -21,39 +21,10 @@ from botocore.exceptions import ClientError
 
 from cloudtill import ddb, keys
 from cloudtill.outbox import DomainEvent
-from cloudtill.stock.fifo import CostLayer, FifoStock
+from cloudtill.stock.fifo import FifoStock
 from cloudtill.stock.ports import StaleStock, StockCounters
-from cloudtill.stock.rules import MovementRecord, StockChange, StockState, is_low
-from cloudtill.stock.transactions import change_items
-
-
-def _fifo_of(item: dict[str, Any], on_hand: int) -> FifoStock:
-    if "fifo" in item:
-        return FifoStock.from_dict(item["fifo"])
-    # Stock that predates valuation (or was set outside this domain) has no known cost: one layer
-    # at cost 0, so the layers still hold exactly `on_hand` units.
-    if on_hand > 0:
-        return FifoStock(layers=(CostLayer(1, on_hand, 0),), next_seq=2)
-    return FifoStock(unvalued_backorder=-on_hand)
-
-
-def state_from_item(item: dict[str, Any]) -> StockState:
-    on_hand = int(item.get("on_hand", 0))
-    reserved = int(item.get("reserved", 0))
-    threshold = int(item.get("low_stock_threshold", 0))
-    low = item.get("low_stock")
-    return StockState(
-        sku=item["sku"],
-        on_hand=on_hand,
-        reserved=reserved,
-        backorder_limit=int(item.get("backorder_limit", 0)),
-        low_stock_threshold=threshold,
-        # Never written yet: the flag is whatever the current level says, so no alert for a SKU
-        # that was already low before the stock domain first touched it.
-        low_stock=bool(low) if low is not None else is_low(max(on_hand - reserved, 0), threshold),
-        fifo=_fifo_of(item, on_hand),
-        version=int(item.get("stock_version", 0)),
-    )
+from cloudtill.stock.rules import MovementRecord, StockChange, StockState
+from cloudtill.stock.transactions import change_items, state_from_item
 
 
 def movement_from_item(item: dict[str, Any]) -> MovementRecord:

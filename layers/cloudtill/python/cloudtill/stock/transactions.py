@@ -1,5 +1,6 @@
-"""The SKU item's transaction parts: the only writers of its stock invariants (`on_hand`, `available`,
-`reserved`, `backorder_limit`, `low_stock`, `fifo`, `stock_version`).
+"""The SKU item as stored (`state_from_item`) and its transaction parts: the only writers of its
+stock invariants (`on_hand`, `available`, `reserved`, `backorder_limit`, `low_stock`, `fifo`,
+`stock_version`).
 
 Other domains never build an update of the SKU item themselves: they compose these parts into their
 own TransactWriteItems (the checkout reserves and releases, the order workflow commits a sale or a
@@ -14,7 +15,8 @@ from typing import Any
 
 from cloudtill import ddb, keys
 from cloudtill.outbox import DomainEvent, outbox_put
-from cloudtill.stock.rules import MovementRecord, StockChange
+from cloudtill.stock.fifo import CostLayer, FifoStock
+from cloudtill.stock.rules import MovementRecord, StockChange, StockState, is_low
 
 _NAMES = {
     "#on_hand": "on_hand",
@@ -26,6 +28,35 @@ _NAMES = {
     "#fifo": "fifo",
     "#version": "stock_version",
 }
+
+
+def _fifo_of(item: dict[str, Any], on_hand: int) -> FifoStock:
+    if "fifo" in item:
+        return FifoStock.from_dict(item["fifo"])
+    # Stock that predates valuation (or was set outside this domain) has no known cost: one layer
+    # at cost 0, so the layers still hold exactly `on_hand` units.
+    if on_hand > 0:
+        return FifoStock(layers=(CostLayer(1, on_hand, 0),), next_seq=2)
+    return FifoStock(unvalued_backorder=-on_hand)
+
+
+def state_from_item(item: dict[str, Any]) -> StockState:
+    on_hand = int(item.get("on_hand", 0))
+    reserved = int(item.get("reserved", 0))
+    threshold = int(item.get("low_stock_threshold", 0))
+    low = item.get("low_stock")
+    return StockState(
+        sku=item["sku"],
+        on_hand=on_hand,
+        reserved=reserved,
+        backorder_limit=int(item.get("backorder_limit", 0)),
+        low_stock_threshold=threshold,
+        # Never written yet: the flag is whatever the current level says, so no alert for a SKU
+        # that was already low before the stock domain first touched it.
+        low_stock=bool(low) if low is not None else is_low(max(on_hand - reserved, 0), threshold),
+        fifo=_fifo_of(item, on_hand),
+        version=int(item.get("stock_version", 0)),
+    )
 
 
 def movement_item(record: MovementRecord) -> dict[str, Any]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from cloudtill.checkout.dynamo import DynamoCheckoutRepository
 from cloudtill.checkout.service import CheckoutService
 from cloudtill.clock import SystemClock
-from cloudtill.orders.checkout_link import CheckoutLink, NoNewPayments
-from cloudtill.orders.dynamo import DynamoOrderRepository
-from cloudtill.orders.lifecycle import OrderLifecycle
+from cloudtill.order_workflow.checkout_link import CheckoutLink, NoNewPayments
+from cloudtill.order_workflow.dynamo import DynamoOrderWorkflowStore
+from cloudtill.order_workflow.lifecycle import OrderLifecycle
 from cloudtill.payments.dynamo import DynamoPaymentStore
 from cloudtill.payments.ports import PaymentGateway
 from cloudtill.settings import Settings
@@ -22,7 +22,7 @@ def order_lifecycle(settings: Settings, gateway: PaymentGateway) -> OrderLifecyc
         checkout_repository, clock, settings.shop_settings, settings.checkout_ttl_seconds, NoNewPayments()
     )
     return OrderLifecycle(
-        DynamoOrderRepository(settings.table_name),
+        DynamoOrderWorkflowStore(settings.table_name),
         CheckoutLink(checkout_repository, checkout_service, clock),
         DynamoPaymentStore(settings.table_name),
         gateway,

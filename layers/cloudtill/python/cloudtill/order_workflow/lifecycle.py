@@ -16,49 +16,42 @@ so the token is resumed whichever arrives first (docs/orders.md).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from cloudtill import keys
 from cloudtill.checkout.records import CheckoutRecord
-from cloudtill.clock import Clock, SystemClock, iso
-from cloudtill.errors import DomainError, ValidationFailed
+from cloudtill.clock import Clock, iso
+from cloudtill.errors import DomainError
 from cloudtill.observability import logger
-from cloudtill.orders import events, rules
-from cloudtill.orders.ports import (
-    NO_REFUND,
-    CheckoutClosed,
-    CheckoutExpirer,
-    NothingToRefund,
-    OrderRepository,
-    OrderWrite,
-    RefundClaim,
-    RefundClaims,
-    StaleOrder,
-    StockWrite,
-    TakenClaim,
-    TransientError,
+from cloudtill.order_workflow.contracts import (
+    AWAITING_PAYMENT,
+    CANCEL_REFUND,
+    COMPLETED,
+    LATE_REFUND,
+    PAYMENT_CANCELLED,
+    order_progress,
+    paid_in_full,
+    payment_intent_of,
+    payment_outcome,
 )
+from cloudtill.order_workflow.ports import CheckoutExpirer, OrderWorkflowStore
+from cloudtill.orders import events, rules
+from cloudtill.orders.ports import CheckoutClosed, OrderWrite, StaleOrder, StockWrite, TransientError
 from cloudtill.orders.records import OrderRecord
-from cloudtill.payments.ports import REFUND_CLAIM_METADATA, PaymentGateway, PaymentStore, RefundRef
+from cloudtill.orders.stock_writes import confirmation_write, restock_writes
+from cloudtill.payments.ports import PaymentGateway, PaymentStore
 from cloudtill.payments.records import PaymentRecord
-from cloudtill.stock.events import stock_adjusted, stock_low_for
+from cloudtill.payments.refund_ledger import (
+    REFUND_CLAIM_STALE_AFTER,
+    request_refund_once,
+    settle_stuck_refunds,
+)
 from cloudtill.stock.ports import StaleStock
-from cloudtill.stock.rules import MovementRequest, StockState, apply_movement, commit_sale
+from cloudtill.stock.rules import StockState
 from cloudtill.workflow import Workflow
 
 WRITE_ATTEMPTS = 5
-AWAITING_PAYMENT = "awaiting_payment"
-COMPLETED = "completed"
-PAYMENT_CANCELLED = "payment_cancelled_at"
-LATE_REFUND = "late"
-CANCEL_REFUND = "cancel"
-# A refund claim still `requesting` this long after it was made belongs to an attempt that died
-# between claim and settle: every function that claims refunds is stopped by Lambda at its timeout
-# (orders 30 s, payments 10 s), so 5 minutes is 10x the longest, with room for clock differences
-# between hosts, and still returns the money within minutes. Then a later attempt may take it over.
-REFUND_CLAIM_STALE_AFTER = timedelta(minutes=5)
-STUCK_REFUNDS_PER_SWEEP = 25
 # A paid checkout still without an order this long after its payment has no workflow that will
 # settle it: ConfirmOrder and then AbandonCheckout at their worst (every retry, each attempt running
 # into the 30 s Lambda timeout) take about 9 minutes. The sweep's writes are conditional like the
@@ -67,44 +60,10 @@ PAID_CHECKOUT_GRACE = timedelta(minutes=15)
 PAID_CHECKOUTS_PER_SWEEP = 25
 
 
-def payment_outcome(record: PaymentRecord, checkout: CheckoutRecord) -> dict[str, Any]:
-    """What AwaitPayment completes with: `paid`, or `mismatch` (flagged: never confirm it). `skus`
-    (the checkout's reserved SKUs) lets ConfirmOrder read the checkout and their stock in one batch."""
-    return {
-        "outcome": "mismatch" if record.flagged_for_review else "paid",
-        "payment_intent_id": record.payment_intent_id,
-        "amount": record.paid_amount,
-        "skus": list(checkout.reserved),
-    }
-
-
-def order_progress(order: OrderRecord) -> dict[str, Any]:
-    """What AwaitFulfilment/AwaitDelivery complete with (the Choice states read it)."""
-    return {
-        "status": order.status,
-        "fulfilments": order.fulfilment_count,
-        "cancel_requested": order.cancel_requested,
-    }
-
-
-def _paid_in_full(paid: dict[str, Any] | None, payment_intent_id: str) -> bool:
-    """True when AwaitPayment's output says this PaymentIntent succeeded with the expected amount
-    (`payment_outcome` of a succeeded, unflagged record)."""
-    if not paid:
-        return False
-    return paid.get("outcome") == "paid" and paid.get("payment_intent_id") == payment_intent_id
-
-
-def _payment_intent_of(checkout: CheckoutRecord) -> str | None:
-    payment = checkout.payment or {}
-    value = payment.get("payment_intent_id")
-    return str(value) if value else None
-
-
 class OrderLifecycle:
     def __init__(
         self,
-        orders: OrderRepository,
+        orders: OrderWorkflowStore,
         checkouts: CheckoutExpirer,
         payments: PaymentStore,
         gateway: PaymentGateway,
@@ -165,7 +124,7 @@ class OrderLifecycle:
             # Expired by the sweep, cancelled, or (a redelivered start) completed: nothing to wait for.
             self._workflow.resume(token, {"outcome": "closed", "checkout_status": checkout.status})
             return {"waiting": False}
-        payment_intent_id = _payment_intent_of(checkout)
+        payment_intent_id = payment_intent_of(checkout)
         record = self._payments.get(payment_intent_id) if payment_intent_id else None
         if record is not None and record.status == "succeeded":
             # The webhook came before the token was stored: complete right away.
@@ -265,7 +224,7 @@ class OrderLifecycle:
         if checkout is not None and checkout.status == COMPLETED:
             outcome = "ordered"
         elif checkout is not None:
-            payment_intent_id = _payment_intent_of(checkout)
+            payment_intent_id = payment_intent_of(checkout)
             record = self._payments.get(payment_intent_id) if payment_intent_id else None
             if record is not None and record.status == "succeeded":
                 if self._refund_late_payment(checkout, record):
@@ -277,7 +236,7 @@ class OrderLifecycle:
 
     def _close_payment(self, checkout: CheckoutRecord) -> str:
         """No order for this checkout: make sure no money stays taken (cancel, else refund)."""
-        payment_intent_id = _payment_intent_of(checkout)
+        payment_intent_id = payment_intent_of(checkout)
         if payment_intent_id is None:
             return "no_payment"
         record = self._payments.get(payment_intent_id)
@@ -349,10 +308,10 @@ class OrderLifecycle:
             if checkout.status != AWAITING_PAYMENT:
                 # Closed (expired by the sweep) between payment and confirmation: no stock, no order.
                 return {"outcome": self._close_payment(checkout), "order_id": None}
-            payment_intent_id = _payment_intent_of(checkout)
+            payment_intent_id = payment_intent_of(checkout)
             if not payment_intent_id:
                 raise ValueError(f"checkout {checkout_id} has no good payment to confirm")
-            if not _paid_in_full(paid, payment_intent_id) and record is None:
+            if not paid_in_full(paid, payment_intent_id) and record is None:
                 record = self._payments.get(payment_intent_id)
                 if record is None or record.status != "succeeded" or record.flagged_for_review:
                     raise ValueError(f"checkout {checkout_id} has no good payment to confirm")
@@ -364,33 +323,9 @@ class OrderLifecycle:
         raise TransientError(f"checkout {checkout_id}: stock kept changing while confirming")
 
     def _confirm(self, checkout: CheckoutRecord, payment_intent_id: str, read: dict[str, StockState]) -> str:
-        now = self._clock.now()
-        at = iso(now)
-        stock: list[StockWrite] = []
-        unit_costs: dict[str, int] = {}
-        for sku, quantity in checkout.reserved.items():
-            state = read.get(sku) or self._orders.stock(sku)  # read with the checkout, if named
-            if state is None:
-                raise ValueError(f"SKU {sku} of checkout {checkout.id} does not exist")
-            change = commit_sale(state, quantity, rules.order_id_for(checkout.id), at)
-            assert change.movement is not None
-            unit_costs[sku] = change.movement.cost_of_goods_sold // quantity
-            sold = [stock_adjusted(change.after, change.movement, now)]
-            if change.became_low:
-                sold.append(stock_low_for(change.after, "reservation", now))
-            stock.append(StockWrite(change, sold))
-        order = rules.order_from_checkout(checkout, payment_intent_id, unit_costs, at)
-        self._orders.write(
-            OrderWrite(
-                order=order,
-                expected_version=None,
-                events=[events.order_confirmed(order, now)],
-                stock=stock,
-                checkout=checkout,
-                reservations=dict(checkout.reserved),
-            )
-        )
-        return order.id
+        write = confirmation_write(self._orders, checkout, payment_intent_id, read, self._clock.now())
+        self._orders.write(write)
+        return write.order.id
 
     # -- after confirmation --------------------------------------------------------------------------
 
@@ -460,172 +395,3 @@ class OrderLifecycle:
         if status != rules.COMPLETED:
             raise rules.OrderStateConflict(f"Order {order_id} is {status}; it cannot be completed.")
         return {"outcome": rules.COMPLETED}
-
-
-def request_refund_once(
-    orders: RefundClaims,
-    gateway: PaymentGateway,
-    owner: tuple[str, str],
-    claim: str,
-    payment_intent_id: str,
-    amount: int,
-    metadata: dict[str, str],
-    clock: Clock | None = None,
-    captured: int | None = None,
-) -> bool:
-    """Ask Stripe for a refund exactly once per (`owner` item, `claim`): the claim is a conditional write
-    on the item, so a retried task or a redelivered webhook never refunds twice (Stripe's idempotency
-    key, derived from the same claim, is the second guard). The claim counts against the owner's
-    refund ledger (`captured`, default `amount`, less every other claim requesting or settled): it
-    refunds `amount` or, if less remains, what remains; nothing when nothing does. A failed request
-    frees the claim and raises TransientError. An attempt that died between claim and settle leaves
-    the claim `requesting`: after REFUND_CLAIM_STALE_AFTER any later attempt, or the stuck-refund
-    sweep, takes it over and finishes it (docs/orders.md "Refunds"). True when this call requested
-    the refund."""
-    if amount <= 0:
-        return False
-    refund = RefundClaim(owner, claim, payment_intent_id, amount, dict(metadata), captured=captured)
-    try:
-        done = refund_with_claim(orders, gateway, refund, clock or SystemClock())
-    except NothingToRefund:
-        return False
-    return done is not None and done.id != NO_REFUND
-
-
-def refund_with_claim(
-    orders: RefundClaims,
-    gateway: PaymentGateway,
-    refund: RefundClaim,
-    clock: Clock,
-    free_on_failure: bool = True,
-) -> RefundRef | None:
-    """The refund ledger's one entry point: claim `refund` against what remains refundable on its
-    owner, ask Stripe, settle. Returns what Stripe refunded for the claim (amount 0: reconciled,
-    nothing remained), None when the claim is held or settled already. Raises NothingToRefund when
-    the ledger has no room, `ValidationFailed` (amount) when Stripe refuses an `exact` claim, and
-    TransientError when Stripe failed (the claim is freed unless `free_on_failure` is False)."""
-    return _request_refund(orders, gateway, refund, clock, free_on_failure)
-
-
-def settle_stuck_refunds(
-    orders: RefundClaims,
-    gateway: PaymentGateway,
-    clock: Clock,
-    limit: int = STUCK_REFUNDS_PER_SWEEP,
-    stale_after: timedelta = REFUND_CLAIM_STALE_AFTER,
-) -> dict[str, Any]:
-    """The `settle-stuck-refunds` schedule: finish every refund whose claim has been `requesting` for
-    longer than REFUND_CLAIM_STALE_AFTER (its attempt died between claim and settle). Each is taken over
-    with the same conditional write as any retry, so a sweep racing a retry refunds once. One that fails
-    again stays pending (not freed: nothing else would retry it) and the next sweep tries again.
-    `stale_after` is shorter only where a test runs the schedule by hand."""
-    stale_before = iso(clock.now() - stale_after)
-    settled = 0
-    pending: list[str] = []
-    for refund in orders.stuck_refund_claims(stale_before, limit):
-        try:
-            if _request_refund(
-                orders, gateway, refund, clock, free_on_failure=False, stale_after=stale_after
-            ):
-                settled += 1
-        except TransientError:
-            pending.append(refund.idempotency_key)
-        except ValidationFailed:
-            # An exact (admin) refund Stripe refuses for good: freed, its caller saw a timeout.
-            logger.warning("stuck refund refused by Stripe", extra={"claim": refund.idempotency_key})
-    if pending:
-        logger.warning("stuck refunds failed again; retried by the next sweep", extra={"claims": pending})
-    return {"settled": settled, "still_pending": pending}
-
-
-def _request_refund(
-    orders: RefundClaims,
-    gateway: PaymentGateway,
-    refund: RefundClaim,
-    clock: Clock,
-    free_on_failure: bool,
-    stale_after: timedelta = REFUND_CLAIM_STALE_AFTER,
-) -> RefundRef | None:
-    now = clock.now()
-    at = iso(now)
-    taken = orders.claim_refund(refund, at, iso(now - stale_after))
-    if taken is None:
-        return None  # requested already, or another attempt is at it right now
-    return _request_held(orders, gateway, taken, at, free_on_failure)
-
-
-def request_claimed_refund(
-    orders: RefundClaims, gateway: PaymentGateway, refund: RefundClaim
-) -> RefundRef | None:
-    """Ask Stripe for a refund whose claim the caller's own write took (`OrderWrite.refund_claim`, at
-    `refund.requested_at`), then settle it; failures as `refund_with_claim` (the claim is freed)."""
-    return _request_held(orders, gateway, TakenClaim("first", refund), refund.requested_at, True)
-
-
-def _request_held(
-    orders: RefundClaims, gateway: PaymentGateway, taken: TakenClaim, at: str, free_on_failure: bool
-) -> RefundRef | None:
-    held = taken.refund  # with the amount the ledger counted for it
-    key = held.idempotency_key
-    metadata = {**held.metadata, REFUND_CLAIM_METADATA: key}
-    try:
-        # Taken again (an earlier attempt failed or died): that attempt may have reached Stripe, so
-        # look for its refund first. Stripe's idempotency key would answer the same within 24 hours,
-        # but not later, and localstripe ignores it.
-        done = gateway.find_refund(held.payment_intent_id, key) if taken.how == "again" else None
-        if done is None:
-            try:
-                done = gateway.refund(held.payment_intent_id, held.amount, held.reason, key, metadata)
-            except ValidationFailed:
-                # Stripe refuses the amount for good (more than remains on the charge, or refunded
-                # already, e.g. from the dashboard): retrying cannot help. An exact claim is the
-                # caller's error; any other settles from Stripe's own view of what remains.
-                if held.exact:
-                    orders.settle_refund_claim(held, at, None)
-                    raise
-                done = _refund_what_stripe_has_left(gateway, held, metadata)
-    except DomainError as error:
-        if isinstance(error, ValidationFailed) and held.exact:
-            raise
-        if free_on_failure:
-            orders.settle_refund_claim(held, at, None)
-        raise TransientError(f"refund of {held.payment_intent_id} failed") from None
-    if done is None:
-        orders.settle_refund_claim(held, at, NO_REFUND, 0)
-        return RefundRef(NO_REFUND, 0, "", "none")
-    orders.settle_refund_claim(held, at, done.id, done.amount)
-    return done
-
-
-def _refund_what_stripe_has_left(
-    gateway: PaymentGateway, held: RefundClaim, metadata: dict[str, str]
-) -> RefundRef | None:
-    """A claim Stripe refused: refund what Stripe says remains of the charge, up to the claim's
-    amount (None when nothing remains). The smaller request gets its own idempotency key (Stripe
-    refuses a key reused with other parameters); its metadata still names the claim."""
-    remaining = held.cap - gateway.refunded_total(held.payment_intent_id)
-    amount = min(held.amount, remaining)
-    if amount <= 0:
-        return None
-    key = f"{held.idempotency_key}-{amount}"
-    return gateway.refund(held.payment_intent_id, amount, held.reason, key, metadata)
-
-
-def restock_writes(
-    orders: OrderRepository, order: OrderRecord, quantities: dict[str, int], reason: str, now: datetime
-) -> list[StockWrite]:
-    """Units back on hand through the stock ledger: an `adjust` at the FIFO cost they were sold at."""
-    writes: list[StockWrite] = []
-    for sku, quantity in quantities.items():
-        line = order.line(sku)
-        state = orders.stock(sku)
-        if state is None or line is None or quantity <= 0:
-            continue
-        request = MovementRequest("adjust", quantity, reason, unit_cost=line.unit_cost, reference=order.id)
-        change = apply_movement(state, request, now, iso(now))
-        assert change.movement is not None
-        emitted = [stock_adjusted(change.after, change.movement, now)]
-        if change.became_low:
-            emitted.append(stock_low_for(change.after, "movement", now))
-        writes.append(StockWrite(change, emitted))
-    return writes
