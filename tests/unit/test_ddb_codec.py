@@ -233,3 +233,18 @@ def test_every_record_survives_the_round_trip_through_its_stored_item(thing: Thi
     # What DynamoDB stores and returns is exactly this attribute map: deserialize it as boto3 would.
     assert {k: TypeDeserializer().deserialize(v) for k, v in item.items()}["id"] == thing.id
     assert THINGS.from_item(item) == thing
+
+
+@dataclass(frozen=True)
+class Entry:
+    sequence: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.sequence:04d}"
+
+
+def test_derived_properties_are_written_and_not_read_back() -> None:
+    codec = ItemCodec(Entry, entity="entry", keys=lambda e: keys.item_keys(("E", e.id)), derived=("id",))
+    assert codec.plain(Entry(7)) == {"PK": "E", "SK": "0007", "entity": "entry", "sequence": 7, "id": "0007"}
+    assert codec.from_item(codec.item(Entry(7))) == Entry(7)

@@ -14,13 +14,13 @@ the domain's adapter, next to the key builders of `cloudtill.keys`:
 
 API (stable; other domains' adapters build on it):
 
-* `ItemCodec(record_type, *, entity, keys, attrs=None, nested=(), inline=())`
+* `ItemCodec(record_type, *, entity, keys, attrs=None, nested=(), inline=(), derived=())`
   - `.item(record)` -> the DynamoDB attribute map (`{"id": {"S": ...}, ...}`) for a Put;
   - `.plain(record)` -> the same item as plain Python values (what `ddb.to_item` serializes);
   - `.from_item(item)` -> the record of a raw item (GetItem, Query, a transaction's ALL_NEW);
   - `.from_plain(mapping)` -> the record of an item already in plain values (`ddb.from_item`);
   - `.value(record, field)` -> one field's stored (plain) value, for update expressions.
-* `RecordCodec(record_type, *, attrs=None, nested=(), inline=())`: the same without keys, for a
+* `RecordCodec(record_type, *, attrs=None, nested=(), inline=(), derived=())`: the same without keys, for a
   record stored inside another (a line in a list, a map attribute): `.encode(record)` / `.decode(m)`.
   `nested=` gives the codecs of such inner record types when they need `attrs`; any other inner
   dataclass or pydantic model gets a plain codec of its fields.
@@ -40,6 +40,8 @@ The stored form, field by field (an item keeps the attribute names and types wri
 * a tuple or list (of anything here) as a list `L`; a dict as a map `M`;
 * a nested dataclass as a map of its fields; a pydantic model as `model_dump(mode="json")` (read with
   `model_validate`);
+* `derived=("prop",)`: properties of the record stored beside its fields (written, not read back:
+  the record derives them again), e.g. an id computed from a sequence number;
 * `inline=("field",)`: that field's record is stored as top-level attributes of the item instead of
   a map (a promotion's rules beside its counter);
 * None: LEFT OUT at the top level of an item (no attribute; read back as the field's default, or None
@@ -135,8 +137,10 @@ class RecordCodec(Generic[R]):
         attrs: Mapping[str, Attr] | None = None,
         nested: Iterable[RecordCodec[Any]] = (),
         inline: Iterable[str] = (),
+        derived: Iterable[str] = (),
     ) -> None:
         self.record_type = record_type
+        self._derived = tuple(derived)
         self._nested: dict[type, RecordCodec[Any]] = {c.record_type: c for c in nested}
         self._inline = frozenset(inline)
         attrs = dict(attrs or {})
@@ -187,9 +191,10 @@ class RecordCodec(Generic[R]):
         """The record's stored fields as plain values, None included (NULL inside a map)."""
         if self._pydantic and not self._inline:
             dumped = cast(BaseModel, record).model_dump(mode="json")
-            return {
+            stored: dict[str, Any] = {
                 f.attribute: self._encode_field(f, getattr(record, f.name), dumped) for f in self._stored()
             }
+            return stored | {name: self._encode_value(getattr(record, name)) for name in self._derived}
         plain: dict[str, Any] = {}
         for f in self._stored():
             value = getattr(record, f.name)
@@ -197,6 +202,8 @@ class RecordCodec(Generic[R]):
                 plain.update(self._codec_for(type(value)).encode(value))
             else:
                 plain[f.attribute] = self._encode_field(f, value, None)
+        for name in self._derived:
+            plain[name] = self._encode_value(getattr(record, name))
         return plain
 
     def _stored(self) -> Iterable[_Field]:
@@ -319,8 +326,9 @@ class ItemCodec(RecordCodec[R]):
         attrs: Mapping[str, Attr] | None = None,
         nested: Iterable[RecordCodec[Any]] = (),
         inline: Iterable[str] = (),
+        derived: Iterable[str] = (),
     ) -> None:
-        super().__init__(record_type, attrs=attrs, nested=nested, inline=inline)
+        super().__init__(record_type, attrs=attrs, nested=nested, inline=inline, derived=derived)
         self.entity = entity
         self._keys = keys
 
