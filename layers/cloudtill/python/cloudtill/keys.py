@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+
+def item_keys(
+    primary: tuple[str, str],
+    *,
+    gsi1: tuple[str, str] | None = None,
+    gsi2: tuple[str, str] | None = None,
+) -> dict[str, str]:
+    """The key attributes of one item (`PK`, `SK`, and `GSI1PK`/`GSI1SK`, `GSI2PK`/`GSI2SK` where the
+    item is in that index), from the builders below: what an `ItemCodec`'s `keys` returns."""
+    attributes = {"PK": primary[0], "SK": primary[1]}
+    for index, pair in (("GSI1", gsi1), ("GSI2", gsi2)):
+        if pair is not None:
+            attributes[f"{index}PK"], attributes[f"{index}SK"] = pair
+    return attributes
+
+
 ACTIVE_PRODUCTS = "PRODUCTS"  # GSI1PK of every active product (sparse: removed on archive)
 
 
