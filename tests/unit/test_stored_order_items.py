@@ -122,8 +122,9 @@ def order_history(table: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_every_order_item_is_stored_exactly_as_before(
-    main_table: str, monkeypatch: pytest.MonkeyPatch
-) -> None:  # noqa: F811
+    main_table: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     order_history(main_table, monkeypatch)
     items = every_item(main_table)
     if os.environ.get("STORED_ITEMS_SNAPSHOT") == "write":
