@@ -12,11 +12,13 @@ own transaction when a change of its own takes a claim (an order return).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cloudtill import ddb
+from cloudtill import ddb, keys
+from cloudtill.ddb_codec import Attr, ItemCodec, RecordCodec
 from cloudtill.errors import TransientError
 from cloudtill.payments.records import RefundClaim
 
@@ -71,26 +73,32 @@ def with_refund_claim(operation: dict[str, Any], refund: RefundClaim) -> dict[st
     return {"Update": update}
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A pending claim as stored: its owner's key in two attributes beside the claim's fields."""
+
+    owner_pk: str
+    owner_sk: str
+    refund: RefundClaim
+
+
+def _pending_keys(pending: _Pending) -> dict[str, str]:
+    pk, sk = pending_refund_key(pending.refund)
+    return keys.item_keys((pk, sk), gsi1=(PENDING_REFUNDS, f"{pending.refund.requested_at}#{pk}"))
+
+
+PENDING = ItemCodec(
+    _Pending,
+    entity="refund_claim",
+    keys=_pending_keys,
+    inline=("refund",),
+    nested=[RecordCodec(RefundClaim, attrs={"owner": Attr(stored=False, default=("", ""))})],
+)
+
+
 def pending_item(refund: RefundClaim, at: str) -> dict[str, Any]:
     """What the stuck-refund sweep needs to request a claim again, listed while `requesting`."""
-    pk, sk = pending_refund_key(refund)
-    return {
-        "PK": pk,
-        "SK": sk,
-        "entity": "refund_claim",
-        "owner_pk": refund.owner[0],
-        "owner_sk": refund.owner[1],
-        "claim": refund.claim,
-        "payment_intent_id": refund.payment_intent_id,
-        "amount": refund.amount,
-        "captured": refund.captured,
-        "exact": refund.exact,
-        "reason": refund.reason,
-        "metadata": dict(refund.metadata),
-        "requested_at": at,
-        "GSI1PK": PENDING_REFUNDS,
-        "GSI1SK": f"{at}#{pk}",
-    }
+    return PENDING.plain(_Pending(refund.owner[0], refund.owner[1], replace(refund, requested_at=at)))
 
 
 def pending_put(table: str, refund: RefundClaim, at: str) -> dict[str, Any]:
@@ -99,18 +107,8 @@ def pending_put(table: str, refund: RefundClaim, at: str) -> dict[str, Any]:
 
 
 def claim_from_pending(data: dict[str, Any]) -> RefundClaim:
-    captured = data.get("captured")
-    return RefundClaim(
-        owner=(str(data["owner_pk"]), str(data["owner_sk"])),
-        claim=str(data["claim"]),
-        payment_intent_id=str(data["payment_intent_id"]),
-        amount=int(data["amount"]),
-        metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
-        reason=str(data["reason"]),
-        requested_at=str(data["requested_at"]),
-        captured=int(captured) if captured is not None else None,
-        exact=bool(data.get("exact", False)),
-    )
+    pending = PENDING.from_plain(data)
+    return replace(pending.refund, owner=(pending.owner_pk, pending.owner_sk))
 
 
 def claim_condition_failed(error: ClientError) -> bool:
