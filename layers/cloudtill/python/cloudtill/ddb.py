@@ -46,6 +46,10 @@ def client() -> DynamoDBClient:
     return boto3.client("dynamodb")
 
 
+_CONDITION_FAILED = "ConditionalCheckFailed"
+_shared_client = client  # what `Adapter` defaults to (its parameter `client` hides the name)
+
+
 def _to_python(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
@@ -112,6 +116,41 @@ def batch_get(
 
 def key(pk: str, sk: str) -> dict[str, Any]:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+class Adapter:
+    """Base of the DynamoDB adapters on the single table: its name and the client (shared by default)."""
+
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self._table = table_name
+        self._client = client or _shared_client()
+
+
+def put_new(table: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A transaction's Put of a new item: it fails (ConditionalCheckFailed) if the key is taken."""
+    return {
+        "Put": {"TableName": table, "Item": to_item(data), "ConditionExpression": "attribute_not_exists(PK)"}
+    }
+
+
+@dataclass
+class Transaction:
+    """The parts of one TransactWriteItems, each with a role that names it in a cancellation."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+
+    def add(self, role: str, *operations: dict[str, Any]) -> None:
+        for operation in operations:
+            self.roles.append(role)
+            self.items.append(operation)
+
+    def failed_roles(self, error: Exception) -> set[str]:
+        """The roles whose condition failed in `error` (a cancelled transaction)."""
+        codes = cancellation_codes(error)
+        return {
+            role for role, code in zip(self.roles, codes, strict=False) if code == "ConditionalCheckFailed"
+        }
 
 
 def get_attribute(client: Any, table: str, item_key: tuple[str, str], name: str) -> str | None:

@@ -10,7 +10,6 @@ removed by the order's confirmation or `forget_paid_checkout`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -27,11 +26,7 @@ from cloudtill.stock.transactions import state_from_item
 
 
 @ddb.transient_errors
-class DynamoWorkflowBookkeeping:
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client = client or ddb.client()
-
+class DynamoWorkflowBookkeeping(ddb.Adapter):
     def checkout_and_stock(
         self, checkout_id: str, skus: Sequence[str]
     ) -> tuple[CheckoutRecord | None, dict[str, StockState]]:

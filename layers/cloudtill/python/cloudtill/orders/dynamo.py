@@ -36,15 +36,9 @@ from cloudtill.stock.ports import StaleStock
 from cloudtill.stock.rules import StockState
 from cloudtill.stock.transactions import state_from_item
 
-_CONDITION_FAILED = "ConditionalCheckFailed"
-
 
 @ddb.transient_errors
-class DynamoOrderRepository:
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client = client or ddb.client()
-
+class DynamoOrderRepository(ddb.Adapter):
     # -- reads -----------------------------------------------------------------------------------------
 
     def get(self, order_id: str) -> OrderView | None:
@@ -160,13 +154,8 @@ class DynamoOrderRepository:
     # -- the one write -----------------------------------------------------------------------------
 
     def write(self, change: OrderWrite) -> None:
-        operations: list[dict[str, Any]] = []
-        roles: list[str] = []
-
-        def add(role: str, operation: dict[str, Any]) -> None:
-            roles.append(role)
-            operations.append(operation)
-
+        transaction = ddb.Transaction()
+        add = transaction.add
         order = change.order
         if change.checkout is not None:
             add(
@@ -193,49 +182,37 @@ class DynamoOrderRepository:
                 ),
             )
         for stock_write in change.stock:
-            parts = stock_parts.change_items(self._table, stock_write.change, stock_write.events)
-            add("sku", parts[0])
-            for part in parts[1:]:
-                add("stock-part", part)
+            sku_update, *parts = stock_parts.change_items(self._table, stock_write.change, stock_write.events)
+            add("sku", sku_update)
+            add("stock-part", *parts)
         if change.fulfilment is not None:
-            add("child", self._put_new(fulfilment_item(order.id, change.fulfilment)))
+            add("child", ddb.put_new(self._table, fulfilment_item(order.id, change.fulfilment)))
         if change.order_return is not None:
-            add("child", self._put_new(return_item(order.id, change.order_return)))
-        for event in change.events:
-            add("event", outbox_put(self._table, event))
+            add("child", ddb.put_new(self._table, return_item(order.id, change.order_return)))
+        add("event", *(outbox_put(self._table, event) for event in change.events))
         try:
-            self._client.transact_write_items(TransactItems=operations)  # type: ignore[arg-type]
+            self._client.transact_write_items(TransactItems=transaction.items)  # type: ignore[arg-type]
         except ClientError as error:
             if not ddb.is_transaction_cancelled(error):
                 raise
-            codes = ddb.cancellation_codes(error)
-            failed = {role for role, code in zip(roles, codes, strict=False) if code == _CONDITION_FAILED}
+            failed = transaction.failed_roles(error)
             if "checkout" in failed or "reservation" in failed:
                 raise CheckoutClosed(order.checkout_id) from None
             if "order" in failed:
                 raise StaleOrder(order.id) from None
             if "sku" in failed:
                 raise StaleStock(order.id) from None
-            if "TransactionConflict" in codes:
+            if "TransactionConflict" in ddb.cancellation_codes(error):
                 raise StaleOrder(order.id) from None  # a concurrent transaction: read again, retry
             raise
 
     # -- parts -------------------------------------------------------------------------------------
 
-    def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self._table,
-                "Item": ddb.to_item(item),
-                "ConditionExpression": "attribute_not_exists(PK)",
-            }
-        }
-
     def _order_operation(self, order: OrderRecord, expected_version: int | None) -> dict[str, Any]:
         pk, sk = keys.order(order.id)
         fields = order_fields(order)
         if expected_version is None:
-            return self._put_new({"PK": pk, "SK": sk, **fields})
+            return ddb.put_new(self._table, {"PK": pk, "SK": sk, **fields})
         del fields[claim_parts.LEDGER]  # the refund ledger changes through claims only
         names = {f"#f{i}": name for i, name in enumerate(fields)}
         values = {f":f{i}": value for i, value in enumerate(fields.values())}

@@ -28,11 +28,7 @@ _LEDGER_ATTEMPTS = 10
 
 
 @ddb.transient_errors
-class DynamoRefundClaims:
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client = client or ddb.client()
-
+class DynamoRefundClaims(ddb.Adapter):
     def claim_refund(self, refund: RefundClaim, at: str, stale_before: str) -> TakenClaim | None:
         # The usual case in one write: never claimed, and the ledger has room for the whole amount.
         if refund.amount <= refund.cap:

@@ -21,6 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cloudtill import ddb, keys
+from cloudtill.ddb_codec import ItemCodec
 from cloudtill.outbox import outbox_put
 from cloudtill.payments.ports import StaleRecord, WebhookEffect
 from cloudtill.payments.records import PaymentRecord
@@ -28,53 +29,22 @@ from cloudtill.payments.records import PaymentRecord
 DEDUPE_RETENTION = timedelta(days=35)
 
 
+# `retryable` and `refunded_amount` are stored beside the fields for readers of the item (ops, the
+# state machine's direct reads); the record derives them again.
+PAYMENT = ItemCodec(
+    PaymentRecord,
+    entity="payment",
+    keys=lambda r: keys.item_keys(keys.payment_intent(r.payment_intent_id)),
+    derived=("retryable", "refunded_amount"),
+)
+
+
 def record_to_item(record: PaymentRecord) -> dict[str, Any]:
-    pk, sk = keys.payment_intent(record.payment_intent_id)
-    return {
-        "PK": pk,
-        "SK": sk,
-        "entity": "payment",
-        "payment_intent_id": record.payment_intent_id,
-        "checkout_id": record.checkout_id,
-        "amount": record.amount,
-        "currency": record.currency,
-        "status": record.status,
-        "status_event_created": record.status_event_created,
-        "retryable": record.retryable,
-        "amount_received": record.amount_received,
-        "currency_received": record.currency_received,
-        "flagged_for_review": record.flagged_for_review,
-        "failure_code": record.failure_code,
-        "charge_id": record.charge_id,
-        "refunds": dict(record.refunds),
-        "refunded_amount": record.refunded_amount,
-        "disputes": list(record.disputes),
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-        "version": record.version,
-    }
+    return PAYMENT.plain(record)
 
 
 def record_from_item(item: dict[str, Any]) -> PaymentRecord:
-    data = ddb.from_item(item)
-    return PaymentRecord(
-        payment_intent_id=data["payment_intent_id"],
-        checkout_id=data["checkout_id"],
-        amount=int(data["amount"]),
-        currency=data["currency"],
-        created_at=data["created_at"],
-        updated_at=data["updated_at"],
-        status=data["status"],
-        status_event_created=int(data.get("status_event_created", 0)),
-        amount_received=data.get("amount_received"),
-        currency_received=data.get("currency_received"),
-        flagged_for_review=bool(data.get("flagged_for_review", False)),
-        failure_code=data.get("failure_code"),
-        charge_id=data.get("charge_id"),
-        refunds={k: int(v) for k, v in (data.get("refunds") or {}).items()},
-        disputes=tuple(data.get("disputes") or ()),
-        version=int(data.get("version", 0)),
-    )
+    return PAYMENT.from_item(item)
 
 
 @ddb.transient_errors
