@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from cloudtill.orders import rules
-from cloudtill.orders.records import Fulfilment, OrderRecord, OrderReturn
+from cloudtill.orders.records import Fulfilment, OrderRecord, OrderReturn, priced_line
 from cloudtill.outbox import DomainEvent
 
 DOMAIN = "orders"
@@ -17,6 +17,25 @@ def _base(order: OrderRecord) -> dict[str, Any]:
     return {"order_id": order.id, "checkout_id": order.checkout_id, "email": order.email}
 
 
+def _pick(record: object, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in names}
+
+
+# The order's fields that OrderConfirmed carries (events/schemas/OrderConfirmed.json).
+_CONFIRMED = (
+    "payment_intent_id",
+    "currency",
+    "subtotal",
+    "discount",
+    "shipping",
+    "tax",
+    "total",
+    "promo_code",
+    "shipping_method",
+    "shipping_address",
+)
+
+
 def _items(quantities: Mapping[str, int]) -> list[dict[str, Any]]:
     return [{"sku": sku, "quantity": qty} for sku, qty in quantities.items()]
 
@@ -24,28 +43,8 @@ def _items(quantities: Mapping[str, int]) -> list[dict[str, Any]]:
 def order_confirmed(order: OrderRecord, time: datetime) -> DomainEvent:
     detail = {
         **_base(order),
-        "payment_intent_id": order.payment_intent_id,
-        "currency": order.currency,
-        "subtotal": order.subtotal,
-        "discount": order.discount,
-        "shipping": order.shipping,
-        "tax": order.tax,
-        "total": order.total,
-        "promo_code": order.promo_code,
-        "shipping_method": order.shipping_method,
-        "shipping_address": order.shipping_address,
-        "lines": [
-            {
-                "sku": ln.sku,
-                "name": ln.name,
-                "quantity": ln.quantity,
-                "unit_price": ln.unit_price,
-                "line_total": ln.line_total,
-                "discount": ln.discount,
-                "tax": ln.tax,
-            }
-            for ln in order.lines
-        ],
+        **_pick(order, _CONFIRMED),
+        "lines": [priced_line(ln) for ln in order.lines],
         "confirmed_at": order.created_at,
     }
     return DomainEvent("OrderConfirmed", DOMAIN, detail, time)

@@ -50,6 +50,16 @@ class OrderLine:
         return self.quantity - self.shipped
 
 
+# The fields of an order line that come from the checkout line it was bought as (the priced line, as
+# the shopper saw it): what the line's OrderConfirmed detail carries too.
+PRICED_LINE_FIELDS = ("sku", "name", "quantity", "unit_price", "line_total", "discount", "tax")
+
+
+def priced_line(line: object) -> dict[str, Any]:
+    """The priced fields of an order line, or of the checkout line an order line is made from."""
+    return {name: getattr(line, name) for name in PRICED_LINE_FIELDS}
+
+
 @dataclass(frozen=True, slots=True)
 class Fulfilment:
     number: int

@@ -12,7 +12,14 @@ from dataclasses import dataclass, replace
 from cloudtill.checkout.records import CheckoutRecord
 from cloudtill.errors import Conflict, FieldError, ValidationFailed
 from cloudtill.money import round_half_up
-from cloudtill.orders.records import Fulfilment, OrderLine, OrderRecord, OrderReturn, TimelineEntry
+from cloudtill.orders.records import (
+    Fulfilment,
+    OrderLine,
+    OrderRecord,
+    OrderReturn,
+    TimelineEntry,
+    priced_line,
+)
 
 CONFIRMED = "confirmed"
 PARTIALLY_SHIPPED = "partially_shipped"
@@ -68,17 +75,7 @@ def order_from_checkout(
         email=checkout.email,
         email_hash=checkout.email_hash,
         lines=tuple(
-            OrderLine(
-                sku=ln.sku,
-                name=ln.name,
-                quantity=ln.quantity,
-                unit_price=ln.unit_price,
-                line_total=ln.line_total,
-                discount=ln.discount,
-                tax=ln.tax,
-                unit_cost=unit_costs.get(ln.sku, 0),
-            )
-            for ln in checkout.lines
+            OrderLine(**priced_line(ln), unit_cost=unit_costs.get(ln.sku, 0)) for ln in checkout.lines
         ),
         currency=checkout.currency,
         subtotal=checkout.subtotal,

@@ -14,8 +14,8 @@ cancelled order paid.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
-from typing import TypeVar
+from dataclasses import asdict, replace
+from typing import Any, TypeVar
 
 from cloudtill import keys
 from cloudtill.checkout.tokens import token_matches
@@ -28,13 +28,11 @@ from cloudtill.orders.api import (
     FulfilmentIn,
     FulfilmentOut,
     OrderLineIn,
-    OrderLineOut,
     OrderOut,
     OrderPageOut,
     OrderSummaryOut,
     ReturnIn,
     ReturnOut,
-    TimelineOut,
 )
 from cloudtill.orders.ports import OrderStore, OrderWrite, StaleOrder, TransientError
 from cloudtill.orders.records import Fulfilment, OrderRecord, OrderReturn, OrderView
@@ -110,17 +108,7 @@ class OrderService:
     def list_orders(self, status: str, date: str | None, limit: int, cursor: str | None) -> OrderPageOut:
         orders, next_cursor = self._orders.list_by_status(status, date, limit, cursor)
         return OrderPageOut(
-            items=[
-                OrderSummaryOut(
-                    id=o.id,
-                    status=o.status,
-                    email=o.email,
-                    currency=o.currency,
-                    total=o.total,
-                    created_at=o.created_at,
-                )
-                for o in orders
-            ],
+            items=[OrderSummaryOut.model_validate(o, from_attributes=True) for o in orders],
             next_cursor=next_cursor,
         )
 
@@ -269,46 +257,22 @@ class OrderService:
         return "refunded" if refunded >= record.paid_amount else "partially_refunded"
 
     def _out(self, view: OrderView) -> OrderOut:
-        order = view.order
-        return OrderOut(
-            id=order.id,
-            status=order.status,
-            lines=[
-                OrderLineOut(
-                    sku=ln.sku,
-                    name=ln.name,
-                    quantity=ln.quantity,
-                    unit_price=ln.unit_price,
-                    line_total=ln.line_total,
-                    shipped=ln.shipped,
-                    returned=ln.returned,
-                )
-                for ln in order.lines
-            ],
-            currency=order.currency,
-            subtotal=order.subtotal,
-            discount=order.discount,
-            shipping=order.shipping,
-            tax=order.tax,
-            total=order.total,
-            payment_status=self._payment_status(order),
-            fulfillments=[fulfilment_out(f) for f in view.fulfilments],
-            timeline=[TimelineOut(at=e.at, event=e.event) for e in order.timeline],
-        )
+        return OrderOut.model_validate(self._out_fields(view))
+
+    def _out_fields(self, view: OrderView) -> dict[str, Any]:
+        """The order's own fields (its lines and timeline as their API models read them) and what
+        the shopper sees besides: the payment's status and the fulfilments."""
+        return {
+            **asdict(view.order),
+            "payment_status": self._payment_status(view.order),
+            "fulfillments": [fulfilment_out(f) for f in view.fulfilments],
+        }
 
     def _admin_out(self, view: OrderView) -> AdminOrderOut:
-        order = view.order
-        return AdminOrderOut(
-            **self._out(view).model_dump(),
-            checkout_id=order.checkout_id,
-            email=order.email,
-            shipping_method=order.shipping_method,
-            shipping_address={k: str(v) for k, v in order.shipping_address.items()},
-            promo_code=order.promo_code,
-            payment_intent_id=order.payment_intent_id,
-            cancel_requested=order.cancel_requested,
-            refunded_amount=order.refunded_amount,
-            returns=[return_out(r) for r in view.returns],
-            created_at=order.created_at,
-            updated_at=order.updated_at,
+        return AdminOrderOut.model_validate(
+            {
+                **self._out_fields(view),
+                "shipping_address": {k: str(v) for k, v in view.order.shipping_address.items()},
+                "returns": [return_out(r) for r in view.returns],
+            }
         )
