@@ -148,9 +148,7 @@ class Transaction:
     def failed_roles(self, error: Exception) -> set[str]:
         """The roles whose condition failed in `error` (a cancelled transaction)."""
         codes = cancellation_codes(error)
-        return {
-            role for role, code in zip(self.roles, codes, strict=False) if code == "ConditionalCheckFailed"
-        }
+        return {role for role, code in zip(self.roles, codes, strict=False) if code == _CONDITION_FAILED}
 
 
 def get_attribute(client: Any, table: str, item_key: tuple[str, str], name: str) -> str | None:
@@ -165,6 +163,12 @@ def get_attribute(client: Any, table: str, item_key: tuple[str, str], name: str)
     if not item or name not in item:
         return None
     return str(from_item(item)[name])
+
+
+def get_plain(client: Any, table: str, item_key: tuple[str, str]) -> Item | None:
+    """One item (strongly consistent) in plain values; None when there is none."""
+    item = client.get_item(TableName=table, Key=key(*item_key), ConsistentRead=True).get("Item")
+    return from_item(item) if item else None
 
 
 def encode_cursor(last_evaluated_key: dict[str, Any] | None) -> str | None:
@@ -217,6 +221,18 @@ def decode_cursor(cursor: str | None, scope: CursorScope) -> dict[str, Any] | No
     if not scope.holds(plain):
         raise InvalidCursor("not a cursor of this listing (another filter, or not issued by this API)")
     return {k: {"S": v} for k, v in plain.items()}
+
+
+def query_page(
+    client: Any, query: dict[str, Any], cursor: str | None, scope: CursorScope
+) -> tuple[list[Item], str | None]:
+    """One page of `query` (plain items) from where `cursor`, of the listing `scope`, left off, and the
+    cursor of the next page."""
+    start = decode_cursor(cursor, scope)
+    if start is not None:
+        query = {**query, "ExclusiveStartKey": start}
+    page = client.query(**query)
+    return [from_item(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
 
 
 def cancellation_codes(error: Exception) -> list[str]:

@@ -61,12 +61,9 @@ class DynamoWorkflowBookkeeping(ddb.Adapter):
         return checkout_from_item(ddb.from_item(response["Attributes"]))
 
     def checkout_with_token(self, checkout_id: str) -> tuple[CheckoutRecord, str | None] | None:
-        item = self._client.get_item(
-            TableName=self._table, Key=ddb.key(*keys.checkout(checkout_id)), ConsistentRead=True
-        ).get("Item")
-        if not item:
+        data = ddb.get_plain(self._client, self._table, keys.checkout(checkout_id))
+        if data is None:
             return None
-        data = ddb.from_item(item)
         token = data.get(PAYMENT_TOKEN)
         return checkout_from_item(data), str(token) if token else None
 

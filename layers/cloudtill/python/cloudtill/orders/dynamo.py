@@ -72,12 +72,9 @@ class DynamoOrderRepository(ddb.Adapter):
         return OrderView(order, tuple(fulfilments), tuple(returns), token)
 
     def get_order(self, order_id: str) -> OrderView | None:
-        item = self._client.get_item(
-            TableName=self._table, Key=ddb.key(*keys.order(order_id)), ConsistentRead=True
-        ).get("Item")
-        if not item:
+        data = ddb.get_plain(self._client, self._table, keys.order(order_id))
+        if data is None:
             return None
-        data = ddb.from_item(item)
         return OrderView(order_from_item(data), task_token=data.get(ORDER_TOKEN))
 
     def list_by_status(
@@ -102,18 +99,12 @@ class DynamoOrderRepository(ddb.Adapter):
             equal={"GSI1PK": values[":pk"], "SK": order_sk},
             prefix={"PK": order_pk_prefix, "GSI1SK": date or ""},
         )
-        start = ddb.decode_cursor(cursor, scope)
-        if start is not None:
-            query["ExclusiveStartKey"] = start
-        page = self._client.query(**query)
-        orders = [order_from_item(ddb.from_item(i)) for i in page.get("Items", [])]
-        return orders, ddb.encode_cursor(page.get("LastEvaluatedKey"))
+        items, next_cursor = ddb.query_page(self._client, query, cursor, scope)
+        return [order_from_item(item) for item in items], next_cursor
 
     def stock(self, sku: str) -> StockState | None:
-        item = self._client.get_item(
-            TableName=self._table, Key=ddb.key(*keys.sku(sku)), ConsistentRead=True
-        ).get("Item")
-        return state_from_item(ddb.from_item(item)) if item else None
+        item = ddb.get_plain(self._client, self._table, keys.sku(sku))
+        return state_from_item(item) if item else None
 
     def advance(self, order_id: str, step: StatusStep) -> str | None:
         try:

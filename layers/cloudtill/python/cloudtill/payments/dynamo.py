@@ -127,10 +127,10 @@ class DynamoPaymentStore:
 
     def commit(self, effect: WebhookEffect) -> bool:
         received = datetime.fromisoformat(effect.received_at.replace("Z", "+00:00")).astimezone(UTC)
-        pk, sk = keys.payment_event(effect.event_id)
+        # Orphans are listed for ops: Query GSI1 PAYMENT_ORPHANS.
+        orphans = (keys.PAYMENT_ORPHANS, f"{effect.received_at}#{effect.event_id}") if effect.orphan else None
         dedupe = {
-            "PK": pk,
-            "SK": sk,
+            **keys.item_keys(keys.payment_event(effect.event_id), gsi1=orphans),
             "entity": "payment_event",
             "event_id": effect.event_id,
             "event_type": effect.event_type,
@@ -139,9 +139,6 @@ class DynamoPaymentStore:
             "orphan": effect.orphan,
             "ttl": int((received + DEDUPE_RETENTION).timestamp()),
         }
-        if effect.orphan:  # ops list them: Query GSI1 PAYMENT_ORPHANS
-            dedupe["GSI1PK"] = keys.PAYMENT_ORPHANS
-            dedupe["GSI1SK"] = f"{effect.received_at}#{effect.event_id}"
         items: list[dict[str, Any]] = [
             {
                 "Put": {
