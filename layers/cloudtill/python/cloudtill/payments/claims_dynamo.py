@@ -95,20 +95,12 @@ class DynamoRefundClaims(ddb.Adapter):
         if counted != refund.amount:
             update += " ADD #ledger :delta"
             values[":delta"] = counted - refund.amount
+        # Only the holder settles: an attempt that was taken over leaves it alone.
+        holder = "#claim = :requesting AND #at = :at"
         try:
             self._client.transact_write_items(
                 TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": ddb.key(*refund.owner),
-                            "UpdateExpression": update,
-                            # Only the holder settles: an attempt that was taken over leaves it alone.
-                            "ConditionExpression": "#claim = :requesting AND #at = :at",
-                            "ExpressionAttributeNames": claim_names(refund.claim, ledger=":delta" in values),
-                            "ExpressionAttributeValues": ddb.to_values(values),
-                        }
-                    },
+                    self._owner_update(refund, update, holder, ":delta" in values, values),
                     # Settled or freed: no longer the sweep's (a freed claim's caller gets the error).
                     {"Delete": {"TableName": self._table, "Key": ddb.key(pk, sk)}},
                 ]
@@ -159,27 +151,18 @@ class DynamoRefundClaims(ddb.Adapter):
         if count:
             update += " ADD #ledger :count"
         uses_ledger = bool(count) or "#ledger" in condition
+        values = {
+            ":requesting": REQUESTING,
+            ":at": at,
+            ":amount": refund.amount,
+            **({":count": count} if count else {}),
+            **values,
+        }
+        condition = f"attribute_exists(PK) AND ({condition})"
         try:
             self._client.transact_write_items(
                 TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": ddb.key(*refund.owner),
-                            "UpdateExpression": update,
-                            "ConditionExpression": f"attribute_exists(PK) AND ({condition})",
-                            "ExpressionAttributeNames": claim_names(refund.claim, ledger=uses_ledger),
-                            "ExpressionAttributeValues": ddb.to_values(
-                                {
-                                    ":requesting": REQUESTING,
-                                    ":at": at,
-                                    ":amount": refund.amount,
-                                    **({":count": count} if count else {}),
-                                    **values,
-                                }
-                            ),
-                        }
-                    },
+                    self._owner_update(refund, update, condition, uses_ledger, values),
                     pending_put(self._table, refund, at),  # type: ignore[list-item]
                 ]
             )
@@ -188,3 +171,18 @@ class DynamoRefundClaims(ddb.Adapter):
                 return False
             raise
         return True
+
+    def _owner_update(
+        self, refund: RefundClaim, update: str, condition: str, ledger: bool, values: dict[str, Any]
+    ) -> Any:
+        """The claim's own update on its owner item (and the ledger's, with `ledger`)."""
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": ddb.key(*refund.owner),
+                "UpdateExpression": update,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": claim_names(refund.claim, ledger=ledger),
+                "ExpressionAttributeValues": ddb.to_values(values),
+            }
+        }
