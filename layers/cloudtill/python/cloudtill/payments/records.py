@@ -7,7 +7,7 @@ same intent) never undoes a payment. Refunds are keyed by Stripe's refund id, so
 cumulative `charge.refunded` counts each refund once.
 
 Refund claims (`RefundClaim`) are the one refund ledger: every refund cloudtill requests (cancel,
-return, late payment, admin) is a claim on the item it belongs to (docs/payments.md "Refund claims").
+return, late payment, admin) is a claim on the item it belongs to (docs/orders.md "Refunds").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The refund ledger's items and transaction parts (docs/payments.md "Refund claims").
+"""The refund ledger's items and transaction parts (docs/orders.md "Refunds").
 
 A claim lives on its owner item (the order, or the checkout of a payment without an order):
 `refund_<claim>` is `requesting` (with `refund_<claim>_at`), then the refund id, or `failed` (free

@@ -1,4 +1,4 @@
-"""The refund ledger's logic: claim, ask the payment provider, settle (docs/payments.md "Refund claims").
+"""The refund ledger's logic: claim, ask the payment provider, settle (docs/orders.md "Refunds").
 
 Every refund cloudtill requests goes through here: the order workflow's (cancel, a late payment), an
 order return's (claimed in the return's own write, then `request_claimed_refund`) and ops' refunds
@@ -50,7 +50,7 @@ def request_refund_once(
     refunds `amount` or, if less remains, what remains; nothing when nothing does. A failed request
     frees the claim and raises TransientError. An attempt that died between claim and settle leaves
     the claim `requesting`: after REFUND_CLAIM_STALE_AFTER any later attempt, or the stuck-refund
-    sweep, takes it over and finishes it (docs/payments.md "Refund claims"). True when this call requested
+    sweep, takes it over and finishes it (docs/orders.md "Refunds"). True when this call requested
     the refund."""
     if amount <= 0:
         return False
