@@ -114,6 +114,14 @@ def key(pk: str, sk: str) -> dict[str, Any]:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
 
 
+def get_item(dynamodb: Any, table: str, item_key: tuple[str, str], **options: Any) -> dict[str, Any] | None:
+    """The raw item at `item_key` (a `keys` builder's PK/SK), strongly consistent; None when absent.
+    `options` go to GetItem as they are (e.g. ProjectionExpression)."""
+    response = dynamodb.get_item(TableName=table, Key=key(*item_key), ConsistentRead=True, **options)
+    item: dict[str, Any] | None = response.get("Item")
+    return item
+
+
 def encode_cursor(last_evaluated_key: dict[str, Any] | None) -> str | None:
     if not last_evaluated_key:
         return None

@@ -13,47 +13,21 @@ from botocore.exceptions import ClientError
 
 from cloudtill import ddb, keys
 from cloudtill.catalog.records import ProductRecord, VariantRecord
+from cloudtill.ddb_codec import Attr, ItemCodec
 from cloudtill.errors import DuplicateSku, FieldError, NotFound, VersionConflict
+from cloudtill.stock.items import SKU_ITEM
+from cloudtill.stock.records import SkuRecord
 
-
-def _product_item(product: ProductRecord) -> dict[str, Any]:
-    pk, sk = keys.product(product.id)
-    return {
-        "PK": pk,
-        "SK": sk,
-        "entity": "product",
-        "id": product.id,
-        "name": product.name,
-        "description": product.description,
-        "category": product.category,
-        "variants": [
-            {"sku": v.sku, "name": v.name, "price": v.price, "currency": v.currency} for v in product.variants
-        ],
-        "version": product.version,
-        "created_at": product.created_at,
-        "updated_at": product.updated_at,
-        "archived": product.archived,
-        "GSI1PK": keys.ACTIVE_PRODUCTS,
-        "GSI1SK": product.id,
-        "GSI2PK": keys.category_index(product.category),
-        "GSI2SK": product.id,
-    }
-
-
-def _record(item: dict[str, Any]) -> ProductRecord:
-    return ProductRecord(
-        id=item["id"],
-        name=item["name"],
-        description=item.get("description", ""),
-        category=item["category"],
-        variants=tuple(
-            VariantRecord(v["sku"], v["name"], v["price"], v["currency"]) for v in item["variants"]
-        ),
-        version=item["version"],
-        created_at=item["created_at"],
-        updated_at=item["updated_at"],
-        archived=bool(item.get("archived", False)),
-    )
+PRODUCT_ITEM = ItemCodec(
+    ProductRecord,
+    entity="product",
+    keys=lambda p: keys.item_keys(
+        keys.product(p.id),
+        gsi1=(keys.ACTIVE_PRODUCTS, p.id),
+        gsi2=(keys.category_index(p.category), p.id),
+    ),
+    attrs={"description": Attr(default="")},
+)
 
 
 @ddb.transient_errors
@@ -66,7 +40,7 @@ class DynamoProductRepository:
         pk, sk = keys.product(product_id)
         response = self._client.get_item(TableName=self._table, Key=ddb.key(pk, sk), ConsistentRead=True)
         item = response.get("Item")
-        return _record(ddb.from_item(item)) if item else None
+        return PRODUCT_ITEM.from_item(item) if item else None
 
     def list_active(
         self, category: str | None, limit: int, cursor: str | None
@@ -93,7 +67,7 @@ class DynamoProductRepository:
         if start is not None:
             query["ExclusiveStartKey"] = start
         response = self._client.query(**query)
-        records = [_record(ddb.from_item(i)) for i in response.get("Items", [])]
+        records = [PRODUCT_ITEM.from_item(i) for i in response.get("Items", [])]
         return records, ddb.encode_cursor(response.get("LastEvaluatedKey"))
 
     def create(self, product: ProductRecord) -> None:
@@ -101,7 +75,7 @@ class DynamoProductRepository:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": ddb.to_item(_product_item(product)),
+                    "Item": PRODUCT_ITEM.item(product),
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             }
@@ -115,7 +89,7 @@ class DynamoProductRepository:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": ddb.to_item(_product_item(product)),
+                    "Item": PRODUCT_ITEM.item(product),
                     "ConditionExpression": "version = :expected AND archived = :false",
                     "ExpressionAttributeValues": ddb.to_values(
                         {":expected": expected_version, ":false": False}
@@ -167,28 +141,19 @@ class DynamoProductRepository:
     # -- transaction parts -------------------------------------------------------------------------
 
     def _claim_sku(self, product: ProductRecord, variant: VariantRecord) -> dict[str, Any]:
-        pk, sk = keys.sku(variant.sku)
-        item = {
-            "PK": pk,
-            "SK": sk,
-            "entity": "sku",
-            "sku": variant.sku,
-            "product_id": product.id,
-            "product_name": product.name,
-            "name": variant.name,
-            "price": variant.price,
-            "currency": variant.currency,
-            "active": True,
-            "on_hand": 0,
-            "reserved": 0,
-            "available": 0,
-            "backorder_limit": 0,
-            "low_stock_threshold": 0,
-        }
+        sku = SkuRecord(
+            sku=variant.sku,
+            product_id=product.id,
+            product_name=product.name,
+            name=variant.name,
+            price=variant.price,
+            currency=variant.currency,
+            active=True,
+        )
         return {
             "Put": {
                 "TableName": self._table,
-                "Item": ddb.to_item(item),
+                "Item": SKU_ITEM.item(sku),
                 "ConditionExpression": "attribute_not_exists(PK)",
             }
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-from cloudtill.catalog.api import ProductIn, ProductOut, ProductPage, ProductUpdate, VariantOut
+from cloudtill.catalog.api import ProductIn, ProductOut, ProductPage, ProductUpdate, product_out
 from cloudtill.catalog.ports import ProductRepository
 from cloudtill.catalog.records import ProductRecord, VariantRecord
 from cloudtill.clock import Clock, iso
@@ -26,13 +26,13 @@ class CatalogService:
     def list_products(self, category: str | None, limit: int, cursor: str | None) -> ProductPage:
         records, next_cursor = self._repository.list_active(category, limit, cursor)
         available = self._repository.available_units([s for r in records for s in r.skus])
-        return ProductPage(items=[self._out(r, available) for r in records], next_cursor=next_cursor)
+        return ProductPage(items=[product_out(r, available) for r in records], next_cursor=next_cursor)
 
     def get_product(self, product_id: str) -> ProductOut:
         record = self._repository.get(product_id)
         if record is None or record.archived:
             raise NotFound(f"No product {product_id}.")
-        return self._out(record, self._repository.available_units(list(record.skus)))
+        return product_out(record, self._repository.available_units(list(record.skus)))
 
     def create_product(self, body: ProductIn) -> ProductOut:
         variants = self._variants(body)
@@ -48,7 +48,7 @@ class CatalogService:
             updated_at=now,
         )
         self._repository.create(record)
-        return self._out(record, dict.fromkeys(record.skus, 0))
+        return product_out(record, dict.fromkeys(record.skus, 0))
 
     def update_product(self, product_id: str, body: ProductUpdate) -> ProductOut:
         current = self._repository.get(product_id)
@@ -69,7 +69,7 @@ class CatalogService:
             updated_at=iso(self._clock.now()),
         )
         self._repository.replace(record, expected_version=body.version, previous=current)
-        return self._out(record, self._repository.available_units(list(record.skus)))
+        return product_out(record, self._repository.available_units(list(record.skus)))
 
     def archive_product(self, product_id: str) -> None:
         current = self._repository.get(product_id)
@@ -106,24 +106,3 @@ class CatalogService:
                 f"this one touches {touched} ({len(kept_or_added)} in the new variants, {len(removed)} "
                 "removed): remove or add variants in two updates",
             )
-
-    @staticmethod
-    def _out(record: ProductRecord, available: dict[str, int]) -> ProductOut:
-        return ProductOut(
-            id=record.id,
-            name=record.name,
-            description=record.description,
-            category=record.category,
-            variants=[
-                VariantOut(
-                    sku=v.sku,
-                    name=v.name,
-                    price=v.price,
-                    currency=v.currency,
-                    available=available.get(v.sku, 0),
-                )
-                for v in record.variants
-            ],
-            version=record.version,
-            updated_at=record.updated_at,
-        )

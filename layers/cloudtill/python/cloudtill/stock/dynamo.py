@@ -3,7 +3,7 @@
 Items (docs/stock.md):
 * the SKU item (`SKU#<sku>` / `SKU`, created by the catalog): the stock domain writes `on_hand`,
   `available` (by delta), `backorder_limit`, `low_stock_threshold`, `low_stock`, `fifo`
-  (`FifoStock.to_dict()`) and `stock_version`; `reserved` belongs to the checkout, except that a
+  (`stock.items.FIFO`) and `stock_version`; `reserved` belongs to the checkout, except that a
   sale lowers it;
 * ledger movements (`SKU#<sku>` / `MOVEMENT#<iso time>#<sequence>`), put once, never changed.
 
@@ -21,7 +21,9 @@ from botocore.exceptions import ClientError
 from cloudtill import ddb, keys
 from cloudtill.outbox import DomainEvent, outbox_put
 from cloudtill.stock.fifo import CostLayer, FifoStock
+from cloudtill.stock.items import FIFO, MOVEMENT_ITEM, SKU_ITEM
 from cloudtill.stock.ports import StaleStock, StockCounters
+from cloudtill.stock.records import SkuRecord
 from cloudtill.stock.rules import MovementRecord, StockChange, StockState, is_low
 
 _NAMES = {
@@ -36,76 +38,38 @@ _NAMES = {
 }
 
 
-def _fifo_of(item: dict[str, Any], on_hand: int) -> FifoStock:
-    if "fifo" in item:
-        return FifoStock.from_dict(item["fifo"])
+def _fifo_of(sku: SkuRecord) -> FifoStock:
+    if sku.fifo is not None:
+        return sku.fifo
     # Stock that predates valuation (or was set outside this domain) has no known cost: one layer
     # at cost 0, so the layers still hold exactly `on_hand` units.
-    if on_hand > 0:
-        return FifoStock(layers=(CostLayer(1, on_hand, 0),), next_seq=2)
-    return FifoStock(unvalued_backorder=-on_hand)
+    if sku.on_hand > 0:
+        return FifoStock(layers=(CostLayer(1, sku.on_hand, 0),), next_seq=2)
+    return FifoStock(unvalued_backorder=-sku.on_hand)
+
+
+def stock_state(sku: SkuRecord) -> StockState:
+    """The stock part of a SKU item, as the stock rules compute with it."""
+    # Never written yet: the flag is whatever the current level says, so no alert for a SKU
+    # that was already low before the stock domain first touched it.
+    low = sku.low_stock
+    if low is None:
+        low = is_low(max(sku.on_hand - sku.reserved, 0), sku.low_stock_threshold)
+    return StockState(
+        sku=sku.sku,
+        on_hand=sku.on_hand,
+        reserved=sku.reserved,
+        backorder_limit=sku.backorder_limit,
+        low_stock_threshold=sku.low_stock_threshold,
+        low_stock=low,
+        fifo=_fifo_of(sku),
+        version=sku.stock_version or 0,
+    )
 
 
 def state_from_item(item: dict[str, Any]) -> StockState:
-    on_hand = int(item.get("on_hand", 0))
-    reserved = int(item.get("reserved", 0))
-    threshold = int(item.get("low_stock_threshold", 0))
-    low = item.get("low_stock")
-    return StockState(
-        sku=item["sku"],
-        on_hand=on_hand,
-        reserved=reserved,
-        backorder_limit=int(item.get("backorder_limit", 0)),
-        low_stock_threshold=threshold,
-        # Never written yet: the flag is whatever the current level says, so no alert for a SKU
-        # that was already low before the stock domain first touched it.
-        low_stock=bool(low) if low is not None else is_low(max(on_hand - reserved, 0), threshold),
-        fifo=_fifo_of(item, on_hand),
-        version=int(item.get("stock_version", 0)),
-    )
-
-
-def movement_item(record: MovementRecord) -> dict[str, Any]:
-    pk, sk = keys.stock_movement(record.sku, record.at, record.id)
-    return {
-        "PK": pk,
-        "SK": sk,
-        "entity": "stock_movement",
-        "id": record.id,
-        "sequence": record.sequence,
-        "sku": record.sku,
-        "type": record.type,
-        "quantity": record.quantity,
-        "delta": record.delta,
-        "on_hand_before": record.on_hand_before,
-        "on_hand_after": record.on_hand_after,
-        "unit_cost": record.unit_cost,
-        "value_before": record.value_before,
-        "value_after": record.value_after,
-        "cost_of_goods_sold": record.cost_of_goods_sold,
-        "reason": record.reason,
-        "reference": record.reference,
-        "at": record.at,
-    }
-
-
-def movement_from_item(item: dict[str, Any]) -> MovementRecord:
-    return MovementRecord(
-        sku=item["sku"],
-        sequence=int(item["sequence"]),
-        type=item["type"],
-        quantity=int(item["quantity"]),
-        delta=int(item["delta"]),
-        on_hand_before=int(item["on_hand_before"]),
-        on_hand_after=int(item["on_hand_after"]),
-        unit_cost=item.get("unit_cost"),
-        value_before=int(item["value_before"]),
-        value_after=int(item["value_after"]),
-        cost_of_goods_sold=int(item["cost_of_goods_sold"]),
-        reason=item["reason"],
-        reference=item.get("reference"),
-        at=item["at"],
-    )
+    """The stock state of a SKU item read in plain values (`ddb.from_item`)."""
+    return stock_state(SKU_ITEM.from_plain(item))
 
 
 @ddb.transient_errors
@@ -119,8 +83,8 @@ class DynamoStockRepository:
     # -- StockRepository ---------------------------------------------------------------------------
 
     def get(self, sku: str) -> StockState | None:
-        item = self._get_sku_item(sku)
-        return state_from_item(item) if item else None
+        record = self._sku(sku)
+        return stock_state(record) if record else None
 
     def save(self, change: StockChange, events: Sequence[DomainEvent]) -> None:
         try:
@@ -146,7 +110,7 @@ class DynamoStockRepository:
                 {
                     "Put": {
                         "TableName": self._table,
-                        "Item": ddb.to_item(movement_item(change.movement)),
+                        "Item": MOVEMENT_ITEM.item(change.movement),
                         "ConditionExpression": "attribute_not_exists(PK)",
                     }
                 }
@@ -173,24 +137,23 @@ class DynamoStockRepository:
         if start is not None:
             query["ExclusiveStartKey"] = start
         response = self._client.query(**query)
-        records = [movement_from_item(ddb.from_item(i)) for i in response.get("Items", [])]
+        records = [MOVEMENT_ITEM.from_item(i) for i in response.get("Items", [])]
         return records, ddb.encode_cursor(response.get("LastEvaluatedKey"))
 
     # -- ReservationLedger -------------------------------------------------------------------------
 
     def stock_counters(self, sku: str) -> StockCounters | None:
-        item = self._get_sku_item(sku)
-        if item is None:
+        record = self._sku(sku)
+        if record is None:
             return None
-        on_hand = int(item.get("on_hand", 0))
         return StockCounters(
             sku=sku,
-            on_hand=on_hand,
-            reserved=int(item.get("reserved", 0)),
-            available=int(item.get("available", 0)),
-            backorder_limit=int(item.get("backorder_limit", 0)),
-            fifo_quantity=FifoStock.from_dict(item["fifo"]).quantity if "fifo" in item else None,
-            version=int(item.get("stock_version", 0)),
+            on_hand=record.on_hand,
+            reserved=record.reserved,
+            available=record.available,
+            backorder_limit=record.backorder_limit,
+            fifo_quantity=record.fifo.quantity if record.fifo is not None else None,
+            version=record.stock_version or 0,
         )
 
     def held_quantity(self, sku: str) -> int:
@@ -229,11 +192,9 @@ class DynamoStockRepository:
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _get_sku_item(self, sku: str) -> dict[str, Any] | None:
-        pk, sk = keys.sku(sku)
-        response = self._client.get_item(TableName=self._table, Key=ddb.key(pk, sk), ConsistentRead=True)
-        item = response.get("Item")
-        return ddb.from_item(item) if item else None
+    def _sku(self, sku: str) -> SkuRecord | None:
+        item = ddb.get_item(self._client, self._table, keys.sku(sku))
+        return SKU_ITEM.from_item(item) if item else None
 
     def _sku_update(self, change: StockChange) -> dict[str, Any]:
         before, after = change.before, change.after
@@ -244,7 +205,7 @@ class DynamoStockRepository:
             ":backorder_limit": after.backorder_limit,
             ":threshold": after.low_stock_threshold,
             ":low": after.low_stock,
-            ":fifo": after.fifo.to_dict(),
+            ":fifo": FIFO.encode(after.fifo),
             ":version": after.version,
             ":read_version": before.version,
             ":read_on_hand": before.on_hand,
