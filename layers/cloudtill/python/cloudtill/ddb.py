@@ -19,8 +19,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
-from botocore.exceptions import HTTPClientError
 
 from cloudtill.errors import InvalidCursor, TransientError
 
@@ -44,6 +44,9 @@ def client() -> DynamoDBClient:
     import boto3  # imported here so pure-domain imports stay free of boto3
 
     return boto3.client("dynamodb")
+
+
+_process_client = client  # the name `client` is also the adapters' constructor argument
 
 
 def _to_python(value: Any) -> Any:
@@ -172,6 +175,41 @@ def decode_cursor(cursor: str | None, scope: CursorScope) -> dict[str, Any] | No
     if not scope.holds(plain):
         raise InvalidCursor("not a cursor of this listing (another filter, or not issued by this API)")
     return {k: {"S": v} for k, v in plain.items()}
+
+
+class TableAdapter:
+    """Base of the main table's adapters: the table's name and the DynamoDB client (the process's
+    own unless one is given, e.g. a recording client in a test)."""
+
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self._table = table_name
+        self._client = client or _process_client()
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """A TransactWriteItems DynamoDB cancelled: the per-item reason codes (`cancellation_codes`), to
+    say which part refused, and the error itself, to raise when no refusal explains it (a transient
+    one, a conflict, becomes TransientError through `transient_errors`)."""
+
+    error: ClientError
+    codes: list[str]
+
+    def refused(self, index: int) -> bool:
+        """Did the condition of operation `index` fail?"""
+        return self.codes[index : index + 1] == ["ConditionalCheckFailed"]
+
+
+def transact(dynamodb: Any, operations: Sequence[Mapping[str, Any]]) -> Cancelled | None:
+    """One TransactWriteItems: None when it committed, `Cancelled` when DynamoDB cancelled it. Any
+    other error is raised as it is."""
+    try:
+        dynamodb.transact_write_items(TransactItems=list(operations))
+    except ClientError as error:
+        if not is_transaction_cancelled(error):
+            raise
+        return Cancelled(error, cancellation_codes(error))
+    return None
 
 
 def cancellation_codes(error: Exception) -> list[str]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from cloudtill import ddb, keys
 from cloudtill.catalog.records import ProductRecord, VariantRecord
 from cloudtill.ddb_codec import Attr, ItemCodec
@@ -31,15 +29,9 @@ PRODUCT_ITEM = ItemCodec(
 
 
 @ddb.transient_errors
-class DynamoProductRepository:
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client = client or ddb.client()
-
+class DynamoProductRepository(ddb.TableAdapter):
     def get(self, product_id: str) -> ProductRecord | None:
-        pk, sk = keys.product(product_id)
-        response = self._client.get_item(TableName=self._table, Key=ddb.key(pk, sk), ConsistentRead=True)
-        item = response.get("Item")
+        item = ddb.get_item(self._client, self._table, keys.product(product_id))
         return PRODUCT_ITEM.from_item(item) if item else None
 
     def list_active(
@@ -206,27 +198,24 @@ class DynamoProductRepository:
     def _transact(
         self, operations: list[dict[str, Any]], product: ProductRecord, first_sku_index: int
     ) -> None:
-        try:
-            self._client.transact_write_items(TransactItems=operations)  # type: ignore[arg-type]
-        except ClientError as error:
-            if not ddb.is_transaction_cancelled(error):
-                raise
-            codes = ddb.cancellation_codes(error)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                current = self.get(product.id)
-                if current is None or current.archived:
-                    raise NotFound(f"No product {product.id}.") from None
-                raise VersionConflict.stale(f"Product {product.id}", current.version) from None
-            taken = [
-                product.variants[i - first_sku_index].sku
-                for i, code in enumerate(codes)
-                if code == "ConditionalCheckFailed"
-                and first_sku_index <= i < first_sku_index + len(product.variants)
-            ]
-            if taken:
-                raise DuplicateSku(
-                    f"SKU {taken[0]} already belongs to another product.",
-                    [FieldError("variants.sku", f"{sku} already exists") for sku in taken],
-                    skus=taken,
-                ) from None
-            raise
+        cancelled = ddb.transact(self._client, operations)
+        if cancelled is None:
+            return
+        if cancelled.refused(0):
+            current = self.get(product.id)
+            if current is None or current.archived:
+                raise NotFound(f"No product {product.id}.")
+            raise VersionConflict.stale(f"Product {product.id}", current.version)
+        taken = [
+            product.variants[i - first_sku_index].sku
+            for i, code in enumerate(cancelled.codes)
+            if code == "ConditionalCheckFailed"
+            and first_sku_index <= i < first_sku_index + len(product.variants)
+        ]
+        if taken:
+            raise DuplicateSku(
+                f"SKU {taken[0]} already belongs to another product.",
+                [FieldError("variants.sku", f"{sku} already exists") for sku in taken],
+                skus=taken,
+            )
+        raise cancelled.error

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from cloudtill import ddb, keys
 from cloudtill.checkout.items import (
     CHECKOUT_ITEM,
@@ -30,7 +28,6 @@ from cloudtill.promotions.records import StoredPromotion
 from cloudtill.stock.items import SKU_ITEM
 from cloudtill.stock.records import SkuRecord
 
-_CONDITION_FAILED = "ConditionalCheckFailed"
 _CONFLICT = "TransactionConflict"
 
 
@@ -40,11 +37,7 @@ def checkout_record_from_item(item: dict[str, Any]) -> CheckoutRecord:
 
 
 @ddb.transient_errors
-class DynamoCheckoutRepository:
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client = client or ddb.client()
-
+class DynamoCheckoutRepository(ddb.TableAdapter):
     # -- reads -----------------------------------------------------------------------------------------
 
     def skus(self, codes: Sequence[str]) -> dict[str, SkuRecord]:
@@ -108,19 +101,16 @@ class DynamoCheckoutRepository:
                 add("promotion", self._redeem_for_email(checkout.redemption))
         for event in events:
             add("event", outbox_put(self._table, event))
-        try:
-            self._client.transact_write_items(TransactItems=operations)  # type: ignore[arg-type]
-        except ClientError as error:
-            if not ddb.is_transaction_cancelled(error):
-                raise
-            codes = ddb.cancellation_codes(error)
-            failed = [role for role, code in zip(roles, codes, strict=False) if code == _CONDITION_FAILED]
-            short = [role.removeprefix("sku:") for role in failed if role.startswith("sku:")]
-            promotion = "promotion" in failed
-            contended = _CONFLICT in codes
-            if not (short or promotion or contended):
-                raise  # a failed put of a fresh id or event: a bug, not a shopper's problem
-            raise ReservationRejected(short, promotion, contended) from None
+        cancelled = ddb.transact(self._client, operations)
+        if cancelled is None:
+            return
+        failed = [role for i, role in enumerate(roles) if cancelled.refused(i)]
+        short = [role.removeprefix("sku:") for role in failed if role.startswith("sku:")]
+        promotion = "promotion" in failed
+        contended = _CONFLICT in cancelled.codes
+        if not (short or promotion or contended):
+            raise cancelled.error  # a failed put of a fresh id or event: a bug, not a shopper's problem
+        raise ReservationRejected(short, promotion, contended)
 
     def release(
         self,
@@ -164,15 +154,11 @@ class DynamoCheckoutRepository:
                     )
                 )
         operations += [outbox_put(self._table, event) for event in events]
-        try:
-            self._client.transact_write_items(TransactItems=operations)  # type: ignore[arg-type]
-        except ClientError as error:
-            if ddb.is_transaction_cancelled(error) and ddb.cancellation_codes(error)[:1] == [
-                _CONDITION_FAILED
-            ]:
-                return False  # no longer awaiting payment (released or completed), or paid meanwhile
-            raise
-        return True
+        cancelled = ddb.transact(self._client, operations)
+        if cancelled is not None and not cancelled.refused(0):
+            raise cancelled.error
+        # Refused: no longer awaiting payment (released or completed), or paid meanwhile.
+        return cancelled is None
 
     def attach_payment(self, checkout_id: str, payment: dict[str, str]) -> None:
         pk, sk = keys.checkout(checkout_id)

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from botocore.exceptions import ClientError
 
 from cloudtill import ddb, keys
@@ -24,11 +22,7 @@ PROMOTION_ITEM = ItemCodec(
 
 
 @ddb.transient_errors
-class DynamoPromotionRepository:
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client = client or ddb.client()
-
+class DynamoPromotionRepository(ddb.TableAdapter):
     def create(self, promotion: Promotion, created_at: str) -> None:
         try:
             self._client.put_item(

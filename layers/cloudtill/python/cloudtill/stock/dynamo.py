@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from cloudtill import ddb, keys
 from cloudtill.outbox import DomainEvent, outbox_put
 from cloudtill.stock.fifo import CostLayer, FifoStock
@@ -73,12 +71,8 @@ def state_from_item(item: dict[str, Any]) -> StockState:
 
 
 @ddb.transient_errors
-class DynamoStockRepository:
+class DynamoStockRepository(ddb.TableAdapter):
     """The stock repository (StockRepository) and reconciliation reader (ReservationLedger)."""
-
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client = client or ddb.client()
 
     # -- StockRepository ---------------------------------------------------------------------------
 
@@ -87,14 +81,9 @@ class DynamoStockRepository:
         return stock_state(record) if record else None
 
     def save(self, change: StockChange, events: Sequence[DomainEvent]) -> None:
-        try:
-            self._client.transact_write_items(TransactItems=self.transaction_items(change, events))  # type: ignore[arg-type]
-        except ClientError as error:
-            if ddb.is_transaction_cancelled(error) and ddb.cancellation_codes(error)[:1] == [
-                "ConditionalCheckFailed"
-            ]:
-                raise StaleStock(change.before.sku) from None
-            raise
+        cancelled = ddb.transact(self._client, self.transaction_items(change, events))
+        if cancelled is not None:
+            raise StaleStock(change.before.sku) if cancelled.refused(0) else cancelled.error
 
     def transaction_items(self, change: StockChange, events: Sequence[DomainEvent]) -> list[dict[str, Any]]:
         """The TransactWriteItems parts of `change`: the SKU item update FIRST (a cancellation code

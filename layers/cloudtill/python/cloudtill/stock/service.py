@@ -34,37 +34,14 @@ class StockBusy(Conflict):
 
 
 def stock_out(state: StockState) -> StockOut:
-    return StockOut(
-        sku=state.sku,
-        on_hand=state.on_hand,
-        reserved=state.reserved,
-        available=state.sellable,
-        reservable=state.reservable,
-        low_stock_threshold=state.low_stock_threshold,
-        backorder_limit=state.backorder_limit,
-        low_stock=state.low_stock,
-        value=state.value,
-        unvalued_backorder=state.fifo.unvalued_backorder,
-    )
+    """The API view of a SKU's stock: the state's fields, `available` being the units sellable now."""
+    derived = {"available": state.sellable, "unvalued_backorder": state.fifo.unvalued_backorder}
+    same = {name: getattr(state, name) for name in StockOut.model_fields.keys() - derived.keys()}
+    return StockOut(**same, **derived)
 
 
 def movement_out(record: MovementRecord) -> MovementOut:
-    return MovementOut(
-        id=record.id,
-        sku=record.sku,
-        type=record.type,
-        quantity=record.quantity,
-        delta=record.delta,
-        on_hand_before=record.on_hand_before,
-        on_hand_after=record.on_hand_after,
-        unit_cost=record.unit_cost,
-        value_before=record.value_before,
-        value_after=record.value_after,
-        cost_of_goods_sold=record.cost_of_goods_sold,
-        reason=record.reason,
-        reference=record.reference,
-        at=record.at,
-    )
+    return MovementOut.model_validate(record, from_attributes=True)
 
 
 class StockService:
