@@ -7,6 +7,7 @@ stock counters owned by the stock domain) and one item per category. Every chang
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from cloudtill import ddb, keys
@@ -133,15 +134,7 @@ class DynamoProductRepository(ddb.TableAdapter):
     # -- transaction parts -------------------------------------------------------------------------
 
     def _claim_sku(self, product: ProductRecord, variant: VariantRecord) -> dict[str, Any]:
-        sku = SkuRecord(
-            sku=variant.sku,
-            product_id=product.id,
-            product_name=product.name,
-            name=variant.name,
-            price=variant.price,
-            currency=variant.currency,
-            active=True,
-        )
+        sku = SkuRecord(**asdict(variant), product_id=product.id, product_name=product.name, active=True)
         return {
             "Put": {
                 "TableName": self._table,

@@ -15,9 +15,9 @@ from typing import Any
 from cloudtill import ddb, keys
 from cloudtill.checkout.items import (
     CHECKOUT_ITEM,
-    HELD,
     RELEASED,
     RESERVATION_ITEM,
+    close_reservation,
     held_reservations,
 )
 from cloudtill.checkout.ports import ReservationRejected
@@ -143,7 +143,7 @@ class DynamoCheckoutRepository(ddb.TableAdapter):
             }
         ]
         for sku, quantity in checkout.reserved.items():
-            operations.append(self._release_reservation(checkout.id, sku, at))
+            operations.append(close_reservation(self._table, checkout.id, sku, RELEASED, at))
             operations.append(self._unreserve(sku, quantity))
         if checkout.redemption is not None:
             operations.append(self._give_back(*keys.promotion(checkout.redemption.code)))
@@ -215,19 +215,6 @@ class DynamoCheckoutRepository(ddb.TableAdapter):
                 "UpdateExpression": "SET available = available + :q, reserved = reserved - :q",
                 "ConditionExpression": "reserved >= :q",
                 "ExpressionAttributeValues": ddb.to_values({":q": quantity}),
-            }
-        }
-
-    def _release_reservation(self, checkout_id: str, sku: str, at: str) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": ddb.key(*keys.reservation(checkout_id, sku)),
-                "UpdateExpression": "SET #status = :released, released_at = :at "
-                "REMOVE GSI1PK, GSI1SK, GSI2PK, GSI2SK",
-                "ConditionExpression": "#status = :held",
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": ddb.to_values({":released": RELEASED, ":held": HELD, ":at": at}),
             }
         }
 

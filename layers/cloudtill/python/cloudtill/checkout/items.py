@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cloudtill import keys
+from cloudtill import ddb, keys
 from cloudtill.checkout.records import CheckoutRecord, ReservationRecord
 from cloudtill.ddb_codec import Attr, ItemCodec, without_none
 
@@ -61,3 +61,19 @@ def held_reservations(checkout: CheckoutRecord) -> list[ReservationRecord]:
         ReservationRecord(checkout.id, sku, quantity, HELD, checkout.expires_at, checkout.created_at)
         for sku, quantity in checkout.reserved.items()
     ]
+
+
+def close_reservation(table: str, checkout_id: str, sku: str, status: str, at: str) -> dict[str, Any]:
+    """The transaction part that ends a held reservation: `status` (`released`, or `committed` by the
+    order) and `<status>_at`, out of both indexes; refused unless the reservation is still held."""
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": ddb.key(*keys.reservation(checkout_id, sku)),
+            "UpdateExpression": f"SET #status = :status, {status}_at = :at "
+            "REMOVE GSI1PK, GSI1SK, GSI2PK, GSI2SK",
+            "ConditionExpression": "#status = :held",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": ddb.to_values({":status": status, ":held": HELD, ":at": at}),
+        }
+    }

@@ -53,16 +53,8 @@ def stock_state(sku: SkuRecord) -> StockState:
     low = sku.low_stock
     if low is None:
         low = is_low(max(sku.on_hand - sku.reserved, 0), sku.low_stock_threshold)
-    return StockState(
-        sku=sku.sku,
-        on_hand=sku.on_hand,
-        reserved=sku.reserved,
-        backorder_limit=sku.backorder_limit,
-        low_stock_threshold=sku.low_stock_threshold,
-        low_stock=low,
-        fifo=_fifo_of(sku),
-        version=sku.stock_version or 0,
-    )
+    counters = (sku.on_hand, sku.reserved, sku.backorder_limit, sku.low_stock_threshold)
+    return StockState(sku.sku, *counters, low, _fifo_of(sku), sku.stock_version or 0)
 
 
 def state_from_item(item: dict[str, Any]) -> StockState:
