@@ -5,42 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from cloudtill.checkout.records import CheckoutRecord
 from cloudtill.outbox import DomainEvent
 
 DOMAIN = "checkout"
 
 
-class _FromRecord(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+# `CheckoutCreated`: what a consumer needs of a new checkout (no token, no address): these attributes
+# of the record, and these of each line (events/schemas/CheckoutCreated.json).
+CREATED_FIELDS = (
+    *("email", "phone", "marketing_consent", "currency", "subtotal", "discount", "shipping", "tax"),
+    *("total", "promo_code", "lines", "created_at", "expires_at"),
+)
+CREATED_LINE_FIELDS = ("sku", "quantity", "unit_price", "backordered")
 
 
-class CreatedLine(_FromRecord):
-    sku: str
-    quantity: int
-    unit_price: int
-    backordered: bool
-
-
-class CheckoutCreated(_FromRecord):
-    """`CheckoutCreated`: what a consumer needs of a new checkout (no token, no address)."""
-
-    checkout_id: str = Field(validation_alias="id")
-    email: str
-    phone: str | None
-    marketing_consent: bool
-    currency: str
-    subtotal: int
-    discount: int
-    shipping: int
-    tax: int
-    total: int
-    promo_code: str | None
-    lines: list[CreatedLine]
-    created_at: str
-    expires_at: str
+def _attributes(source: object, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(source, name) for name in names}
 
 
 def event(detail_type: str, detail: dict[str, Any], at: datetime) -> DomainEvent:
@@ -54,7 +35,8 @@ def _parse(moment: str) -> datetime:
 def created_events(record: CheckoutRecord) -> list[DomainEvent]:
     """`CheckoutCreated` and `StockReserved`, written in the checkout's own transaction."""
     at = _parse(record.created_at)
-    created = CheckoutCreated.model_validate(record).model_dump()
+    created = {"checkout_id": record.id, **_attributes(record, CREATED_FIELDS)}
+    created["lines"] = [_attributes(line, CREATED_LINE_FIELDS) for line in record.lines]
     backordered = {ln.sku for ln in record.lines if ln.backordered}
     reserved = {
         "checkout_id": record.id,
