@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from dataclasses import replace
+from typing import Any
 
 from cloudtill.catalog.api import ProductIn, ProductOut, ProductPage, ProductUpdate, product_out
 from cloudtill.catalog.ports import ProductRepository
@@ -11,6 +13,11 @@ from cloudtill.catalog.records import ProductRecord, VariantRecord
 from cloudtill.clock import Clock, iso
 from cloudtill.errors import DuplicateSku, FieldError, NotFound, ValidationFailed, VersionConflict
 from cloudtill.transaction_sizes import MAX_SKUS_PER_PRODUCT_UPDATE
+
+
+def _described(body: ProductIn) -> dict[str, Any]:
+    """The product's own fields as the request gives them (its variants are checked apart)."""
+    return body.model_dump(include={"name", "description", "category"})
 
 
 def new_product_id() -> str:
@@ -39,9 +46,7 @@ class CatalogService:
         now = iso(self._clock.now())
         record = ProductRecord(
             id=new_product_id(),
-            name=body.name,
-            description=body.description,
-            category=body.category,
+            **_described(body),
             variants=variants,
             version=1,
             created_at=now,
@@ -58,14 +63,11 @@ class CatalogService:
             raise VersionConflict.stale(f"Product {product_id}", current.version)
         variants = self._variants(body)
         self._check_update_fits(current, variants)
-        record = ProductRecord(
-            id=current.id,
-            name=body.name,
-            description=body.description,
-            category=body.category,
+        record = replace(
+            current,
+            **_described(body),
             variants=variants,
             version=current.version + 1,
-            created_at=current.created_at,
             updated_at=iso(self._clock.now()),
         )
         self._repository.replace(record, expected_version=body.version, previous=current)

@@ -8,6 +8,7 @@ the condition that the item still holds what was read; on a lost race read again
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from cloudtill.clock import Clock, iso
 from cloudtill.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -35,7 +36,10 @@ class StockBusy(Conflict):
 
 def stock_out(state: StockState) -> StockOut:
     """The API view of a SKU's stock: the state's fields, `available` being the units sellable now."""
-    derived = {"available": state.sellable, "unvalued_backorder": state.fifo.unvalued_backorder}
+    derived: dict[str, Any] = {
+        "available": state.sellable,
+        "unvalued_backorder": state.fifo.unvalued_backorder,
+    }
     same = {name: getattr(state, name) for name in StockOut.model_fields.keys() - derived.keys()}
     return StockOut(**same, **derived)
 
@@ -53,13 +57,7 @@ class StockService:
         return stock_out(self._read(sku))
 
     def record_movement(self, sku: str, body: MovementIn) -> MovementOut:
-        request = MovementRequest(
-            type=body.type,
-            quantity=body.quantity,
-            reason=body.reason,
-            unit_cost=body.unit_cost,
-            reference=body.reference,
-        )
+        request = MovementRequest(**body.model_dump())
 
         def plan(state: StockState) -> StockChange:
             now = self._clock.now()
