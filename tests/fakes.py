@@ -11,7 +11,7 @@ from typing import Literal
 
 from cloudtill.catalog.records import ProductRecord
 from cloudtill.checkout.ports import ReservationRejected
-from cloudtill.checkout.records import CheckoutRecord, SkuSnapshot, StoredPromotion
+from cloudtill.checkout.records import CheckoutRecord, SkuSnapshot
 from cloudtill.errors import (
     Conflict,
     DuplicateSku,
@@ -23,6 +23,7 @@ from cloudtill.errors import (
 from cloudtill.outbox import DomainEvent
 from cloudtill.payments.ports import NothingToRefund, PaymentIntentRef, RefundRef, StaleRecord, WebhookEffect
 from cloudtill.payments.records import ClaimState, PaymentRecord, RefundClaim, TakenClaim
+from cloudtill.promotions.records import StoredPromotion
 from cloudtill.promotions.rules import Promotion
 from cloudtill.stock.ports import StaleStock
 from cloudtill.stock.rules import MovementRecord, StockChange, StockState
@@ -156,7 +157,13 @@ class InMemoryCheckoutRepository:
         currency: str = "EUR",
     ) -> None:
         self.sku_items[sku] = SkuSnapshot(
-            sku, f"Item {sku}", price, currency, active, on_hand, 0, backorder_limit
+            sku,
+            product_name=f"Item {sku}",
+            price=price,
+            currency=currency,
+            active=active,
+            on_hand=on_hand,
+            backorder_limit=backorder_limit,
         )
 
     def available(self, sku: str) -> int:

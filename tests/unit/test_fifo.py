@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from cloudtill.stock.fifo import CostLayer, FifoStock, consume, receive, restock, stock_value
+from cloudtill.stock.items import FIFO
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -64,7 +65,7 @@ def test_restock_adds_returned_units_as_the_newest_layer() -> None:
 def test_state_round_trips_through_a_dict() -> None:
     stock, _ = receive(FifoStock(), 4, 100, datetime(2025, 1, 1, tzinfo=UTC))
     stock, _ = receive(stock, 2, 90)
-    assert FifoStock.from_dict(stock.to_dict()) == stock
+    assert FIFO.decode(FIFO.encode(stock)) == stock
 
 
 def test_invalid_states_and_quantities_are_rejected() -> None:

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "cloudtill" / "python
 MAX_LINES = 400
 # Modules still above MAX_LINES, owned elsewhere and split separately. The list only shrinks: nothing
 # may join it, and an entry that fits again must leave it.
-KNOWN_OVERSIZED = frozenset({"checkout/service.py", "reporting/dynamo.py"})
+KNOWN_OVERSIZED = frozenset({"reporting/dynamo.py"})
 _ORIGINALLY_OVERSIZED = frozenset({"checkout/service.py", "checkout/dynamo.py", "reporting/dynamo.py"})
 # What an adapter module is called: the DynamoDB adapters, the Stripe SDK's, other AWS services'.
 ADAPTER_NAMES = frozenset({"dynamo", "stripe_adapter", "aws"})

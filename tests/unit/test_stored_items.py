@@ -24,6 +24,8 @@ from cloudtill.catalog.service import CatalogService
 from cloudtill.checkout.dynamo import DynamoCheckoutRepository
 from cloudtill.checkout.service import CheckoutService, PromotionService
 from cloudtill.notifications.dynamo import DynamoNotificationLog, DynamoSuppressions
+from cloudtill.privacy.dynamo import DynamoCustomerRecords
+from cloudtill.privacy.service import PrivacyService
 from cloudtill.promotions.dynamo import DynamoPromotionRepository
 from cloudtill.promotions.rules import PromotionIn
 from cloudtill.settings import ShopSettings
@@ -53,7 +55,8 @@ def every_item(table: str) -> list[dict[str, Any]]:
 
 def shop_history(table: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bit of everything: products created, updated and archived, stock received and configured, a
-    promotion, checkouts created (one with the promotion) and expired, an e-mail sent, a suppression."""
+    promotion, checkouts created (one with the promotion), expired and erased, an e-mail sent, a
+    suppression."""
     clock = FixedClock()
     ids = iter(["prd_one", "prd_two"])
     monkeypatch.setattr(catalog_service, "new_product_id", lambda: next(ids))
@@ -84,7 +87,7 @@ def shop_history(table: str, monkeypatch: pytest.MonkeyPatch) -> None:
         PromotionIn.model_validate(promotion)
     )
 
-    checkout_ids = iter(["chk_one", "chk_two"])
+    checkout_ids = iter(["chk_one", "chk_two", "chk_three"])
     checkouts = CheckoutService(
         DynamoCheckoutRepository(table),
         clock,
@@ -98,8 +101,10 @@ def shop_history(table: str, monkeypatch: pytest.MonkeyPatch) -> None:
         body(("TEE-S", 10), ("TEE-L", 3), promo_code="TEN", phone="+353 1 234"), "token-1"
     )
     checkouts.create_checkout(body(("TEE-L", 1), marketing_consent=True), "token-2")
+    checkouts.create_checkout(body(("TEE-S", 1), email="Zed@Example.com"), "token-3")
     clock.advance(901)
     assert checkouts.expire_checkout("chk_two")
+    PrivacyService(DynamoCustomerRecords(table), clock).erase("zed@example.com")
 
     log = DynamoNotificationLog(table, clock, timedelta(minutes=5))
     assert log.claim("evt-1", "rcpt", "order_confirmation", "email").proceed

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from cloudtill import ddb, keys, transaction_sizes
 from cloudtill.checkout import api as checkout_api
-from cloudtill.checkout.dynamo import DynamoCheckoutRepository, _checkout_item
+from cloudtill.checkout.dynamo import DynamoCheckoutRepository
+from cloudtill.checkout.items import CHECKOUT_ITEM
 from cloudtill.checkout.records import CheckoutLineRecord, CheckoutRecord, PromotionRedemption
 from cloudtill.checkout.service import CheckoutService
 from cloudtill.order_workflow.checkout_link import CheckoutLink
@@ -24,6 +25,7 @@ from cloudtill.order_workflow.lifecycle import OrderLifecycle
 from cloudtill.promotions.rules import Promotion
 from cloudtill.settings import ShopSettings
 from cloudtill.stock.fifo import CostLayer, FifoStock
+from cloudtill.stock.items import FIFO
 from cloudtill.transaction_sizes import (
     MAX_DISTINCT_SKUS,
     TRANSACT_WRITE_LIMIT,
@@ -113,7 +115,7 @@ def about_to_run_low(sku: str) -> dict[str, Any]:
     return {
         "PK": pk, "SK": sk, "sku": sku, "on_hand": 2, "reserved": 1, "available": 1,
         "backorder_limit": 0, "low_stock_threshold": 1, "low_stock": False, "stock_version": 1,
-        "fifo": FifoStock((CostLayer(1, 2, 100),), 0, 2).to_dict(),
+        "fifo": FIFO.encode(FifoStock((CostLayer(1, 2, 100),), 0, 2)),
     }  # fmt: skip
 
 
@@ -122,7 +124,7 @@ def confirm(n: int) -> list[dict[str, Any]]:
     low-stock threshold."""
     codes = skus(n)
     checkout = wide_checkout(codes)
-    client = RecordingClient([_checkout_item(checkout), *(about_to_run_low(s) for s in codes)])
+    client = RecordingClient([CHECKOUT_ITEM.plain(checkout), *(about_to_run_low(s) for s in codes)])
     orders = DynamoOrderWorkflowStore(TABLE, client)
     # Confirming a paid checkout neither expires checkouts nor resumes a workflow: no such ports.
     no_checkouts: Any = None

@@ -1,5 +1,7 @@
-"""DynamoDB plumbing shared by the repository adapters: one client per process, item (de)serialization,
-opaque paging cursors, batch reads and transaction-cancellation decoding.
+"""DynamoDB plumbing shared by the repository adapters: one client per process (`TableAdapter` is the
+adapters' base), item (de)serialization (whole records: `cloudtill.ddb_codec`), strongly consistent
+single reads (`get_item`), opaque paging cursors, batch reads, transactions (`transact`) and
+transaction-cancellation decoding.
 
 The client is created lazily on first use (not at import), once per cold start. The endpoint comes from
 the standard AWS configuration (`AWS_ENDPOINT_URL` locally), so the same code runs in AWS and locally.
@@ -19,8 +21,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
-from botocore.exceptions import HTTPClientError
 
 from cloudtill.errors import InvalidCursor, TransientError
 
@@ -46,8 +48,8 @@ def client() -> DynamoDBClient:
     return boto3.client("dynamodb")
 
 
+_process_client = client  # the name `client` is also the adapters' constructor argument
 _CONDITION_FAILED = "ConditionalCheckFailed"
-_shared_client = client  # what `Adapter` defaults to (its parameter `client` hides the name)
 
 
 def _to_python(value: Any) -> Any:
@@ -118,12 +120,28 @@ def key(pk: str, sk: str) -> dict[str, Any]:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
 
 
-class Adapter:
-    """Base of the DynamoDB adapters on the single table: its name and the client (shared by default)."""
+def get_item(dynamodb: Any, table: str, item_key: tuple[str, str], **options: Any) -> dict[str, Any] | None:
+    """The raw item at `item_key` (a `keys` builder's PK/SK), strongly consistent; None when absent.
+    `options` go to GetItem as they are (e.g. ProjectionExpression)."""
+    response = dynamodb.get_item(TableName=table, Key=key(*item_key), ConsistentRead=True, **options)
+    item: dict[str, Any] | None = response.get("Item")
+    return item
 
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client = client or _shared_client()
+
+def get_plain(dynamodb: Any, table: str, item_key: tuple[str, str]) -> Item | None:
+    """`get_item` in plain values."""
+    item = get_item(dynamodb, table, item_key)
+    return from_item(item) if item else None
+
+
+def get_attribute(dynamodb: Any, table: str, item_key: tuple[str, str], name: str) -> str | None:
+    """One attribute of one item (strongly consistent), as text; None when the item or it is absent."""
+    item = get_item(
+        dynamodb, table, item_key, ProjectionExpression="#n", ExpressionAttributeNames={"#n": name}
+    )
+    if not item or name not in item:
+        return None
+    return str(from_item(item)[name])
 
 
 def put_new(table: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -131,44 +149,6 @@ def put_new(table: str, data: dict[str, Any]) -> dict[str, Any]:
     return {
         "Put": {"TableName": table, "Item": to_item(data), "ConditionExpression": "attribute_not_exists(PK)"}
     }
-
-
-@dataclass
-class Transaction:
-    """The parts of one TransactWriteItems, each with a role that names it in a cancellation."""
-
-    items: list[dict[str, Any]] = field(default_factory=list)
-    roles: list[str] = field(default_factory=list)
-
-    def add(self, role: str, *operations: dict[str, Any]) -> None:
-        for operation in operations:
-            self.roles.append(role)
-            self.items.append(operation)
-
-    def failed_roles(self, error: Exception) -> set[str]:
-        """The roles whose condition failed in `error` (a cancelled transaction)."""
-        codes = cancellation_codes(error)
-        return {role for role, code in zip(self.roles, codes, strict=False) if code == _CONDITION_FAILED}
-
-
-def get_attribute(client: Any, table: str, item_key: tuple[str, str], name: str) -> str | None:
-    """One attribute of one item (strongly consistent), as text; None when the item or it is absent."""
-    item = client.get_item(
-        TableName=table,
-        Key=key(*item_key),
-        ProjectionExpression="#n",
-        ExpressionAttributeNames={"#n": name},
-        ConsistentRead=True,
-    ).get("Item")
-    if not item or name not in item:
-        return None
-    return str(from_item(item)[name])
-
-
-def get_plain(client: Any, table: str, item_key: tuple[str, str]) -> Item | None:
-    """One item (strongly consistent) in plain values; None when there is none."""
-    item = client.get_item(TableName=table, Key=key(*item_key), ConsistentRead=True).get("Item")
-    return from_item(item) if item else None
 
 
 def encode_cursor(last_evaluated_key: dict[str, Any] | None) -> str | None:
@@ -221,6 +201,58 @@ def decode_cursor(cursor: str | None, scope: CursorScope) -> dict[str, Any] | No
     if not scope.holds(plain):
         raise InvalidCursor("not a cursor of this listing (another filter, or not issued by this API)")
     return {k: {"S": v} for k, v in plain.items()}
+
+
+class TableAdapter:
+    """Base of the main table's adapters: the table's name and the DynamoDB client (the process's
+    own unless one is given, e.g. a recording client in a test)."""
+
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self._table = table_name
+        self._client = client or _process_client()
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """A TransactWriteItems DynamoDB cancelled: the per-item reason codes (`cancellation_codes`), to
+    say which part refused, and the error itself, to raise when no refusal explains it (a transient
+    one, a conflict, becomes TransientError through `transient_errors`)."""
+
+    error: ClientError
+    codes: list[str]
+
+    def refused(self, index: int) -> bool:
+        """Did the condition of operation `index` fail?"""
+        return self.codes[index : index + 1] == ["ConditionalCheckFailed"]
+
+
+def transact(dynamodb: Any, operations: Sequence[Mapping[str, Any]]) -> Cancelled | None:
+    """One TransactWriteItems: None when it committed, `Cancelled` when DynamoDB cancelled it. Any
+    other error is raised as it is."""
+    try:
+        dynamodb.transact_write_items(TransactItems=list(operations))
+    except ClientError as error:
+        if not is_transaction_cancelled(error):
+            raise
+        return Cancelled(error, cancellation_codes(error))
+    return None
+
+
+@dataclass
+class Transaction:
+    """The parts of one TransactWriteItems, each with a role that names it in a cancellation."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+
+    def add(self, role: str, *operations: dict[str, Any]) -> None:
+        for operation in operations:
+            self.roles.append(role)
+            self.items.append(operation)
+
+    def refused_roles(self, cancelled: Cancelled) -> set[str]:
+        """The roles of the parts whose condition failed."""
+        return {role for index, role in enumerate(self.roles) if cancelled.refused(index)}
 
 
 def query_page(

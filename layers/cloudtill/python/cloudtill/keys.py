@@ -203,6 +203,11 @@ def notification(event_id: str, recipient_hash: str) -> tuple[str, str]:
     return f"NOTIFICATION#{event_id}#{recipient_hash}", "SENT"
 
 
+def erasure(email_hash: str) -> tuple[str, str]:
+    """The erasure marker of a customer (by the hash checkouts and orders index them under)."""
+    return f"ERASURE#{email_hash}", "ERASURE"
+
+
 def suppression(email_hash: str) -> tuple[str, str]:
     """An address SES reported as bouncing or complaining: nothing is sent to it any more."""
     return f"SUPPRESSED#{email_hash}", "SUPPRESSED"

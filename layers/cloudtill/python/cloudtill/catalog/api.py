@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from cloudtill.catalog.records import ProductRecord
 
 # Codes shops already use, odd ones included (`A'B`, `<x>`), are stored verbatim. Refused: characters
 # that cannot travel in a URL path segment (/ ? # % \), control characters, and edge whitespace.
@@ -68,3 +72,10 @@ class ProductOut(BaseModel):
 class ProductPage(BaseModel):
     items: list[ProductOut]
     next_cursor: str | None
+
+
+def product_out(record: ProductRecord, available: Mapping[str, int]) -> ProductOut:
+    """A product as the API shows it: the record's fields, each variant with its units buyable now."""
+    variants = [VariantOut(**asdict(v), available=available.get(v.sku, 0)) for v in record.variants]
+    shown = {name: getattr(record, name) for name in ProductOut.model_fields.keys() - {"variants"}}
+    return ProductOut(**shown, variants=variants)

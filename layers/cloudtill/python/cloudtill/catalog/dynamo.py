@@ -7,66 +7,33 @@ stock counters owned by the stock domain) and one item per category. Every chang
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from cloudtill import ddb, keys
 from cloudtill.catalog.records import ProductRecord, VariantRecord
+from cloudtill.ddb_codec import Attr, ItemCodec
 from cloudtill.errors import DuplicateSku, FieldError, NotFound, VersionConflict
+from cloudtill.stock.items import SKU_ITEM
+from cloudtill.stock.records import SkuRecord
 
-
-def _product_item(product: ProductRecord) -> dict[str, Any]:
-    pk, sk = keys.product(product.id)
-    return {
-        "PK": pk,
-        "SK": sk,
-        "entity": "product",
-        "id": product.id,
-        "name": product.name,
-        "description": product.description,
-        "category": product.category,
-        "variants": [
-            {"sku": v.sku, "name": v.name, "price": v.price, "currency": v.currency} for v in product.variants
-        ],
-        "version": product.version,
-        "created_at": product.created_at,
-        "updated_at": product.updated_at,
-        "archived": product.archived,
-        "GSI1PK": keys.ACTIVE_PRODUCTS,
-        "GSI1SK": product.id,
-        "GSI2PK": keys.category_index(product.category),
-        "GSI2SK": product.id,
-    }
-
-
-def _record(item: dict[str, Any]) -> ProductRecord:
-    return ProductRecord(
-        id=item["id"],
-        name=item["name"],
-        description=item.get("description", ""),
-        category=item["category"],
-        variants=tuple(
-            VariantRecord(v["sku"], v["name"], v["price"], v["currency"]) for v in item["variants"]
-        ),
-        version=item["version"],
-        created_at=item["created_at"],
-        updated_at=item["updated_at"],
-        archived=bool(item.get("archived", False)),
-    )
+PRODUCT_ITEM = ItemCodec(
+    ProductRecord,
+    entity="product",
+    keys=lambda p: keys.item_keys(
+        keys.product(p.id),
+        gsi1=(keys.ACTIVE_PRODUCTS, p.id),
+        gsi2=(keys.category_index(p.category), p.id),
+    ),
+    attrs={"description": Attr(default="")},
+)
 
 
 @ddb.transient_errors
-class DynamoProductRepository:
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client = client or ddb.client()
-
+class DynamoProductRepository(ddb.TableAdapter):
     def get(self, product_id: str) -> ProductRecord | None:
-        pk, sk = keys.product(product_id)
-        response = self._client.get_item(TableName=self._table, Key=ddb.key(pk, sk), ConsistentRead=True)
-        item = response.get("Item")
-        return _record(ddb.from_item(item)) if item else None
+        item = ddb.get_item(self._client, self._table, keys.product(product_id))
+        return PRODUCT_ITEM.from_item(item) if item else None
 
     def list_active(
         self, category: str | None, limit: int, cursor: str | None
@@ -93,7 +60,7 @@ class DynamoProductRepository:
         if start is not None:
             query["ExclusiveStartKey"] = start
         response = self._client.query(**query)
-        records = [_record(ddb.from_item(i)) for i in response.get("Items", [])]
+        records = [PRODUCT_ITEM.from_item(i) for i in response.get("Items", [])]
         return records, ddb.encode_cursor(response.get("LastEvaluatedKey"))
 
     def create(self, product: ProductRecord) -> None:
@@ -101,7 +68,7 @@ class DynamoProductRepository:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": ddb.to_item(_product_item(product)),
+                    "Item": PRODUCT_ITEM.item(product),
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             }
@@ -115,7 +82,7 @@ class DynamoProductRepository:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": ddb.to_item(_product_item(product)),
+                    "Item": PRODUCT_ITEM.item(product),
                     "ConditionExpression": "version = :expected AND archived = :false",
                     "ExpressionAttributeValues": ddb.to_values(
                         {":expected": expected_version, ":false": False}
@@ -167,28 +134,11 @@ class DynamoProductRepository:
     # -- transaction parts -------------------------------------------------------------------------
 
     def _claim_sku(self, product: ProductRecord, variant: VariantRecord) -> dict[str, Any]:
-        pk, sk = keys.sku(variant.sku)
-        item = {
-            "PK": pk,
-            "SK": sk,
-            "entity": "sku",
-            "sku": variant.sku,
-            "product_id": product.id,
-            "product_name": product.name,
-            "name": variant.name,
-            "price": variant.price,
-            "currency": variant.currency,
-            "active": True,
-            "on_hand": 0,
-            "reserved": 0,
-            "available": 0,
-            "backorder_limit": 0,
-            "low_stock_threshold": 0,
-        }
+        sku = SkuRecord(**asdict(variant), product_id=product.id, product_name=product.name, active=True)
         return {
             "Put": {
                 "TableName": self._table,
-                "Item": ddb.to_item(item),
+                "Item": SKU_ITEM.item(sku),
                 "ConditionExpression": "attribute_not_exists(PK)",
             }
         }
@@ -241,27 +191,24 @@ class DynamoProductRepository:
     def _transact(
         self, operations: list[dict[str, Any]], product: ProductRecord, first_sku_index: int
     ) -> None:
-        try:
-            self._client.transact_write_items(TransactItems=operations)  # type: ignore[arg-type]
-        except ClientError as error:
-            if not ddb.is_transaction_cancelled(error):
-                raise
-            codes = ddb.cancellation_codes(error)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                current = self.get(product.id)
-                if current is None or current.archived:
-                    raise NotFound(f"No product {product.id}.") from None
-                raise VersionConflict.stale(f"Product {product.id}", current.version) from None
-            taken = [
-                product.variants[i - first_sku_index].sku
-                for i, code in enumerate(codes)
-                if code == "ConditionalCheckFailed"
-                and first_sku_index <= i < first_sku_index + len(product.variants)
-            ]
-            if taken:
-                raise DuplicateSku(
-                    f"SKU {taken[0]} already belongs to another product.",
-                    [FieldError("variants.sku", f"{sku} already exists") for sku in taken],
-                    skus=taken,
-                ) from None
-            raise
+        cancelled = ddb.transact(self._client, operations)
+        if cancelled is None:
+            return
+        if cancelled.refused(0):
+            current = self.get(product.id)
+            if current is None or current.archived:
+                raise NotFound(f"No product {product.id}.")
+            raise VersionConflict.stale(f"Product {product.id}", current.version)
+        taken = [
+            product.variants[i - first_sku_index].sku
+            for i, code in enumerate(cancelled.codes)
+            if code == "ConditionalCheckFailed"
+            and first_sku_index <= i < first_sku_index + len(product.variants)
+        ]
+        if taken:
+            raise DuplicateSku(
+                f"SKU {taken[0]} already belongs to another product.",
+                [FieldError("variants.sku", f"{sku} already exists") for sku in taken],
+                skus=taken,
+            )
+        raise cancelled.error

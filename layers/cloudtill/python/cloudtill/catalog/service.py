@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from dataclasses import replace
+from typing import Any
 
-from cloudtill.catalog.api import ProductIn, ProductOut, ProductPage, ProductUpdate, VariantOut
+from cloudtill.catalog.api import ProductIn, ProductOut, ProductPage, ProductUpdate, product_out
 from cloudtill.catalog.ports import ProductRepository
 from cloudtill.catalog.records import ProductRecord, VariantRecord
 from cloudtill.clock import Clock, iso
 from cloudtill.errors import DuplicateSku, FieldError, NotFound, ValidationFailed, VersionConflict
 from cloudtill.transaction_sizes import MAX_SKUS_PER_PRODUCT_UPDATE
+
+
+def _described(body: ProductIn) -> dict[str, Any]:
+    """The product's own fields as the request gives them (its variants are checked apart)."""
+    return body.model_dump(include={"name", "description", "category"})
 
 
 def new_product_id() -> str:
@@ -26,29 +33,27 @@ class CatalogService:
     def list_products(self, category: str | None, limit: int, cursor: str | None) -> ProductPage:
         records, next_cursor = self._repository.list_active(category, limit, cursor)
         available = self._repository.available_units([s for r in records for s in r.skus])
-        return ProductPage(items=[self._out(r, available) for r in records], next_cursor=next_cursor)
+        return ProductPage(items=[product_out(r, available) for r in records], next_cursor=next_cursor)
 
     def get_product(self, product_id: str) -> ProductOut:
         record = self._repository.get(product_id)
         if record is None or record.archived:
             raise NotFound(f"No product {product_id}.")
-        return self._out(record, self._repository.available_units(list(record.skus)))
+        return product_out(record, self._repository.available_units(list(record.skus)))
 
     def create_product(self, body: ProductIn) -> ProductOut:
         variants = self._variants(body)
         now = iso(self._clock.now())
         record = ProductRecord(
             id=new_product_id(),
-            name=body.name,
-            description=body.description,
-            category=body.category,
+            **_described(body),
             variants=variants,
             version=1,
             created_at=now,
             updated_at=now,
         )
         self._repository.create(record)
-        return self._out(record, dict.fromkeys(record.skus, 0))
+        return product_out(record, dict.fromkeys(record.skus, 0))
 
     def update_product(self, product_id: str, body: ProductUpdate) -> ProductOut:
         current = self._repository.get(product_id)
@@ -58,18 +63,15 @@ class CatalogService:
             raise VersionConflict.stale(f"Product {product_id}", current.version)
         variants = self._variants(body)
         self._check_update_fits(current, variants)
-        record = ProductRecord(
-            id=current.id,
-            name=body.name,
-            description=body.description,
-            category=body.category,
+        record = replace(
+            current,
+            **_described(body),
             variants=variants,
             version=current.version + 1,
-            created_at=current.created_at,
             updated_at=iso(self._clock.now()),
         )
         self._repository.replace(record, expected_version=body.version, previous=current)
-        return self._out(record, self._repository.available_units(list(record.skus)))
+        return product_out(record, self._repository.available_units(list(record.skus)))
 
     def archive_product(self, product_id: str) -> None:
         current = self._repository.get(product_id)
@@ -106,24 +108,3 @@ class CatalogService:
                 f"this one touches {touched} ({len(kept_or_added)} in the new variants, {len(removed)} "
                 "removed): remove or add variants in two updates",
             )
-
-    @staticmethod
-    def _out(record: ProductRecord, available: dict[str, int]) -> ProductOut:
-        return ProductOut(
-            id=record.id,
-            name=record.name,
-            description=record.description,
-            category=record.category,
-            variants=[
-                VariantOut(
-                    sku=v.sku,
-                    name=v.name,
-                    price=v.price,
-                    currency=v.currency,
-                    available=available.get(v.sku, 0),
-                )
-                for v in record.variants
-            ],
-            version=record.version,
-            updated_at=record.updated_at,
-        )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from cloudtill import transaction_sizes
 from cloudtill.catalog.api import Sku
 from cloudtill.checkout.pricing import ShippingOption
+from cloudtill.checkout.records import CheckoutRecord
 
 MAX_LINES = 100
 # As many distinct SKUs as every transaction of the checkout's life fits in the worst case (the
@@ -81,6 +82,12 @@ class AddressOut(BaseModel):
     postal_code: str
     country: str
 
+    @model_validator(mode="before")
+    @classmethod
+    def _line2_absent(cls, data: Any) -> Any:
+        # A stored address leaves out an absent `line2`; the API shows it as null.
+        return {"line2": None, **data} if isinstance(data, dict) else data
+
 
 class PaymentOut(BaseModel):
     """Where the shopper pays: the client secret goes to Stripe.js in the shopper's browser only."""
@@ -142,3 +149,8 @@ class ExpirySweepResult(BaseModel):
     # Checkouts whose release failed (logged, counted in the CheckoutExpiryFailed metric); the next
     # run tries them again.
     failed: int = 0
+
+
+def checkout_out(record: CheckoutRecord) -> CheckoutOut:
+    """A checkout as its owner sees it, from its record (fields of the same name)."""
+    return CheckoutOut.model_validate(record, from_attributes=True)

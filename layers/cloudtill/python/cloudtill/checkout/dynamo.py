@@ -13,214 +13,51 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from cloudtill import ddb, keys
-from cloudtill.checkout import transactions as checkout_parts
-from cloudtill.checkout.ports import ReservationRejected
-from cloudtill.checkout.records import (
-    CheckoutLineRecord,
-    CheckoutRecord,
-    PromotionRedemption,
-    SkuSnapshot,
-    StoredPromotion,
+from cloudtill.checkout.items import (
+    CHECKOUT_ITEM,
+    RELEASED,
+    RESERVATION_ITEM,
+    close_reservation,
+    held_reservations,
 )
+from cloudtill.checkout.ports import ReservationRejected
+from cloudtill.checkout.records import CheckoutRecord, PromotionRedemption
 from cloudtill.outbox import DomainEvent, outbox_put
-from cloudtill.promotions.dynamo import promotion_from_item
+from cloudtill.promotions.dynamo import PROMOTION_ITEM
+from cloudtill.promotions.records import StoredPromotion
 from cloudtill.stock import transactions as stock_parts
+from cloudtill.stock.items import SKU_ITEM
+from cloudtill.stock.records import SkuRecord
 
-HELD = checkout_parts.HELD
-RELEASED = checkout_parts.RELEASED
-_CONDITION_FAILED = "ConditionalCheckFailed"
 _CONFLICT = "TransactionConflict"
 
 
-def _line_item(line: CheckoutLineRecord) -> dict[str, Any]:
-    return {
-        "sku": line.sku,
-        "name": line.name,
-        "quantity": line.quantity,
-        "unit_price": line.unit_price,
-        "line_total": line.line_total,
-        "discount": line.discount,
-        "tax": line.tax,
-        "backordered": line.backordered,
-    }
-
-
-def _checkout_item(record: CheckoutRecord) -> dict[str, Any]:
-    pk, sk = keys.checkout(record.id)
-    gsi2pk, gsi2sk = keys.customer_index(record.email_hash, record.created_at, "CHECKOUT")
-    redemption = record.redemption
-    return {
-        "PK": pk,
-        "SK": sk,
-        "entity": "checkout",
-        "id": record.id,
-        "token_hash": record.token_hash,
-        "status": record.status,
-        "email": record.email,
-        "email_hash": record.email_hash,
-        "phone": record.phone,
-        "marketing_consent": record.marketing_consent,
-        "lines": [_line_item(line) for line in record.lines],
-        "reserved": [{"sku": sku, "quantity": qty} for sku, qty in record.reserved.items()],
-        "currency": record.currency,
-        "subtotal": record.subtotal,
-        "discount": record.discount,
-        "shipping": record.shipping,
-        "tax": record.tax,
-        "total": record.total,
-        "prices_include_tax": record.prices_include_tax,
-        "tax_rate_bps": record.tax_rate_bps,
-        "shipping_method": record.shipping_method,
-        "shipping_address": {k: v for k, v in record.shipping_address.items() if v is not None},
-        "redemption": (
-            {
-                "code": redemption.code,
-                "email_hash": redemption.email_hash,
-                "max_redemptions": redemption.max_redemptions,
-                "max_per_email": redemption.max_per_email,
-            }
-            if redemption
-            else None
-        ),
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-        "expires_at": record.expires_at,
-        "order_id": record.order_id,
-        "payment": record.payment,
-        "GSI2PK": gsi2pk,
-        "GSI2SK": gsi2sk,
-    }
-
-
 def checkout_record_from_item(item: dict[str, Any]) -> CheckoutRecord:
-    raw_redemption = item.get("redemption")
-    return CheckoutRecord(
-        id=item["id"],
-        token_hash=item["token_hash"],
-        status=item["status"],
-        email=item["email"],
-        email_hash=item["email_hash"],
-        phone=item.get("phone"),
-        marketing_consent=bool(item.get("marketing_consent", False)),
-        lines=tuple(
-            CheckoutLineRecord(
-                sku=ln["sku"],
-                name=ln["name"],
-                quantity=ln["quantity"],
-                unit_price=ln["unit_price"],
-                line_total=ln["line_total"],
-                discount=ln["discount"],
-                tax=ln["tax"],
-                backordered=bool(ln["backordered"]),
-            )
-            for ln in item["lines"]
-        ),
-        currency=item["currency"],
-        subtotal=item["subtotal"],
-        discount=item["discount"],
-        shipping=item["shipping"],
-        tax=item["tax"],
-        total=item["total"],
-        prices_include_tax=bool(item["prices_include_tax"]),
-        tax_rate_bps=item["tax_rate_bps"],
-        shipping_method=item["shipping_method"],
-        shipping_address=dict(item["shipping_address"]),
-        redemption=(
-            PromotionRedemption(
-                code=raw_redemption["code"],
-                email_hash=raw_redemption["email_hash"],
-                max_redemptions=raw_redemption.get("max_redemptions"),
-                max_per_email=raw_redemption.get("max_per_email"),
-            )
-            if raw_redemption
-            else None
-        ),
-        created_at=item["created_at"],
-        updated_at=item["updated_at"],
-        expires_at=item["expires_at"],
-        order_id=item.get("order_id"),
-        payment=item.get("payment"),
-        reserved={r["sku"]: r["quantity"] for r in item["reserved"]},
-        payment_outcome=item.get("payment_outcome"),
-    )
-
-
-def _reservation_item(record: CheckoutRecord, sku: str, quantity: int) -> dict[str, Any]:
-    pk, sk = keys.reservation(record.id, sku)
-    gsi1pk, gsi1sk = keys.held_reservation_index(record.expires_at, record.id, sku)
-    gsi2pk, gsi2sk = keys.held_by_sku_index(sku, record.id)
-    return {
-        "PK": pk,
-        "SK": sk,
-        "entity": "reservation",
-        "checkout_id": record.id,
-        "sku": sku,
-        "quantity": quantity,
-        "status": HELD,
-        "expires_at": record.expires_at,
-        "created_at": record.created_at,
-        "GSI1PK": gsi1pk,
-        "GSI1SK": gsi1sk,
-        "GSI2PK": gsi2pk,
-        "GSI2SK": gsi2sk,
-    }
-
-
-def _sku_name(item: dict[str, Any]) -> str:
-    product, variant = item.get("product_name") or "", item.get("name") or ""
-    if product and variant and variant != product:
-        return f"{product} - {variant}"
-    return product or variant or item["sku"]
+    """The checkout of an item read in plain values (`ddb.from_item`), for the other domains' reads."""
+    return CHECKOUT_ITEM.from_plain(item)
 
 
 @ddb.transient_errors
-class DynamoCheckoutRepository:
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client = client or ddb.client()
-
+class DynamoCheckoutRepository(ddb.TableAdapter):
     # -- reads -----------------------------------------------------------------------------------------
 
-    def skus(self, codes: Sequence[str]) -> dict[str, SkuSnapshot]:
-        result: dict[str, SkuSnapshot] = {}
+    def skus(self, codes: Sequence[str]) -> dict[str, SkuRecord]:
         request_keys = [ddb.key(*keys.sku(code)) for code in dict.fromkeys(codes)]
-        for raw in ddb.batch_get(self._client, self._table, request_keys, consistent=True):
-            item = ddb.from_item(raw)
-            result[item["sku"]] = SkuSnapshot(
-                sku=item["sku"],
-                name=_sku_name(item),
-                price=int(item["price"]),
-                currency=item["currency"],
-                active=bool(item.get("active", False)),
-                on_hand=int(item.get("on_hand", 0)),
-                reserved=int(item.get("reserved", 0)),
-                backorder_limit=int(item.get("backorder_limit", 0)),
-            )
-        return result
+        found = ddb.batch_get(self._client, self._table, request_keys, consistent=True)
+        return {sku.sku: sku for sku in map(SKU_ITEM.from_item, found)}
 
     def promotion(self, code: str) -> StoredPromotion | None:
-        pk, sk = keys.promotion(code)
-        item = self._client.get_item(TableName=self._table, Key=ddb.key(pk, sk), ConsistentRead=True).get(
-            "Item"
-        )
-        return promotion_from_item(ddb.from_item(item)) if item else None
+        item = ddb.get_item(self._client, self._table, keys.promotion(code))
+        return PROMOTION_ITEM.from_item(item) if item else None
 
     def email_redemptions(self, code: str, email_hash: str) -> int:
-        pk, sk = keys.promotion_email(code, email_hash)
-        item = self._client.get_item(TableName=self._table, Key=ddb.key(pk, sk), ConsistentRead=True).get(
-            "Item"
-        )
+        item = ddb.get_item(self._client, self._table, keys.promotion_email(code, email_hash))
         return int(ddb.from_item(item).get("redeemed", 0)) if item else 0
 
     def get(self, checkout_id: str) -> CheckoutRecord | None:
-        pk, sk = keys.checkout(checkout_id)
-        item = self._client.get_item(TableName=self._table, Key=ddb.key(pk, sk), ConsistentRead=True).get(
-            "Item"
-        )
-        return checkout_record_from_item(ddb.from_item(item)) if item else None
+        item = ddb.get_item(self._client, self._table, keys.checkout(checkout_id))
+        return CHECKOUT_ITEM.from_item(item) if item else None
 
     def expired_checkout_ids(self, now: str, limit: int) -> list[str]:
         # GSI1SK = "<expires_at>#<checkout>#<sku>"; "$" sorts right after "#", so every reservation
@@ -254,31 +91,31 @@ class DynamoCheckoutRepository:
             roles.append(role)
             operations.append(operation)
 
-        add("checkout", self._put_new(_checkout_item(checkout)))
+        add("checkout", self._put_new(CHECKOUT_ITEM.item(checkout)))
         backordered = {line.sku for line in checkout.lines if line.backordered}
-        for sku, quantity in checkout.reserved.items():
-            limit = checkout.backorder_limits.get(sku)
-            add(f"sku:{sku}", stock_parts.reserve(self._table, sku, quantity, limit, sku in backordered))
-            add("reservation", self._put_new(_reservation_item(checkout, sku, quantity)))
+        for held in held_reservations(checkout):
+            limit = checkout.backorder_limits.get(held.sku)
+            add(
+                f"sku:{held.sku}",
+                stock_parts.reserve(self._table, held.sku, held.quantity, limit, held.sku in backordered),
+            )
+            add("reservation", self._put_new(RESERVATION_ITEM.item(held)))
         if checkout.redemption is not None:
             add("promotion", self._redeem(checkout.redemption))
             if checkout.redemption.max_per_email is not None:
                 add("promotion", self._redeem_for_email(checkout.redemption))
         for event in events:
             add("event", outbox_put(self._table, event))
-        try:
-            self._client.transact_write_items(TransactItems=operations)  # type: ignore[arg-type]
-        except ClientError as error:
-            if not ddb.is_transaction_cancelled(error):
-                raise
-            codes = ddb.cancellation_codes(error)
-            failed = [role for role, code in zip(roles, codes, strict=False) if code == _CONDITION_FAILED]
-            short = [role.removeprefix("sku:") for role in failed if role.startswith("sku:")]
-            promotion = "promotion" in failed
-            contended = _CONFLICT in codes
-            if not (short or promotion or contended):
-                raise  # a failed put of a fresh id or event: a bug, not a shopper's problem
-            raise ReservationRejected(short, promotion, contended) from None
+        cancelled = ddb.transact(self._client, operations)
+        if cancelled is None:
+            return
+        failed = [role for i, role in enumerate(roles) if cancelled.refused(i)]
+        short = [role.removeprefix("sku:") for role in failed if role.startswith("sku:")]
+        promotion = "promotion" in failed
+        contended = _CONFLICT in cancelled.codes
+        if not (short or promotion or contended):
+            raise cancelled.error  # a failed put of a fresh id or event: a bug, not a shopper's problem
+        raise ReservationRejected(short, promotion, contended)
 
     def release(
         self,
@@ -311,7 +148,7 @@ class DynamoCheckoutRepository:
             }
         ]
         for sku, quantity in checkout.reserved.items():
-            operations.append(checkout_parts.close_reservation(self._table, checkout.id, sku, RELEASED, at))
+            operations.append(close_reservation(self._table, checkout.id, sku, RELEASED, at))
             operations.append(stock_parts.unreserve(self._table, sku, quantity))
         if checkout.redemption is not None:
             operations.append(self._give_back(*keys.promotion(checkout.redemption.code)))
@@ -322,15 +159,11 @@ class DynamoCheckoutRepository:
                     )
                 )
         operations += [outbox_put(self._table, event) for event in events]
-        try:
-            self._client.transact_write_items(TransactItems=operations)  # type: ignore[arg-type]
-        except ClientError as error:
-            if ddb.is_transaction_cancelled(error) and ddb.cancellation_codes(error)[:1] == [
-                _CONDITION_FAILED
-            ]:
-                return False  # no longer awaiting payment (released or completed), or paid meanwhile
-            raise
-        return True
+        cancelled = ddb.transact(self._client, operations)
+        if cancelled is not None and not cancelled.refused(0):
+            raise cancelled.error
+        # Refused: no longer awaiting payment (released or completed), or paid meanwhile.
+        return cancelled is None
 
     def attach_payment(self, checkout_id: str, payment: dict[str, str]) -> None:
         pk, sk = keys.checkout(checkout_id)
@@ -348,7 +181,7 @@ class DynamoCheckoutRepository:
         return {
             "Put": {
                 "TableName": self._table,
-                "Item": ddb.to_item(item),
+                "Item": item,
                 "ConditionExpression": "attribute_not_exists(PK)",
             }
         }

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from cloudtill.checkout.records import CheckoutRecord, SkuSnapshot, StoredPromotion
+from cloudtill.checkout.records import CheckoutRecord, SkuSnapshot
 from cloudtill.outbox import DomainEvent
+from cloudtill.promotions.records import StoredPromotion
 from cloudtill.promotions.rules import Promotion
 
 

@@ -5,21 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloudtill.promotions.rules import Promotion
+from cloudtill.stock.records import SkuRecord
 
-
-@dataclass(frozen=True, slots=True)
-class SkuSnapshot:
-    """A SKU item as checkout reads it: the catalog's price copy and the stock counters."""
-
-    sku: str
-    name: str
-    price: int
-    currency: str
-    active: bool
-    on_hand: int
-    reserved: int
-    backorder_limit: int
+# The SKU item as checkout reads it: the catalog's price copy and the stock counters.
+SkuSnapshot = SkuRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +73,14 @@ class CheckoutRecord:
         return self.redemption.code if self.redemption else None
 
 
-@dataclass(frozen=True)
-class StoredPromotion:
-    promotion: Promotion
-    redeemed: int
+@dataclass(frozen=True, slots=True)
+class ReservationRecord:
+    """One SKU's units held by a checkout, next to the checkout item (docs/data-model.md)."""
+
+    checkout_id: str
+    sku: str
+    quantity: int
+    status: str  # held, then released or committed
+    expires_at: str
+    created_at: str
+    released_at: str | None = None

@@ -6,6 +6,7 @@ infra/constructs/notifications.py); it reads checkouts and orders to find the sh
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable
 from datetime import timedelta
@@ -13,12 +14,12 @@ from typing import Any
 
 from cloudtill import ddb, keys
 from cloudtill.clock import Clock, iso
+from cloudtill.ddb_codec import Attr, RecordCodec
 from cloudtill.notifications.ports import (
     FINAL_STATUSES,
     Channel,
     ClaimResult,
     Contact,
-    ContactLine,
     ReadAhead,
     address_hash,
 )
@@ -26,17 +27,13 @@ from cloudtill.notifications.ports import (
 SENDING = "sending"
 # Records are kept 90 days: longer than any redelivery, long enough to answer "did they get it?".
 RECORD_RETENTION = timedelta(days=90)
-# What any of the adapters below reads from a checkout, order, suppression or notification item.
-CHECKOUT_ATTRIBUTES = (
-    "email",
-    "phone",
-    "marketing_consent",
-    "currency",
-    "total",
-    "lines",
-    "order_id",
-    "status",
+# The part of a checkout item `Contact` is (the same attribute names), and what any of the adapters
+# below reads from a checkout, order, suppression or notification item.
+CONTACT = RecordCodec(
+    Contact,
+    attrs={"marketing_consent": Attr(default=False), "currency": Attr(default=""), "total": Attr(default=0)},
 )
+CHECKOUT_ATTRIBUTES = tuple(f.name for f in dataclasses.fields(Contact))
 PREFETCHED_ATTRIBUTES = ("PK", "SK", *CHECKOUT_ATTRIBUTES, "attempts")
 UNPROCESSED_RETRIES = 3
 
@@ -257,24 +254,7 @@ class DynamoContacts:
         item = self._get(*keys.checkout(checkout_id), CHECKOUT_ATTRIBUTES)
         if item is None or not item.get("email"):
             return None
-        return Contact(
-            email=str(item["email"]),
-            phone=item.get("phone"),
-            marketing_consent=bool(item.get("marketing_consent", False)),
-            currency=str(item.get("currency", "")),
-            total=int(item.get("total", 0)),
-            lines=tuple(
-                ContactLine(
-                    name=str(line.get("name", line.get("sku", ""))),
-                    quantity=int(line["quantity"]),
-                    unit_price=int(line["unit_price"]),
-                    line_total=int(line["line_total"]),
-                )
-                for line in item.get("lines", [])
-            ),
-            order_id=item.get("order_id"),
-            status=item.get("status"),
-        )
+        return CONTACT.decode(item)
 
     def email_of_order(self, order_id: str) -> str | None:
         item = self._get(*keys.order(order_id), ("email",))

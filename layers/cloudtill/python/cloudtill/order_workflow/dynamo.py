@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from botocore.exceptions import ClientError
 
 from cloudtill import ddb, keys
-from cloudtill.checkout.dynamo import checkout_record_from_item as checkout_from_item
+from cloudtill.checkout.items import CHECKOUT_ITEM
 from cloudtill.checkout.records import CheckoutRecord
 from cloudtill.order_workflow.contracts import ORDER_TOKEN, PAYMENT_TOKEN
 from cloudtill.orders.dynamo import DynamoOrderRepository
@@ -26,7 +26,7 @@ from cloudtill.stock.transactions import state_from_item
 
 
 @ddb.transient_errors
-class DynamoWorkflowBookkeeping(ddb.Adapter):
+class DynamoWorkflowBookkeeping(ddb.TableAdapter):
     def checkout_and_stock(
         self, checkout_id: str, skus: Sequence[str]
     ) -> tuple[CheckoutRecord | None, dict[str, StockState]]:
@@ -37,7 +37,7 @@ class DynamoWorkflowBookkeeping(ddb.Adapter):
         for raw in ddb.batch_get(self._client, self._table, wanted, consistent=True):
             item = ddb.from_item(raw)
             if raw["PK"] == checkout_key["PK"]:
-                checkout = checkout_from_item(item)
+                checkout = CHECKOUT_ITEM.from_plain(item)
             else:
                 state = state_from_item(item)
                 stock[state.sku] = state
@@ -58,14 +58,14 @@ class DynamoWorkflowBookkeeping(ddb.Adapter):
             if ddb.is_conditional_failure(error):
                 return None
             raise
-        return checkout_from_item(ddb.from_item(response["Attributes"]))
+        return CHECKOUT_ITEM.from_plain(ddb.from_item(response["Attributes"]))
 
     def checkout_with_token(self, checkout_id: str) -> tuple[CheckoutRecord, str | None] | None:
         data = ddb.get_plain(self._client, self._table, keys.checkout(checkout_id))
         if data is None:
             return None
         token = data.get(PAYMENT_TOKEN)
-        return checkout_from_item(data), str(token) if token else None
+        return CHECKOUT_ITEM.from_plain(data), str(token) if token else None
 
     def store_order_token(self, order_id: str, token: str) -> OrderRecord | None:
         try:

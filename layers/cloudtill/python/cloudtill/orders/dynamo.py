@@ -4,7 +4,7 @@ The order is versioned, every change conditional on the version read. Written wi
 whole Put after creation) so the attributes others keep on it survive: the workflow's task token, the
 refund claims and the ledger `refunded_amount` (the payments domain's refund ledger). One change is
 ONE transaction, composed of this domain's parts and those the owners of the other items export:
-on confirmation the checkout completes and each reservation is committed (`checkout.transactions`),
+on confirmation the checkout completes and each reservation is committed (`checkout.items`),
 each SKU's sale or restock is the stock domain's (`stock.transactions`: counters, ledger movement,
 StockAdjusted/StockLow), and a return's refund is claimed on the order (`payments.refund_claims`).
 """
@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cloudtill import ddb, keys
-from cloudtill.checkout import transactions as checkout_parts
+from cloudtill.checkout import items as checkout_parts
 from cloudtill.order_workflow.contracts import ORDER_TOKEN, PAYMENT_TOKEN
 from cloudtill.orders.items import (
     fulfilment_from_item,
@@ -38,7 +38,7 @@ from cloudtill.stock.transactions import state_from_item
 
 
 @ddb.transient_errors
-class DynamoOrderRepository(ddb.Adapter):
+class DynamoOrderRepository(ddb.TableAdapter):
     # -- reads -----------------------------------------------------------------------------------------
 
     def get(self, order_id: str) -> OrderView | None:
@@ -181,21 +181,19 @@ class DynamoOrderRepository(ddb.Adapter):
         if change.order_return is not None:
             add("child", ddb.put_new(self._table, return_item(order.id, change.order_return)))
         add("event", *(outbox_put(self._table, event) for event in change.events))
-        try:
-            self._client.transact_write_items(TransactItems=transaction.items)  # type: ignore[arg-type]
-        except ClientError as error:
-            if not ddb.is_transaction_cancelled(error):
-                raise
-            failed = transaction.failed_roles(error)
-            if "checkout" in failed or "reservation" in failed:
-                raise CheckoutClosed(order.checkout_id) from None
-            if "order" in failed:
-                raise StaleOrder(order.id) from None
-            if "sku" in failed:
-                raise StaleStock(order.id) from None
-            if "TransactionConflict" in ddb.cancellation_codes(error):
-                raise StaleOrder(order.id) from None  # a concurrent transaction: read again, retry
-            raise
+        cancelled = ddb.transact(self._client, transaction.items)
+        if cancelled is None:
+            return
+        failed = transaction.refused_roles(cancelled)
+        if "checkout" in failed or "reservation" in failed:
+            raise CheckoutClosed(order.checkout_id)
+        if "order" in failed:
+            raise StaleOrder(order.id)
+        if "sku" in failed:
+            raise StaleStock(order.id)
+        if "TransactionConflict" in cancelled.codes:
+            raise StaleOrder(order.id)  # a concurrent transaction: read again, retry
+        raise cancelled.error
 
     # -- parts -------------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ _LEDGER_ATTEMPTS = 10
 
 
 @ddb.transient_errors
-class DynamoRefundClaims(ddb.Adapter):
+class DynamoRefundClaims(ddb.TableAdapter):
     def claim_refund(self, refund: RefundClaim, at: str, stale_before: str) -> TakenClaim | None:
         # The usual case in one write: never claimed, and the ledger has room for the whole amount.
         if refund.amount <= refund.cap:

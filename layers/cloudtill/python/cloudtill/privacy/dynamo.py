@@ -8,8 +8,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cloudtill import ddb, keys
+from cloudtill.ddb_codec import ItemCodec
 from cloudtill.errors import Conflict
 from cloudtill.outbox import DomainEvent, outbox_put
+from cloudtill.privacy.records import ErasureRecord
 from cloudtill.privacy.service import ERASED, ERASED_EMAIL, redacted_address
 
 MAX_TRANSACTION_ITEMS = 100
@@ -17,8 +19,10 @@ MAX_TRANSACTION_ITEMS = 100
 NOTIFICATION_PERSONAL_FIELDS = ("email", "phone", "address", "recipient", "to")
 
 
-def erasure_marker(email_hash: str) -> tuple[str, str]:
-    return f"ERASURE#{email_hash}", "ERASURE"
+erasure_marker = keys.erasure
+ERASURE_ITEM = ItemCodec(
+    ErasureRecord, entity="erasure", keys=lambda e: keys.item_keys(keys.erasure(e.customer_hash))
+)
 
 
 @ddb.transient_errors
@@ -53,29 +57,14 @@ class DynamoCustomerRecords:
         return self._get(*keys.suppression(email_hash)) is not None
 
     def erased_at(self, email_hash: str) -> str | None:
-        marker = self._get(*erasure_marker(email_hash))
-        return str(marker["erased_at"]) if marker else None
+        marker = self._get(*keys.erasure(email_hash))
+        return ERASURE_ITEM.from_plain(marker).erased_at if marker else None
 
     def erase(self, email_hash: str, records: Sequence[dict[str, Any]], at: str, event: DomainEvent) -> None:
         operations = [self._pseudonymise(email_hash, record, at) for record in records]
-        marker_pk, marker_sk = erasure_marker(email_hash)
-        closing = [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": ddb.to_item(
-                        {
-                            "PK": marker_pk,
-                            "SK": marker_sk,
-                            "entity": "erasure",
-                            "erased_at": at,
-                            **event.detail,
-                        }
-                    ),
-                }
-            },
-            outbox_put(self._table, event),
-        ]
+        # The marker is the event's detail (`PrivacyService.erase` builds one from the other).
+        marker = ERASURE_ITEM.item(ErasureRecord(**event.detail))
+        closing = [{"Put": {"TableName": self._table, "Item": marker}}, outbox_put(self._table, event)]
         # Records first, in as many transactions as needed; the marker and the event close the last one,
         # so an interrupted erasure is finished by repeating it (erased records leave the index).
         room = MAX_TRANSACTION_ITEMS - len(closing)

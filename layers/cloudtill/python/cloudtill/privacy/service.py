@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import asdict
 from typing import Any
 
 from cloudtill.clock import Clock, iso
 from cloudtill.outbox import DomainEvent
 from cloudtill.privacy.api import CustomerExport, ErasureOut
 from cloudtill.privacy.ports import CustomerRecords
+from cloudtill.privacy.records import ErasureRecord
 
 ERASED = "erased"
 ERASED_EMAIL = "erased@erased.invalid"  # `.invalid` is reserved (RFC 2606): never deliverable
@@ -94,18 +96,8 @@ class PrivacyService:
         }
         notifications = sum(1 for r in records if r.get("entity") == "notification")
         # The event names no one: consumers holding copies (mailing lists, CRM) match on the hash.
-        event = DomainEvent(
-            detail_type="CustomerErased",
-            domain="privacy",
-            detail={
-                "customer_hash": hashed,
-                "erased_at": iso(now),
-                "checkout_ids": counts["checkout"],
-                "order_ids": counts["order"],
-                "notifications": notifications,
-            },
-            time=now,
-        )
+        erasure = ErasureRecord(hashed, iso(now), counts["checkout"], counts["order"], notifications)
+        event = DomainEvent(detail_type="CustomerErased", domain="privacy", detail=asdict(erasure), time=now)
         self._records.erase(hashed, records, iso(now), event)
         return ErasureOut(
             erased_at=iso(now),

@@ -3,7 +3,7 @@
 Items (docs/stock.md):
 * the SKU item (`SKU#<sku>` / `SKU`, created by the catalog): the stock domain writes `on_hand`,
   `available` (by delta), `backorder_limit`, `low_stock_threshold`, `low_stock`, `fifo`
-  (`FifoStock.to_dict()`) and `stock_version`; reservations move `reserved` and `available` through
+  (`stock.items.FIFO`) and `stock_version`; reservations move `reserved` and `available` through
   the `reserve`/`unreserve` parts the checkout composes, a sale lowers `reserved`;
 * ledger movements (`SKU#<sku>` / `MOVEMENT#<iso time>#<sequence>`), put once, never changed.
 
@@ -17,58 +17,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from cloudtill import ddb, keys
 from cloudtill.outbox import DomainEvent
-from cloudtill.stock.fifo import FifoStock
+from cloudtill.stock.items import MOVEMENT_ITEM, SKU_ITEM
 from cloudtill.stock.ports import StaleStock, StockCounters
+from cloudtill.stock.records import SkuRecord
 from cloudtill.stock.rules import MovementRecord, StockChange, StockState
-from cloudtill.stock.transactions import change_items, state_from_item
-
-
-def movement_from_item(item: dict[str, Any]) -> MovementRecord:
-    return MovementRecord(
-        sku=item["sku"],
-        sequence=int(item["sequence"]),
-        type=item["type"],
-        quantity=int(item["quantity"]),
-        delta=int(item["delta"]),
-        on_hand_before=int(item["on_hand_before"]),
-        on_hand_after=int(item["on_hand_after"]),
-        unit_cost=item.get("unit_cost"),
-        value_before=int(item["value_before"]),
-        value_after=int(item["value_after"]),
-        cost_of_goods_sold=int(item["cost_of_goods_sold"]),
-        reason=item["reason"],
-        reference=item.get("reference"),
-        at=item["at"],
-    )
+from cloudtill.stock.transactions import change_items, stock_state
 
 
 @ddb.transient_errors
-class DynamoStockRepository:
+class DynamoStockRepository(ddb.TableAdapter):
     """The stock repository (StockRepository) and reconciliation reader (ReservationLedger)."""
-
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client = client or ddb.client()
 
     # -- StockRepository ---------------------------------------------------------------------------
 
     def get(self, sku: str) -> StockState | None:
-        item = self._get_sku_item(sku)
-        return state_from_item(item) if item else None
+        record = self._sku(sku)
+        return stock_state(record) if record else None
 
     def save(self, change: StockChange, events: Sequence[DomainEvent]) -> None:
-        try:
-            self._client.transact_write_items(TransactItems=self.transaction_items(change, events))  # type: ignore[arg-type]
-        except ClientError as error:
-            if ddb.is_transaction_cancelled(error) and ddb.cancellation_codes(error)[:1] == [
-                "ConditionalCheckFailed"
-            ]:
-                raise StaleStock(change.before.sku) from None
-            raise
+        cancelled = ddb.transact(self._client, self.transaction_items(change, events))
+        if cancelled is not None:
+            raise StaleStock(change.before.sku) if cancelled.refused(0) else cancelled.error
 
     def transaction_items(self, change: StockChange, events: Sequence[DomainEvent]) -> list[dict[str, Any]]:
         """The TransactWriteItems parts of `change` (`cloudtill.stock.transactions.change_items`)."""
@@ -93,24 +64,23 @@ class DynamoStockRepository:
         if start is not None:
             query["ExclusiveStartKey"] = start
         response = self._client.query(**query)
-        records = [movement_from_item(ddb.from_item(i)) for i in response.get("Items", [])]
+        records = [MOVEMENT_ITEM.from_item(i) for i in response.get("Items", [])]
         return records, ddb.encode_cursor(response.get("LastEvaluatedKey"))
 
     # -- ReservationLedger -------------------------------------------------------------------------
 
     def stock_counters(self, sku: str) -> StockCounters | None:
-        item = self._get_sku_item(sku)
-        if item is None:
+        record = self._sku(sku)
+        if record is None:
             return None
-        on_hand = int(item.get("on_hand", 0))
         return StockCounters(
             sku=sku,
-            on_hand=on_hand,
-            reserved=int(item.get("reserved", 0)),
-            available=int(item.get("available", 0)),
-            backorder_limit=int(item.get("backorder_limit", 0)),
-            fifo_quantity=FifoStock.from_dict(item["fifo"]).quantity if "fifo" in item else None,
-            version=int(item.get("stock_version", 0)),
+            on_hand=record.on_hand,
+            reserved=record.reserved,
+            available=record.available,
+            backorder_limit=record.backorder_limit,
+            fifo_quantity=record.fifo.quantity if record.fifo is not None else None,
+            version=record.stock_version or 0,
         )
 
     def held_quantity(self, sku: str) -> int:
@@ -149,8 +119,6 @@ class DynamoStockRepository:
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _get_sku_item(self, sku: str) -> dict[str, Any] | None:
-        pk, sk = keys.sku(sku)
-        response = self._client.get_item(TableName=self._table, Key=ddb.key(pk, sk), ConsistentRead=True)
-        item = response.get("Item")
-        return ddb.from_item(item) if item else None
+    def _sku(self, sku: str) -> SkuRecord | None:
+        item = ddb.get_item(self._client, self._table, keys.sku(sku))
+        return SKU_ITEM.from_item(item) if item else None

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,39 +57,6 @@ class FifoStock:
     def quantity(self) -> int:
         """Units in stock, negative while units are backordered."""
         return sum(layer.quantity for layer in self.layers) - self.unvalued_backorder
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "layers": [
-                {
-                    "seq": layer.seq,
-                    "quantity": layer.quantity,
-                    "unit_cost": layer.unit_cost,
-                    "received_at": layer.received_at.isoformat() if layer.received_at else None,
-                }
-                for layer in self.layers
-            ],
-            "unvalued_backorder": self.unvalued_backorder,
-            "next_seq": self.next_seq,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FifoStock:
-        return cls(
-            layers=tuple(
-                CostLayer(
-                    seq=int(layer["seq"]),
-                    quantity=int(layer["quantity"]),
-                    unit_cost=int(layer["unit_cost"]),
-                    received_at=datetime.fromisoformat(layer["received_at"])
-                    if layer.get("received_at")
-                    else None,
-                )
-                for layer in data.get("layers", [])
-            ),
-            unvalued_backorder=int(data.get("unvalued_backorder", 0)),
-            next_seq=int(data.get("next_seq", 1)),
-        )
 
 
 def _positive(quantity: int) -> None:

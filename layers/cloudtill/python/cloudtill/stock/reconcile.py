@@ -16,48 +16,39 @@ consistent: a discrepancy reported right after a write should be confirmed by a 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from cloudtill.errors import FieldError, NotFound
 from cloudtill.stock.api import Discrepancy, ReconciliationOut
 from cloudtill.stock.ports import ReservationLedger, StockCounters
 
 STABLE_READ_ATTEMPTS = 3
+Check = Literal["reserved", "available", "fifo"]
 
 
 def check_counters(counters: StockCounters, held: int) -> list[Discrepancy]:
     """The discrepancies of one SKU given the sum of its held reservations (pure)."""
-    found: list[Discrepancy] = []
-    if counters.reserved != held:
-        found.append(
-            Discrepancy(
-                sku=counters.sku,
-                check="reserved",
-                expected=held,
-                actual=counters.reserved,
-                detail=f"reserved is {counters.reserved} but held reservations add up to {held}",
-            )
-        )
     expected_available = counters.on_hand + counters.backorder_limit - counters.reserved
-    if counters.available != expected_available:
-        found.append(
-            Discrepancy(
-                sku=counters.sku,
-                check="available",
-                expected=expected_available,
-                actual=counters.available,
-                detail="available is not on_hand + backorder_limit - reserved",
-            )
-        )
-    if counters.fifo_quantity is not None and counters.fifo_quantity != counters.on_hand:
-        found.append(
-            Discrepancy(
-                sku=counters.sku,
-                check="fifo",
-                expected=counters.on_hand,
-                actual=counters.fifo_quantity,
-                detail="the FIFO cost layers do not hold on_hand units",
-            )
-        )
+    checks: list[tuple[Check, int, int | None, str]] = [
+        (
+            "reserved",
+            held,
+            counters.reserved,
+            f"reserved is {counters.reserved} but held reservations add up to {held}",
+        ),
+        (
+            "available",
+            expected_available,
+            counters.available,
+            "available is not on_hand + backorder_limit - reserved",
+        ),
+        ("fifo", counters.on_hand, counters.fifo_quantity, "the FIFO cost layers do not hold on_hand units"),
+    ]
+    found = [
+        Discrepancy(sku=counters.sku, check=check, expected=expected, actual=actual, detail=detail)
+        for check, expected, actual, detail in checks
+        if actual is not None and actual != expected
+    ]
     return found
 
 

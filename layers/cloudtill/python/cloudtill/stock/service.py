@@ -8,6 +8,7 @@ the condition that the item still holds what was read; on a lost race read again
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from cloudtill.clock import Clock, iso
 from cloudtill.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -34,37 +35,17 @@ class StockBusy(Conflict):
 
 
 def stock_out(state: StockState) -> StockOut:
-    return StockOut(
-        sku=state.sku,
-        on_hand=state.on_hand,
-        reserved=state.reserved,
-        available=state.sellable,
-        reservable=state.reservable,
-        low_stock_threshold=state.low_stock_threshold,
-        backorder_limit=state.backorder_limit,
-        low_stock=state.low_stock,
-        value=state.value,
-        unvalued_backorder=state.fifo.unvalued_backorder,
-    )
+    """The API view of a SKU's stock: the state's fields, `available` being the units sellable now."""
+    derived: dict[str, Any] = {
+        "available": state.sellable,
+        "unvalued_backorder": state.fifo.unvalued_backorder,
+    }
+    same = {name: getattr(state, name) for name in StockOut.model_fields.keys() - derived.keys()}
+    return StockOut(**same, **derived)
 
 
 def movement_out(record: MovementRecord) -> MovementOut:
-    return MovementOut(
-        id=record.id,
-        sku=record.sku,
-        type=record.type,
-        quantity=record.quantity,
-        delta=record.delta,
-        on_hand_before=record.on_hand_before,
-        on_hand_after=record.on_hand_after,
-        unit_cost=record.unit_cost,
-        value_before=record.value_before,
-        value_after=record.value_after,
-        cost_of_goods_sold=record.cost_of_goods_sold,
-        reason=record.reason,
-        reference=record.reference,
-        at=record.at,
-    )
+    return MovementOut.model_validate(record, from_attributes=True)
 
 
 class StockService:
@@ -76,13 +57,7 @@ class StockService:
         return stock_out(self._read(sku))
 
     def record_movement(self, sku: str, body: MovementIn) -> MovementOut:
-        request = MovementRequest(
-            type=body.type,
-            quantity=body.quantity,
-            reason=body.reason,
-            unit_cost=body.unit_cost,
-            reference=body.reference,
-        )
+        request = MovementRequest(**body.model_dump())
 
         def plan(state: StockState) -> StockChange:
             now = self._clock.now()

@@ -16,7 +16,9 @@ from typing import Any
 from cloudtill import ddb, keys
 from cloudtill.outbox import DomainEvent, outbox_put
 from cloudtill.stock.fifo import CostLayer, FifoStock
-from cloudtill.stock.rules import MovementRecord, StockChange, StockState, is_low
+from cloudtill.stock.items import FIFO, MOVEMENT_ITEM, SKU_ITEM
+from cloudtill.stock.records import SkuRecord
+from cloudtill.stock.rules import StockChange, StockState, is_low
 
 _NAMES = {
     "#on_hand": "on_hand",
@@ -30,57 +32,30 @@ _NAMES = {
 }
 
 
-def _fifo_of(item: dict[str, Any], on_hand: int) -> FifoStock:
-    if "fifo" in item:
-        return FifoStock.from_dict(item["fifo"])
+def _fifo_of(sku: SkuRecord) -> FifoStock:
+    if sku.fifo is not None:
+        return sku.fifo
     # Stock that predates valuation (or was set outside this domain) has no known cost: one layer
     # at cost 0, so the layers still hold exactly `on_hand` units.
-    if on_hand > 0:
-        return FifoStock(layers=(CostLayer(1, on_hand, 0),), next_seq=2)
-    return FifoStock(unvalued_backorder=-on_hand)
+    if sku.on_hand > 0:
+        return FifoStock(layers=(CostLayer(1, sku.on_hand, 0),), next_seq=2)
+    return FifoStock(unvalued_backorder=-sku.on_hand)
+
+
+def stock_state(sku: SkuRecord) -> StockState:
+    """The stock part of a SKU item, as the stock rules compute with it."""
+    # Never written yet: the flag is whatever the current level says, so no alert for a SKU
+    # that was already low before the stock domain first touched it.
+    low = sku.low_stock
+    if low is None:
+        low = is_low(max(sku.on_hand - sku.reserved, 0), sku.low_stock_threshold)
+    counters = (sku.on_hand, sku.reserved, sku.backorder_limit, sku.low_stock_threshold)
+    return StockState(sku.sku, *counters, low, _fifo_of(sku), sku.stock_version or 0)
 
 
 def state_from_item(item: dict[str, Any]) -> StockState:
-    on_hand = int(item.get("on_hand", 0))
-    reserved = int(item.get("reserved", 0))
-    threshold = int(item.get("low_stock_threshold", 0))
-    low = item.get("low_stock")
-    return StockState(
-        sku=item["sku"],
-        on_hand=on_hand,
-        reserved=reserved,
-        backorder_limit=int(item.get("backorder_limit", 0)),
-        low_stock_threshold=threshold,
-        # Never written yet: the flag is whatever the current level says, so no alert for a SKU
-        # that was already low before the stock domain first touched it.
-        low_stock=bool(low) if low is not None else is_low(max(on_hand - reserved, 0), threshold),
-        fifo=_fifo_of(item, on_hand),
-        version=int(item.get("stock_version", 0)),
-    )
-
-
-def movement_item(record: MovementRecord) -> dict[str, Any]:
-    pk, sk = keys.stock_movement(record.sku, record.at, record.id)
-    return {
-        "PK": pk,
-        "SK": sk,
-        "entity": "stock_movement",
-        "id": record.id,
-        "sequence": record.sequence,
-        "sku": record.sku,
-        "type": record.type,
-        "quantity": record.quantity,
-        "delta": record.delta,
-        "on_hand_before": record.on_hand_before,
-        "on_hand_after": record.on_hand_after,
-        "unit_cost": record.unit_cost,
-        "value_before": record.value_before,
-        "value_after": record.value_after,
-        "cost_of_goods_sold": record.cost_of_goods_sold,
-        "reason": record.reason,
-        "reference": record.reference,
-        "at": record.at,
-    }
+    """The stock state of a SKU item read in plain values (`ddb.from_item`)."""
+    return stock_state(SKU_ITEM.from_plain(item))
 
 
 def change_items(table: str, change: StockChange, events: Sequence[DomainEvent]) -> list[dict[str, Any]]:
@@ -97,7 +72,7 @@ def change_items(table: str, change: StockChange, events: Sequence[DomainEvent])
             {
                 "Put": {
                     "TableName": table,
-                    "Item": ddb.to_item(movement_item(change.movement)),
+                    "Item": MOVEMENT_ITEM.item(change.movement),
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             }
@@ -116,7 +91,7 @@ def sku_update(table: str, change: StockChange) -> dict[str, Any]:
         ":backorder_limit": after.backorder_limit,
         ":threshold": after.low_stock_threshold,
         ":low": after.low_stock,
-        ":fifo": after.fifo.to_dict(),
+        ":fifo": FIFO.encode(after.fifo),
         ":version": after.version,
         ":read_version": before.version,
         ":read_on_hand": before.on_hand,
