@@ -131,6 +131,6 @@ def test_every_order_item_is_stored_exactly_as_before(
         SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(json.dumps(items, indent=1, sort_keys=True) + "\n")
     expected = json.loads(SNAPSHOT.read_text())
-    assert [(i["PK"]["S"], i["SK"]["S"]) for i in items] == [(i["PK"]["S"], i["SK"]["S"]) for i in expected]
-    for got, want in zip(items, expected, strict=True):
-        assert got == want, f"{want['PK']['S']} / {want['SK']['S']}"
+    # Keyed by PK/SK: a missing, extra or changed item is named in the diff.
+    by_key = {(i["PK"]["S"], i["SK"]["S"]): i for i in expected}
+    assert {(i["PK"]["S"], i["SK"]["S"]): i for i in items} == by_key

@@ -10,6 +10,7 @@ removed by the order's confirmation or `forget_paid_checkout`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -44,21 +45,8 @@ class DynamoWorkflowBookkeeping(ddb.TableAdapter):
         return checkout, stock
 
     def store_payment_token(self, checkout_id: str, token: str) -> CheckoutRecord | None:
-        try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=ddb.key(*keys.checkout(checkout_id)),
-                UpdateExpression="SET #token = :token",
-                ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeNames={"#token": PAYMENT_TOKEN},
-                ExpressionAttributeValues=ddb.to_values({":token": token}),
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if ddb.is_conditional_failure(error):
-                return None
-            raise
-        return CHECKOUT_ITEM.from_plain(ddb.from_item(response["Attributes"]))
+        stored = self._store_token(keys.checkout(checkout_id), PAYMENT_TOKEN, token)
+        return CHECKOUT_ITEM.from_plain(stored) if stored else None
 
     def checkout_with_token(self, checkout_id: str) -> tuple[CheckoutRecord, str | None] | None:
         data = ddb.get_plain(self._client, self._table, keys.checkout(checkout_id))
@@ -68,22 +56,9 @@ class DynamoWorkflowBookkeeping(ddb.TableAdapter):
         return CHECKOUT_ITEM.from_plain(data), str(token) if token else None
 
     def store_order_token(self, order_id: str, token: str) -> OrderRecord | None:
-        try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=ddb.key(*keys.order(order_id)),
-                # The version bump is what lets writers read the token once (see the port).
-                UpdateExpression="SET #token = :token ADD #version :one",
-                ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeNames={"#token": ORDER_TOKEN, "#version": "version"},
-                ExpressionAttributeValues=ddb.to_values({":token": token, ":one": 1}),
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if ddb.is_conditional_failure(error):
-                return None
-            raise
-        return order_from_item(ddb.from_item(response["Attributes"]))
+        # The version bump is what lets writers read the token once (see the port).
+        stored = self._store_token(keys.order(order_id), ORDER_TOKEN, token, bump_version=True)
+        return order_from_item(stored) if stored else None
 
     def paid_checkouts(self, paid_before: str, limit: int) -> list[str]:
         # GSI1SK = "<paid at>#<checkout>": every checkout paid before `paid_before` sorts below it.
@@ -128,6 +103,29 @@ class DynamoWorkflowBookkeeping(ddb.TableAdapter):
 
     def is_marked(self, owner: tuple[str, str], flag: str) -> bool:
         return ddb.get_attribute(self._client, self._table, owner, flag) is not None
+
+    def _store_token(
+        self, owner: tuple[str, str], attribute: str, token: str, bump_version: bool = False
+    ) -> dict[str, Any] | None:
+        """Set the task token `attribute` on an existing item; the item as of that write (plain),
+        None when there is no such item."""
+        names = {"#token": attribute, **({"#version": "version"} if bump_version else {})}
+        values: dict[str, Any] = {":token": token, **({":one": 1} if bump_version else {})}
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=ddb.key(*owner),
+                UpdateExpression="SET #token = :token" + (" ADD #version :one" if bump_version else ""),
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=ddb.to_values(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if ddb.is_conditional_failure(error):
+                return None
+            raise
+        return ddb.from_item(response["Attributes"])
 
 
 class DynamoOrderWorkflowStore(DynamoOrderRepository, DynamoRefundClaims, DynamoWorkflowBookkeeping):
