@@ -1,7 +1,8 @@
 """DynamoDB plumbing shared by the repository adapters: one client per process (`TableAdapter` is the
 adapters' base), item (de)serialization (whole records: `cloudtill.ddb_codec`), strongly consistent
-single reads (`get_item`), opaque paging cursors, batch reads, transactions (`transact`) and
-transaction-cancellation decoding.
+single reads (`get_item`, `get_plain`, `get_attribute`), opaque paging cursors (`query_page`), batch
+reads, transactions (`transact`; `Transaction` names its parts by role, `put_new` is the put of a new
+item) and transaction-cancellation decoding.
 
 The client is created lazily on first use (not at import), once per cold start. The endpoint comes from
 the standard AWS configuration (`AWS_ENDPOINT_URL` locally), so the same code runs in AWS and locally.
