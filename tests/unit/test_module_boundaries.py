@@ -1,4 +1,5 @@
-"""The layer's shape: `orders/` imports no other domain's adapter module, and no module is too long.
+"""The layer's shape: `orders/` imports no other domain's adapter module, only `stock/` writes the SKU
+item's invariants, and no module is too long.
 
 Walks the source with `ast` (imports inside functions count too), so a lazy import cannot slip past.
 """
@@ -6,6 +7,7 @@ Walks the source with `ast` (imports inside functions count too), so a lazy impo
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,6 +77,40 @@ def test_the_adapter_check_sees_adapter_imports() -> None:
         for alias in node.names
     ]
     assert [n for n in names if _is_adapter(n)] == ["cloudtill.payments.claims_dynamo"]
+
+
+# The SKU item's stock invariants: only `stock/` writes them (other domains compose its parts).
+SKU_INVARIANTS = ("available", "reserved", "on_hand", "stock_version")
+# Modules writing items of their own that copy stock figures (not the SKU item): reporting's stock
+# snapshot per movement.
+COPIES_OF_STOCK_FIGURES = frozenset({"reporting/dynamo.py"})
+_UPDATE = re.compile(r"^\s*(SET|ADD|REMOVE)\b")
+_ASSIGNS = re.compile(r"\b(" + "|".join(SKU_INVARIANTS) + r")\s*(=|:|,|$)")
+
+
+def sku_invariant_writes() -> list[str]:
+    """Update expressions outside `stock/` that assign one of the SKU item's invariants by name."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = str(path.relative_to(PACKAGE))
+        if name.startswith("stock/") or name in COPIES_OF_STOCK_FIGURES:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            text = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
+            if _UPDATE.match(text) and _ASSIGNS.search(text):
+                found.append(f"{name}:{node.lineno}: {text!r}")
+    return found
+
+
+def test_only_stock_writes_the_sku_items_invariants() -> None:
+    assert sku_invariant_writes() == []
+
+
+def test_the_invariant_check_sees_an_update_of_the_sku_counters() -> None:
+    assert _UPDATE.match("SET available = available - :q, reserved = reserved + :q")
+    assert _ASSIGNS.search("SET available = available - :q, reserved = reserved + :q")
+    assert _ASSIGNS.search("ADD on_hand :delta")
+    assert not _ASSIGNS.search("SET #status = :completed, order_id = :order")
 
 
 def test_no_layer_module_exceeds_the_size_limit() -> None:

@@ -4,7 +4,8 @@ the stock domain alike.
 The catalog creates it (the price copy: `product_id`, `product_name`, `name`, `price`, `currency`,
 `active`, counters at 0); the stock domain owns `on_hand`, `backorder_limit`, `low_stock_threshold`,
 `low_stock`, `fifo` and `stock_version`; checkouts move units between `available` and `reserved`
-(docs/stock.md). Attributes the stock domain has not written yet are absent (None here).
+through the stock domain's `reserve`/`unreserve` parts (`stock/transactions.py`, docs/stock.md).
+Attributes the stock domain has not written yet are absent (None here).
 """
 
 from __future__ import annotations
