@@ -17,6 +17,7 @@ from cloudtill.checkout.pricing import (
     shipping_options,
 )
 from cloudtill.checkout.records import (
+    AWAITING_PAYMENT,
     CheckoutLineRecord,
     CheckoutRecord,
     PromotionRedemption,
@@ -35,8 +36,6 @@ from cloudtill.promotions.rules import (
 )
 from cloudtill.settings import ShopSettings
 from cloudtill.stock.reservations import ReservationLine, StockLevel, plan_reservation
-
-AWAITING_PAYMENT = "awaiting_payment"
 
 
 class CheckoutPreparer:

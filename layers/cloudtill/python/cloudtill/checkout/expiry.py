@@ -7,11 +7,10 @@ from __future__ import annotations
 from cloudtill.checkout.api import ExpirySweepResult
 from cloudtill.checkout.events import checkout_expired, stock_released
 from cloudtill.checkout.ports import CheckoutRepository
+from cloudtill.checkout.records import AWAITING_PAYMENT, EXPIRED
 from cloudtill.clock import Clock, iso
 from cloudtill.observability import logger
 
-AWAITING_PAYMENT = "awaiting_payment"
-EXPIRED = "expired"
 SWEEP_LIMIT = 200
 
 

@@ -7,6 +7,11 @@ from typing import Any
 
 from cloudtill.stock.records import SkuRecord
 
+# A checkout's statuses (`completed` once it became an order).
+AWAITING_PAYMENT = "awaiting_payment"
+EXPIRED = "expired"
+CANCELLED = "cancelled"
+
 # The SKU item as checkout reads it: the catalog's price copy and the stock counters.
 SkuSnapshot = SkuRecord
 

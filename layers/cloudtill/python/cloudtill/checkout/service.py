@@ -24,9 +24,9 @@ from cloudtill.checkout.api import (
     ShippingMethodsOut,
     checkout_out,
 )
-from cloudtill.checkout.creation import AWAITING_PAYMENT, CheckoutPreparer
+from cloudtill.checkout.creation import CheckoutPreparer
 from cloudtill.checkout.events import created_events, stock_released
-from cloudtill.checkout.expiry import EXPIRED, SWEEP_LIMIT, CheckoutExpiry
+from cloudtill.checkout.expiry import SWEEP_LIMIT, CheckoutExpiry
 from cloudtill.checkout.ports import (
     CheckoutRepository,
     PaymentStarter,
@@ -34,7 +34,7 @@ from cloudtill.checkout.ports import (
     ReservationRejected,
 )
 from cloudtill.checkout.pricing import shipping_options
-from cloudtill.checkout.records import CheckoutRecord
+from cloudtill.checkout.records import AWAITING_PAYMENT, CANCELLED, EXPIRED, CheckoutRecord
 from cloudtill.checkout.tokens import token_hash, token_matches
 from cloudtill.clock import Clock, iso
 from cloudtill.errors import NotFound, ServiceUnavailable
@@ -53,7 +53,6 @@ __all__ = [
     "stock_released",
 ]
 
-CANCELLED = "cancelled"
 # A cancelled transaction is answered by reading again: the fresh read explains the refusal (409/422)
 # or, when the competing change is gone, the next attempt succeeds.
 MAX_ATTEMPTS = 3
