@@ -9,12 +9,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cloudtill import ddb, keys
-from cloudtill.checkout.records import CheckoutRecord, ReservationRecord
+from cloudtill.checkout.records import AWAITING_PAYMENT, CheckoutRecord, ReservationRecord
 from cloudtill.ddb_codec import Attr, ItemCodec, without_none
 
 HELD = "held"
 RELEASED = "released"
 COMMITTED = "committed"  # by the order that sold it
+COMPLETED = "completed"  # a checkout that became an order
 
 
 def _reserved_rows(reserved: Mapping[str, int]) -> list[dict[str, Any]]:
@@ -98,7 +99,7 @@ def complete(
             "ConditionExpression": "#status = :awaiting",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": ddb.to_values(
-                {":completed": "completed", ":order": order_id, ":at": at, ":awaiting": "awaiting_payment"}
+                {":completed": COMPLETED, ":order": order_id, ":at": at, ":awaiting": AWAITING_PAYMENT}
             ),
         }
     }

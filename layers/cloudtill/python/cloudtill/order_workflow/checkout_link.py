@@ -6,11 +6,9 @@
 from __future__ import annotations
 
 from cloudtill.checkout.ports import CheckoutRepository
-from cloudtill.checkout.records import CheckoutRecord
+from cloudtill.checkout.records import AWAITING_PAYMENT, CheckoutRecord
 from cloudtill.checkout.service import CANCELLED, CheckoutService, stock_released
 from cloudtill.clock import Clock, iso
-
-AWAITING_PAYMENT = "awaiting_payment"
 
 
 class NoNewPayments:

@@ -19,9 +19,6 @@ PAYMENT_CANCELLED = "payment_cancelled_at"
 LATE_REFUND = "late"
 CANCEL_REFUND = "cancel"
 
-AWAITING_PAYMENT = "awaiting_payment"
-COMPLETED = "completed"
-
 
 def payment_outcome(record: PaymentRecord, checkout: CheckoutRecord) -> dict[str, Any]:
     """What AwaitPayment completes with: `paid`, or `mismatch` (flagged: never confirm it). `skus`

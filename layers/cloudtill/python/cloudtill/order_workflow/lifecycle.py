@@ -20,14 +20,13 @@ from datetime import timedelta
 from typing import Any
 
 from cloudtill import keys
-from cloudtill.checkout.records import CheckoutRecord
+from cloudtill.checkout.items import COMPLETED
+from cloudtill.checkout.records import AWAITING_PAYMENT, CANCELLED, EXPIRED, CheckoutRecord
 from cloudtill.clock import Clock, iso
 from cloudtill.errors import DomainError
 from cloudtill.observability import logger
 from cloudtill.order_workflow.contracts import (
-    AWAITING_PAYMENT,
     CANCEL_REFUND,
-    COMPLETED,
     LATE_REFUND,
     PAYMENT_CANCELLED,
     order_progress,
@@ -149,7 +148,7 @@ class OrderLifecycle:
             if self._workflow.resume(token, payment_outcome(record, checkout)):
                 return "resumed"
             checkout = self._checkouts.get(record.checkout_id) or checkout
-        if checkout.status in {"expired", "cancelled"}:
+        if checkout.status in {EXPIRED, CANCELLED}:
             return "refunded" if self._refund_late_payment(checkout, record) else "refund_requested_before"
         if checkout.status == AWAITING_PAYMENT:
             # The token is stale: its wait timed out (ExpireCheckout sees the payment and refunds it)
