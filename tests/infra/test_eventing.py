@@ -113,7 +113,7 @@ def test_outbox_stream_mapping_filters_bisects_retries_and_parks_failures(
 def test_schedule_retries_then_parks_in_a_dlq_with_a_role_for_one_function(
     eu_template: dict[str, Any],
 ) -> None:
-    checkout = function_logical_id(eu_template, "checkout")
+    checkout = function_logical_id(eu_template, "checkout-expiry")
     (schedule,) = [
         s["Properties"]
         for s in resources_of_type(eu_template, "AWS::Scheduler::Schedule").values()
