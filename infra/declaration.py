@@ -185,12 +185,12 @@ class Declaration:
                     problems.append(
                         f"{where} must list S3 (s3:) actions on {access.bucket!r}, got {access.actions}"
                     )
-            for access in spec.workflows:
-                if access.state_machine not in machines:
-                    problems.append(f"{where} drives unknown state machine {access.state_machine!r}")
-                if not access.actions or not all(a.startswith("states:") for a in access.actions):
+            for workflow in spec.workflows:
+                if workflow.state_machine not in machines:
+                    problems.append(f"{where} drives unknown state machine {workflow.state_machine!r}")
+                if not workflow.actions or not all(a.startswith("states:") for a in workflow.actions):
                     problems.append(
-                        f"{where} must list Step Functions (states:) actions, got {access.actions}"
+                        f"{where} must list Step Functions (states:) actions, got {workflow.actions}"
                     )
             # One STATE_MACHINE_ARN variable per function: a function drives at most one state machine.
             if len({access.state_machine for access in spec.workflows}) > 1:
