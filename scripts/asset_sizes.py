@@ -17,8 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from infra.function_factory import SHARED_LAYER_ROOT  # noqa: E402
-from infra.function_factory import FUNCTIONS_DIR  # noqa: E402
+from infra.function_factory import FUNCTIONS_DIR, SHARED_LAYER_ROOT  # noqa: E402
 from infra.layer_build import ensure_layers  # noqa: E402
 from infra.wiring import FUNCTIONS  # noqa: E402
 

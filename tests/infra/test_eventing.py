@@ -79,7 +79,9 @@ def test_subscription_is_rule_to_encrypted_queue_with_dlq_alarm_and_partial_fail
         for m in resources_of_type(template, "AWS::Lambda::EventSourceMapping").values()
         if list(references(m["Properties"]["EventSourceArn"])) == [queue_id]
     ]
-    assert list(references(mapping["FunctionName"])) == [function_logical_id(template, PROBE_SUBSCRIPTION.function)]
+    assert list(references(mapping["FunctionName"])) == [
+        function_logical_id(template, PROBE_SUBSCRIPTION.function)
+    ]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BatchSize"] == PROBE_SUBSCRIPTION.batch_size
     assert dlq_id not in dlqs_without_alarm(template)
