@@ -352,7 +352,7 @@ def test_catalog_and_stock_touch_neither_the_stripe_secret_nor_the_idempotency_t
 def test_checkout_uses_both_tables_and_the_secret_only_when_it_calls_stripe(
     eu_template: dict[str, Any], extended: Extended
 ) -> None:
-    # The extended wiring flips checkout's uses_stripe, so one of the two has it each way
+    # The extended wiring flips checkout's Stripe secret, so one of the two has it each way
     cases = [
         (eu_template, Declaration.from_wiring().function("checkout")),
         (extended.template, extended.declaration.function("checkout")),

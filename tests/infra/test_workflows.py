@@ -1,6 +1,6 @@
 """The order lifecycle as deployed: the very ASL file the local runtime runs, its tasks invoking the
 wiring's functions and nothing else, logs without execution data, tracing, alarms; exactly the
-functions that drive it (`infra/workflow_clients.py`) can, with exactly the actions their code calls."""
+functions that drive it (their specs' `workflows`) can, with exactly the actions their code calls."""
 
 from __future__ import annotations
 
