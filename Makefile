@@ -10,17 +10,20 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PORT ?= 8000
 REGIONS ?= eu-west-1
-export PYTHONPATH := $(CURDIR)/layers/cloudtill/python:$(CURDIR)
+# infra, localrt, tests and scripts import from the repository root; `cloudtill` is an installed package.
+export PYTHONPATH := $(CURDIR)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DEFAULT_ACCOUNT ?= 111111111111
 export CDK_DEFAULT_REGION ?= eu-west-1
 
 .PHONY: install browser run test test-unit test-unit-infra test-integration test-infra test-faults faults lint format synth bench clean report
 
-$(PY_STAMP): requirements-dev.lock
+$(PY_STAMP): requirements-dev.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.8
 	$(VENV)/bin/uv pip sync --quiet -p $(PY) requirements-dev.lock
+	# After the sync (which removes what the lock does not list): the cloudtill package, editable.
+	$(VENV)/bin/uv pip install --quiet --no-deps -p $(PY) -e .
 	touch $@
 
 $(CHECKOV_STAMP): requirements-checkov.lock | $(PY_STAMP)

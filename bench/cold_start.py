@@ -59,11 +59,9 @@ def function_env(spec: FunctionSpec) -> dict[str, str]:
         table_name="bench",
         idempotency_table_name="bench-idempotency",
         event_bus_name="bench",
-        stripe_secret_arn="arn:aws:secretsmanager:eu-west-1:111111111111:secret:bench"
-        if spec.uses_stripe
-        else None,
-        state_machine_arn="arn:aws:states:eu-west-1:111111111111:stateMachine:bench",
-        reports_bucket="bench-reports",
+        secret_arns={"stripe": "arn:aws:secretsmanager:eu-west-1:111111111111:secret:bench"},
+        state_machine_arns={"order-lifecycle": "arn:aws:states:eu-west-1:111111111111:stateMachine:bench"},
+        bucket_names={"reports": "bench-reports"},
     )
 
 

@@ -1,8 +1,8 @@
 """The wiring as one value the stack is built from, checked before any resource is created.
 
 `Declaration.from_wiring()` reads `infra/wiring.py` at call time; tests build variants with
-`dataclasses.replace` (a function using Stripe, one more subscription) without touching the
-module. `validate()` turns a broken declaration (a route to an unknown function, a schedule name
+`dataclasses.replace` (a function reading the Stripe secret, one more subscription) without touching
+the module. `validate()` turns a broken declaration (a route to an unknown function, a schedule name
 used twice, a stream consumer on a table without a stream) into one clear error at synth time,
 instead of a half-built stack or a KeyError deep inside a construct.
 """
@@ -18,15 +18,17 @@ from pathlib import Path
 
 from infra import wiring
 from infra.wiring import (
+    BucketSpec,
     FunctionSpec,
     Route,
     Schedule,
+    SecretSpec,
     StateMachineSpec,
     StreamConsumer,
     Subscription,
     TableSpec,
+    Trigger,
 )
-from infra.workflow_clients import WORKFLOW_CLIENTS, WorkflowClient
 
 # `definition_file`s are relative to the repository root (as localrt reads them).
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +49,10 @@ class Declaration:
     schedules: tuple[Schedule, ...]
     tables: tuple[TableSpec, ...]
     state_machines: tuple[StateMachineSpec, ...] = ()
-    workflow_clients: tuple[WorkflowClient, ...] = ()
+    secrets: tuple[SecretSpec, ...] = ()
+    buckets: tuple[BucketSpec, ...] = ()
+    # The `topic` function SES bounces and complaints reach (None: nobody sends e-mail).
+    email_feedback_function: str | None = None
 
     @classmethod
     def from_wiring(cls) -> Declaration:
@@ -59,7 +64,9 @@ class Declaration:
             schedules=wiring.SCHEDULES,
             tables=wiring.TABLES,
             state_machines=wiring.STATE_MACHINES,
-            workflow_clients=WORKFLOW_CLIENTS,
+            secrets=wiring.SECRETS,
+            buckets=wiring.BUCKETS,
+            email_feedback_function=wiring.EMAIL_FEEDBACK_FUNCTION,
         )
 
     def function(self, name: str) -> FunctionSpec:
@@ -89,10 +96,12 @@ class Declaration:
             for m in self.state_machines
             for placeholder, fn in m.tasks.items()
         ]
-        users += [(f"workflow client of {c.state_machine!r}", c.function) for c in self.workflow_clients]
+        if self.email_feedback_function is not None:
+            users.append(("SES feedback", self.email_feedback_function))
         problems += [
             f"{user} targets unknown function {fn!r}" for user, fn in users if fn not in function_names
         ]
+        problems += self._trigger_problems()
 
         for subscription in self.subscriptions:
             if not subscription.detail_types:
@@ -130,39 +139,67 @@ class Declaration:
             problems += _definition_problems(machine, set(tables))
         for spec in self.functions:
             problems += _table_access_problems(spec, tables)
-        problems += self._workflow_client_problems()
+        problems += self._needs_problems()
         if problems:
             raise WiringError("infra/wiring.py is inconsistent:\n- " + "\n- ".join(problems))
         return self
 
-    def _workflow_client_problems(self) -> list[str]:
-        problems: list[str] = []
-        machines = {m.name for m in self.state_machines}
-        for client in self.workflow_clients:
-            if client.state_machine not in machines:
-                problems.append(
-                    f"workflow client {client.function!r} uses unknown state machine {client.state_machine!r}"
-                )
-            if not client.actions or not all(a.startswith("states:") for a in client.actions):
-                problems.append(
-                    f"workflow client {client.function!r} must list Step Functions (states:) actions, "
-                    f"got {client.actions}"
-                )
-        # One STATE_MACHINE_ARN variable per function: a function drives at most one state machine.
-        pairs = {(c.function, c.state_machine) for c in self.workflow_clients}
-        problems += [
-            f"function {fn!r} is a client of {count} state machines (it has one STATE_MACHINE_ARN)"
-            for fn, count in Counter(fn for fn, _ in pairs).items()
-            if count > 1
+    def _trigger_problems(self) -> list[str]:
+        """Every trigger reaches a function deployed for exactly that trigger (its own entry point)."""
+        wanted: list[tuple[str, str, Trigger]] = [
+            (f"route {r.method} {r.path}", r.function, "api") for r in self.routes
         ]
-        problems += _duplicates(
-            "workflow client", (f"{c.function} of {c.state_machine}" for c in self.workflow_clients)
-        )
-        return problems
+        wanted += [(f"subscription {s.name!r}", s.function, "queue") for s in self.subscriptions]
+        wanted += [(f"stream consumer {c.name!r}", c.function, "stream") for c in self.stream_consumers]
+        wanted += [(f"schedule {s.name!r}", s.function, "schedule") for s in self.schedules]
+        wanted += [
+            (f"state machine {m.name!r} task ${{{placeholder}}}", fn, "task")
+            for m in self.state_machines
+            for placeholder, fn in m.tasks.items()
+        ]
+        if self.email_feedback_function is not None:
+            wanted.append(("SES feedback", self.email_feedback_function, "topic"))
+        triggers = {spec.name: spec.trigger for spec in self.functions}
+        return [
+            f"{user} targets {fn!r}, a {triggers[fn]!r} function: it needs a {trigger!r} function "
+            f"(entry point {trigger}_handler)"
+            for user, fn, trigger in wanted
+            if fn in triggers and triggers[fn] != trigger
+        ]
 
-    def workflow_client(self, function: str) -> WorkflowClient | None:
-        """What `function` does with a state machine (None: it never calls Step Functions)."""
-        return next((c for c in self.workflow_clients if c.function == function), None)
+    def _needs_problems(self) -> list[str]:
+        """Each need names a declared secret, bucket or state machine, with actions of its service."""
+        problems: list[str] = []
+        secrets = {secret.name for secret in self.secrets}
+        buckets = {bucket.name for bucket in self.buckets}
+        machines = {machine.name for machine in self.state_machines}
+        for spec in self.functions:
+            where = f"function {spec.name!r}"
+            problems += [
+                f"{where} reads unknown secret {name!r}" for name in spec.secrets if name not in secrets
+            ]
+            for access in spec.buckets:
+                if access.bucket not in buckets:
+                    problems.append(f"{where} uses unknown bucket {access.bucket!r}")
+                if not access.actions or not all(a.startswith("s3:") for a in access.actions):
+                    problems.append(
+                        f"{where} must list S3 (s3:) actions on {access.bucket!r}, got {access.actions}"
+                    )
+            for workflow in spec.workflows:
+                if workflow.state_machine not in machines:
+                    problems.append(f"{where} drives unknown state machine {workflow.state_machine!r}")
+                if not workflow.actions or not all(a.startswith("states:") for a in workflow.actions):
+                    problems.append(
+                        f"{where} must list Step Functions (states:) actions, got {workflow.actions}"
+                    )
+            # One STATE_MACHINE_ARN variable per function: a function drives at most one state machine.
+            if len({access.state_machine for access in spec.workflows}) > 1:
+                problems.append(
+                    f"{where} drives {len(spec.workflows)} state machines (it has one STATE_MACHINE_ARN)"
+                )
+        if any("email" in spec.sends for spec in self.functions) and self.email_feedback_function is None:
+            problems.append("functions send e-mail but no function receives SES feedback")
+        return problems
 
 
 def _definition_problems(machine: StateMachineSpec, known_tables: set[str]) -> list[str]:

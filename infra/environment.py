@@ -2,23 +2,23 @@
 
 No CDK types here: the stack passes CloudFormation tokens as the table/bus names, the local
 runtime passes the names it created in moto, and both hand functions the very same variables,
-which `cloudtill.settings.Settings` parses at cold start.
+which `cloudtill.settings.Settings` parses at cold start. What a function learns beyond the shared
+resources follows from its spec's needs only (`secrets`, `buckets`, `workflows`).
 """
 
 from __future__ import annotations
 
-from infra import _shared_layer_path  # noqa: F401  (puts the cloudtill package on sys.path)
+from collections.abc import Mapping
 
-# isort: split
 from cloudtill.settings import ShopSettings
 
-from infra.wiring import FunctionSpec
+from infra.wiring import BUCKETS, SECRETS, FunctionSpec
 
 METRICS_NAMESPACE = "cloudtill"
 LOG_LEVEL = "INFO"
-REPORTS_BUCKET_VARIABLE = "REPORTS_BUCKET"
-# Domains whose functions learn the reports bucket's name.
-REPORTS_BUCKET_DOMAINS = frozenset({"reporting", "notifications"})
+STATE_MACHINE_VARIABLE = "STATE_MACHINE_ARN"
+_SECRET_VARIABLES = {secret.name: secret.variable for secret in SECRETS}
+_BUCKET_VARIABLES = {bucket.name: bucket.variable for bucket in BUCKETS}
 
 
 def function_environment(
@@ -29,14 +29,14 @@ def function_environment(
     table_name: str,
     idempotency_table_name: str,
     event_bus_name: str,
-    stripe_secret_arn: str | None = None,
-    state_machine_arn: str | None = None,
-    reports_bucket: str | None = None,
+    secret_arns: Mapping[str, str] | None = None,
+    state_machine_arns: Mapping[str, str] | None = None,
+    bucket_names: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment of the function `spec` in `stage`, selling with `shop`'s settings.
 
-    `stripe_secret_arn` reaches only functions with `uses_stripe`: every other function does
-    not even learn where the Stripe key lives.
+    `secret_arns`, `state_machine_arns` and `bucket_names` (by wiring name) reach only the functions
+    whose spec needs them: a function without the Stripe secret does not even learn where it lives.
     """
     environment = {
         "POWERTOOLS_SERVICE_NAME": spec.name,
@@ -49,14 +49,13 @@ def function_environment(
         "EVENT_BUS_NAME": event_bus_name,
         "SHOP_SETTINGS": shop.model_dump_json(),
     }
-    if spec.uses_stripe and stripe_secret_arn is not None:
-        environment["STRIPE_SECRET_ARN"] = stripe_secret_arn
-    if state_machine_arn is not None:
+    for secret in spec.secrets:
+        if secret in (secret_arns or {}):
+            environment[_SECRET_VARIABLES[secret]] = (secret_arns or {})[secret]
+    if spec.state_machine is not None and spec.state_machine in (state_machine_arns or {}):
         # The order lifecycle: checkout starts executions; the others only resume task tokens.
-        environment["STATE_MACHINE_ARN"] = state_machine_arn
-    if reports_bucket is not None and spec.domain in REPORTS_BUCKET_DOMAINS:
-        # Only the reporting function (writes the reports) and notifications (links to them) learn the
-        # reports bucket (in CDK the bucket is created after the functions: the constructs set the same
-        # variable with `add_environment`).
-        environment[REPORTS_BUCKET_VARIABLE] = reports_bucket
+        environment[STATE_MACHINE_VARIABLE] = (state_machine_arns or {})[spec.state_machine]
+    for access in spec.buckets:
+        if access.bucket in (bucket_names or {}):
+            environment[_BUCKET_VARIABLES[access.bucket]] = (bucket_names or {})[access.bucket]
     return environment

@@ -1,13 +1,15 @@
-"""The one way a cloudtill Lambda function is built (arm64, layers, logs, tracing, environment).
+"""The one way a cloudtill Lambda function is built (arm64, layers, logs, tracing, environment, grants).
 
-Every function gets: its own folder as code (`functions/<name>`), the shared `cloudtill` layer and
-the dependency layer, the Stripe layer and read access to the Stripe secret only with
-`uses_stripe`, its own log group with the stage's retention, X-Ray active tracing, and the
-environment from `infra.environment.function_environment` (the same one localrt uses).
+Every function gets: its code folder as code (`functions/<code_folder>`) with its trigger's entry
+point (`handler.<trigger>_handler`), the shared `cloudtill` layer and the dependency layer, its own log
+group with the stage's retention, X-Ray active tracing, and the environment from
+`infra.environment.function_environment` (the same one localrt uses).
 
-Roles are created here with no AWS managed policy: the execution role may write to its own log
-group and call the DynamoDB actions its spec's `table_access` declares (on those item-key prefixes),
-and nothing else until a domain construct grants it more.
+Roles are created here with no AWS managed policy. The execution role may write to its own log group
+and do exactly what its spec's needs declare: the DynamoDB actions of `table_access` (on those
+item-key prefixes), read its `secrets` (each bringing its SDK layer), its `buckets` objects under the
+bucket's prefix, and PutEvents with `puts_events`. Workflow clients are granted by the workflows
+construct, e-mail and SMS senders by the notifications construct, triggers with their event sources.
 """
 
 from __future__ import annotations
@@ -16,25 +18,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra import layer_build
-from infra._shared_layer_path import SHARED_LAYER_ROOT
 from infra.acknowledgements import LOG_GROUP_KMS_REASON, acknowledge, skip_checkov
 from infra.constructs.data import DataTables
 from infra.constructs.table_grants import grant_table_access
 from infra.environment import function_environment
 from infra.region_settings import RegionSettings, StageSettings
-from infra.wiring import FunctionSpec
+from infra.wiring import BUCKETS, SECRETS, FunctionSpec
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
-HANDLER = "handler.lambda_handler"
+# The layer's asset root: `python/cloudtill` inside, as Lambda expects a layer's Python packages.
+SHARED_LAYER_ROOT = Path(__file__).resolve().parent.parent / "layers" / "cloudtill"
+HANDLER_MODULE = "handler"
+_SECRETS = {secret.name: secret for secret in SECRETS}
+_BUCKETS = {bucket.name: bucket for bucket in BUCKETS}
+# What each SDK layer a secret brings is, as its description says.
+LAYER_DESCRIPTIONS = {"stripe": "Stripe SDK (only for functions calling Stripe)"}
 ARCHITECTURE = lambda_.Architecture.ARM_64
 RUNTIME = lambda_.Runtime(f"python{layer_build.LAMBDA_PYTHON_VERSION}", lambda_.RuntimeFamily.PYTHON)
 # Never ship local byte code, caches or tests inside an asset.
@@ -47,11 +55,12 @@ class FunctionDependencies:
 
     tables: DataTables
     event_bus: events.IEventBus
-    # None while no function in the wiring uses Stripe.
-    stripe_secret: secretsmanager.ISecret | None
-    # Function name -> ARN of the state machine it drives (`infra/workflow_clients.py`): its
-    # STATE_MACHINE_ARN. Built from the state machine's name, so a function and a state machine
-    # that invokes it do not depend on each other in CloudFormation.
+    # The stack's secrets and buckets by wiring name (only those some function needs).
+    secrets: Mapping[str, secretsmanager.ISecret] = field(default_factory=dict)
+    buckets: Mapping[str, s3.IBucket] = field(default_factory=dict)
+    # State machine name -> its ARN: the STATE_MACHINE_ARN of the functions driving it. Built from the
+    # state machine's name, so a function and a state machine that invokes it do not depend on each
+    # other in CloudFormation.
     state_machine_arns: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -60,7 +69,7 @@ def function_code_dir(spec: FunctionSpec, functions_dir: Path = FUNCTIONS_DIR) -
     if not code_dir.is_dir():
         raise FileNotFoundError(
             f"function {spec.name!r} is in infra/wiring.py but {code_dir} does not exist "
-            f"(expected {code_dir}/handler.py with lambda_handler)"
+            f"(expected {code_dir}/handler.py with {spec.handler})"
         )
     return code_dir
 
@@ -91,7 +100,7 @@ class FunctionFactory(Construct):
             "DepsLayer", layer_dirs[layer_build.DEPS_LAYER].parent, "Third-party runtime dependencies"
         )
         # Created on first use, so a stack without Stripe functions has no Stripe layer.
-        self._stripe_layer: lambda_.LayerVersion | None = None
+        self._sdk_layers: dict[str, lambda_.LayerVersion] = {}
 
     def _layer(self, construct_id: str, asset_root: Path, description: str) -> lambda_.LayerVersion:
         return lambda_.LayerVersion(
@@ -108,15 +117,15 @@ class FunctionFactory(Construct):
         """The region's settings (e.g. the shop's sender address a domain construct verifies)."""
         return self._region
 
-    @property
-    def stripe_layer(self) -> lambda_.LayerVersion:
-        if self._stripe_layer is None:
-            self._stripe_layer = self._layer(
-                "StripeLayer",
-                self._layer_dirs["stripe"].parent,
-                "Stripe SDK (only for functions calling Stripe)",
+    def sdk_layer(self, name: str) -> lambda_.LayerVersion:
+        """The layer `name` (built by `infra.layer_build`), for the functions reading its secret."""
+        if name not in self._sdk_layers:
+            self._sdk_layers[name] = self._layer(
+                f"{_pascal(name)}Layer",
+                self._layer_dirs[name].parent,
+                LAYER_DESCRIPTIONS.get(name, f"{name} SDK"),
             )
-        return self._stripe_layer
+        return self._sdk_layers[name]
 
     def create(self, scope: Construct, spec: FunctionSpec) -> lambda_.Function:
         """Creates the function `spec` inside `scope` (its domain construct)."""
@@ -138,11 +147,12 @@ class FunctionFactory(Construct):
         log_group.grant_write(role)
 
         layers: list[lambda_.ILayerVersion] = [self.shared_layer, self.deps_layer]
-        stripe_secret = self._dependencies.stripe_secret if spec.uses_stripe else None
-        if spec.uses_stripe:
-            if stripe_secret is None:
-                raise ValueError(f"function {spec.name!r} uses Stripe but the stack has no Stripe secret")
-            layers.append(self.stripe_layer)
+        secrets = {name: self._dependencies.secrets[name] for name in spec.secrets}
+        for name in spec.secrets:
+            layer = _SECRETS[name].layer
+            if layer is not None:
+                layers.append(self.sdk_layer(layer))
+        buckets = {access.bucket: self._dependencies.buckets[access.bucket] for access in spec.buckets}
 
         tables = self._dependencies.tables
         function = lambda_.Function(
@@ -151,7 +161,7 @@ class FunctionFactory(Construct):
             description=spec.description,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
-            handler=HANDLER,
+            handler=f"{HANDLER_MODULE}.{spec.handler}",
             code=lambda_.Code.from_asset(
                 str(function_code_dir(spec, self._functions_dir)), exclude=ASSET_EXCLUDES
             ),
@@ -168,13 +178,20 @@ class FunctionFactory(Construct):
                 table_name=tables.main.table_name,
                 idempotency_table_name=tables.idempotency.table_name,
                 event_bus_name=self._dependencies.event_bus.event_bus_name,
-                stripe_secret_arn=stripe_secret.secret_arn if stripe_secret is not None else None,
-                state_machine_arn=self._dependencies.state_machine_arns.get(spec.name),
+                secret_arns={name: secret.secret_arn for name, secret in secrets.items()},
+                state_machine_arns=self._dependencies.state_machine_arns,
+                bucket_names={name: bucket.bucket_name for name, bucket in buckets.items()},
             ),
         )
-        if stripe_secret is not None:
-            stripe_secret.grant_read(function)
+        for secret in secrets.values():
+            secret.grant_read(function)
         grant_table_access(function, spec, tables.tables)
+        for access in spec.buckets:
+            _grant_bucket_access(
+                function, role, access.bucket, buckets[access.bucket], access.actions, access.list
+            )
+        if spec.puts_events:
+            self._dependencies.event_bus.grant_put_events_to(function)
         acknowledge(
             role.node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::*]",
@@ -184,6 +201,43 @@ class FunctionFactory(Construct):
         _skip_checkov_function_checks(function, log_group)
         self.functions[spec.name] = function
         return function
+
+
+def _grant_bucket_access(
+    function: lambda_.Function,
+    role: iam.Role,
+    name: str,
+    bucket: s3.IBucket,
+    actions: tuple[str, ...],
+    list_objects: bool,
+) -> None:
+    """Object `actions` under the bucket's prefix only (no other prefix, no bucket-level action except a
+    listing limited to that prefix)."""
+    prefix = f"{_BUCKETS[name].prefix}*"
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            sid=f"{_pascal(name)}Objects", actions=list(actions), resources=[bucket.arn_for_objects(prefix)]
+        )
+    )
+    if list_objects:
+        # Only so that a missing object answers NoSuchKey (404 at the API) rather than AccessDenied.
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid=f"List{_pascal(name)}",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [prefix]}},
+            )
+        )
+    bucket_resource = bucket.node.default_child
+    assert isinstance(bucket_resource, CfnResource)
+    bucket_id = Stack.of(bucket).get_logical_id(bucket_resource)
+    acknowledge(
+        role.node.find_child("DefaultPolicy"),
+        f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{prefix}]",
+        f"The {name} bucket's objects live under {prefix} (a new key every day): "
+        f"{', '.join(actions)} on that prefix only.",
+    )
 
 
 def _skip_checkov_function_checks(function: lambda_.Function, log_group: logs.LogGroup) -> None:

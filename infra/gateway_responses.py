@@ -11,9 +11,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from infra import _shared_layer_path  # noqa: F401  (puts the cloudtill package on sys.path)
-
-# isort: split
 from cloudtill.cors import GATEWAY_ERROR_ALLOW_ORIGIN, PREFLIGHT_MAX_AGE_SECONDS, allow_headers
 from cloudtill.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
 

@@ -12,12 +12,8 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from infra import _shared_layer_path  # noqa: F401  (puts the cloudtill package on sys.path)
-
-# isort: split
 from cloudtill.settings import ShopSettings
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SETTINGS_DIR = Path(__file__).resolve().parent
 REGIONS_DIR = SETTINGS_DIR / "regions"

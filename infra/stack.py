@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 
 from aws_cdk import Environment, Stack, Tags
@@ -10,23 +9,21 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra import wiring
 from infra.acknowledgements import acknowledge, skip_checkov
 from infra.constructs.api import Api
+from infra.constructs.buckets import bucket
 from infra.constructs.data import DataTables
-from infra.constructs.domain import DomainFunctions
 from infra.constructs.eventing import Eventing
 from infra.constructs.messaging import Messaging
-from infra.constructs.notifications import NotificationsDomain
+from infra.constructs.notifications import Email, grant_sms
 from infra.constructs.operations import Operations
-from infra.constructs.registry import domain_construct
-from infra.constructs.reporting import ReportingDomain
 from infra.constructs.schedules import Schedules
-from infra.constructs.workflows import Workflows, client_state_machine_arns
+from infra.constructs.workflows import Workflows, state_machine_arns
 from infra.declaration import Declaration
 from infra.function_factory import FUNCTIONS_DIR, FunctionDependencies, FunctionFactory
 from infra.region_settings import RegionSettings, StageSettings
 from infra.stateful import retain_stateful_resources
+from infra.wiring import SecretSpec
 
 
 def stack_name(stage: str, region: str) -> str:
@@ -61,12 +58,26 @@ class CloudtillStack(Stack):
         self.declaration = declaration
         self.data = DataTables(self, "Data", specs=declaration.tables)
         self.messaging = Messaging(self, "Messaging", stage=stage.stage)
+        # One construct per domain holds its functions (and the buckets and e-mail setup built for
+        # them): plain scopes, so every resource keeps its logical ID.
+        self.domains: dict[str, Construct] = {}
+        for domain in [*(f.domain for f in functions), *(b.domain for b in declaration.buckets)]:
+            if domain not in self.domains:
+                self.domains[domain] = Construct(self, _pascal(domain))
+        needed = {name for spec in functions for name in spec.secrets}
+        needed_buckets = {access.bucket for spec in functions for access in spec.buckets}
         dependencies = FunctionDependencies(
             tables=self.data,
             event_bus=self.messaging.event_bus,
-            stripe_secret=self._stripe_secret(stage) if any(f.uses_stripe for f in functions) else None,
-            state_machine_arns=client_state_machine_arns(self, stage.stage, declaration),
+            secrets={s.name: self._secret(stage, s) for s in declaration.secrets if s.name in needed},
+            buckets={
+                b.name: bucket(self.domains[b.domain], b)
+                for b in declaration.buckets
+                if b.name in needed_buckets
+            },
+            state_machine_arns=state_machine_arns(self, stage.stage, declaration),
         )
+        self.buckets = dict(dependencies.buckets)
         self.function_factory = FunctionFactory(
             self,
             "Functions",
@@ -76,25 +87,18 @@ class CloudtillStack(Stack):
             layer_dirs=layer_dirs,
             functions_dir=functions_dir,
         )
-
-        specs_by_domain: dict[str, list[wiring.FunctionSpec]] = defaultdict(list)
-        for spec in functions:
-            specs_by_domain[spec.domain].append(spec)
-        self.domains: dict[str, DomainFunctions] = {
-            domain: domain_construct(domain)(
-                self,
-                _pascal(domain),
-                factory=self.function_factory,
-                dependencies=dependencies,
-                specs=tuple(specs),
-            )
-            for domain, specs in specs_by_domain.items()
+        self.functions: dict[str, lambda_.Function] = {
+            spec.name: self.function_factory.create(self.domains[spec.domain], spec) for spec in functions
         }
-        self.functions: dict[str, lambda_.Function] = dict(self.function_factory.functions)
-        # Cross-domain: ReportReady e-mails link to the report, so notifications may read reports/*.
-        reporting, notifications = self.domains.get("reporting"), self.domains.get("notifications")
-        if isinstance(reporting, ReportingDomain) and isinstance(notifications, NotificationsDomain):
-            notifications.link_reports(reporting.reports_bucket)
+        email: Email | None = None
+        for spec in functions:
+            if "email" in spec.sends:
+                email = email or Email(self.domains[spec.domain], region.shop.sender_email)
+                email.grant_send(spec, self.functions[spec.name])
+            if "sms" in spec.sends:
+                grant_sms(self.functions[spec.name])
+        if email is not None and declaration.email_feedback_function is not None:
+            email.deliver_feedback(self.functions[declaration.email_feedback_function])
 
         self.api = Api(
             self, "Api", stage=stage, region=region, routes=declaration.routes, functions=self.functions
@@ -136,33 +140,28 @@ class CloudtillStack(Stack):
             tables=self.data.tables,
             operations=self.operations,
         )
-        # DLQs a domain construct made for itself (e.g. SES feedback) alarm like every other DLQ.
-        for domain in self.domains.values():
-            for dlq_name, dlq in getattr(domain, "dead_letter_queues", {}).items():
-                self.operations.watch_dead_letter_queue(dlq_name, dlq)
+        # The SES feedback DLQ alarms like every other DLQ.
+        for dlq_name, dlq in (email.dead_letter_queues if email is not None else {}).items():
+            self.operations.watch_dead_letter_queue(dlq_name, dlq)
         # Last: the dashboard shows every alarm, DLQ and workflow built above.
         self.operations.build_dashboard()
         if stage.retain_stateful_resources:
             retain_stateful_resources(self)
 
-    def _stripe_secret(self, stage: StageSettings) -> secretsmanager.Secret:
+    def _secret(self, stage: StageSettings, spec: SecretSpec) -> secretsmanager.Secret:
         secret = secretsmanager.Secret(
             self,
-            "StripeSecret",
-            secret_name=f"cloudtill/{stage.stage}/stripe",
-            description="Stripe API key and webhook signing secret (JSON: api_key, webhook_secret)",
+            f"{_pascal(spec.name)}Secret",
+            secret_name=f"cloudtill/{stage.stage}/{spec.name}",
+            description=spec.description,
         )
-        acknowledge(
-            secret,
-            "AwsSolutions-SMG4",
-            "The Stripe key is issued and rolled in the Stripe dashboard; Secrets Manager cannot "
-            "rotate it. Operators roll it per the runbook in docs/infrastructure.md.",
-        )
+        acknowledge(secret, "AwsSolutions-SMG4", spec.not_rotated_because)
         skip_checkov(
             secret,
             "CKV_AWS_149",
-            "Encrypted with the AWS managed key (aws/secretsmanager); only this account's Stripe functions "
-            "read it, so a customer managed key would add a key policy without a reader to keep out.",
+            "Encrypted with the AWS managed key (aws/secretsmanager); only this account's functions that "
+            "declare the secret read it, so a customer managed key would add a key policy without a "
+            "reader to keep out.",
         )
         return secret
 

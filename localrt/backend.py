@@ -10,8 +10,15 @@ from typing import IO
 from cloudtill.settings import ShopSettings
 
 from infra.environment import function_environment
-from infra.wiring import FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE, routes_of
-from infra.workflow_clients import WORKFLOW_CLIENTS
+from infra.wiring import (
+    FUNCTIONS,
+    IDEMPOTENCY_TABLE,
+    MAIN_TABLE,
+    REPORTS,
+    STATE_MACHINES,
+    STRIPE,
+    routes_of,
+)
 from localrt import aws_calls, table_access
 from localrt.emulator import AwsEmulator
 from localrt.eventing import LOCAL_VISIBILITY_TIMEOUT_S, EventRouting
@@ -67,30 +74,24 @@ class LocalBackend:
                             idempotency_table_name=TABLE_NAMES[IDEMPOTENCY_TABLE.logical_name],
                             event_bus_name=EVENT_BUS_NAME,
                             # As in the stack: only the functions that drive a workflow learn its ARN.
-                            state_machine_arn=next(
-                                (
-                                    state_machine_arn(c.state_machine)
-                                    for c in WORKFLOW_CLIENTS
-                                    if c.function == spec.name
-                                ),
-                                None,
-                            ),
-                            reports_bucket=REPORTS_BUCKET_NAME,
+                            state_machine_arns={m.name: state_machine_arn(m.name) for m in STATE_MACHINES},
+                            bucket_names={REPORTS: REPORTS_BUCKET_NAME},
                         ),
                         # As in the stack: a redelivery may take over a `sending` claim once the
                         # queue's visibility timeout (short here) has passed, before it dead-letters.
                         **(
                             {"NOTIFICATIONS_RESEND_AFTER_SECONDS": str(LOCAL_VISIBILITY_TIMEOUT_S)}
-                            if spec.domain == "notifications"
+                            if "email" in spec.sends
                             else {}
                         ),
                         **extra_env,
+                        # Locally the Stripe emulator's key instead of the secret's ARN.
                         **(
                             {
                                 **self.stripe.env(),
                                 "STRIPE_API_BASE": self.stripe_proxy.api_base_for(spec.name),
                             }
-                            if spec.uses_stripe
+                            if STRIPE in spec.secrets
                             else {}
                         ),
                     },
@@ -99,6 +100,7 @@ class LocalBackend:
                 max_instances=max_instances,
                 timeout_ms=spec.timeout_seconds * 1000,
                 log=log,
+                entry_point=spec.handler,
             )
             for spec in FUNCTIONS
         }

@@ -36,10 +36,10 @@ class WorkerDied(InvocationError):
 
 
 class Worker:
-    def __init__(self, function: str, env: dict[str, str], log: IO[str] | None) -> None:
+    def __init__(self, function: str, entry_point: str, env: dict[str, str], log: IO[str] | None) -> None:
         self.function = function
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-            [sys.executable, str(WORKER), function],
+            [sys.executable, str(WORKER), function, entry_point],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
@@ -82,9 +82,17 @@ class FunctionPool:
     """Instances of one function. An invocation takes an idle instance or starts one (up to a limit)."""
 
     def __init__(
-        self, function: str, env: dict[str, str], max_instances: int, timeout_ms: int, log: IO[str] | None
+        self,
+        function: str,
+        env: dict[str, str],
+        max_instances: int,
+        timeout_ms: int,
+        log: IO[str] | None,
+        *,
+        entry_point: str,
     ) -> None:
         self.function = function
+        self.entry_point = entry_point
         self._env = env
         self._max = max_instances
         self._timeout_ms = timeout_ms
@@ -107,7 +115,7 @@ class FunctionPool:
         if not start_one:
             return self._idle.get()
         try:
-            worker = Worker(self.function, self._env, self._log)
+            worker = Worker(self.function, self.entry_point, self._env, self._log)
         except Exception:
             with self._lock:
                 self._instances -= 1

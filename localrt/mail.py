@@ -1,6 +1,6 @@
 """SES locally: the sender identity verified at startup (moto refuses unverified senders), sent e-mails
 listed at `GET /_local/emails`, SES faults injected at `POST /_local/faults/ses`, and SES feedback
-(bounce/complaint) delivered to the notifications function at `POST /_local/ses/feedback`, as the
+(bounce/complaint) delivered to the SES feedback function at `POST /_local/ses/feedback`, as the
 configuration set's SNS topic does in AWS.
 
 moto runs in this process (localrt.emulator), so its SES backend is read and patched in-process. Local
@@ -23,13 +23,14 @@ from moto.core.exceptions import JsonRESTError
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import SESBackend, ses_backends
 
+from infra.wiring import EMAIL_FEEDBACK_FUNCTION
 from localrt.emulator import REGION, AwsEmulator
 from localrt.functions import FunctionPool, InvocationError
 from localrt.gateway import Gateway, LocalRequest, LocalResponse, json_response
 
 EVENT_ID_HEADER = "X-Cloudtill-Event-Id"  # set by cloudtill.notifications.aws
 MESSAGE_HEADER = "X-Cloudtill-Message"
-NOTIFICATIONS_FUNCTION = "notifications"
+NOTIFICATIONS_FUNCTION = EMAIL_FEEDBACK_FUNCTION  # the SNS-fed `topic` function of the wiring
 
 
 class SesFaults:

@@ -70,7 +70,7 @@ class StripeEmulator:
         self._process: subprocess.Popen[bytes] | None = None
 
     def env(self) -> dict[str, str]:
-        """What functions with `uses_stripe` get locally (in AWS: STRIPE_SECRET_ARN instead)."""
+        """What functions reading the Stripe secret get locally (in AWS: STRIPE_SECRET_ARN instead)."""
         return {
             "STRIPE_API_BASE": self.api_base,
             "STRIPE_API_KEY": self.api_key,

@@ -1,8 +1,10 @@
 """One Lambda "instance": imports a function's handler and serves invocations over pipes.
 
-Run as a script (`python localrt/worker.py NAME`) with PYTHONPATH = the function folder and the
-shared layer, as Lambda lays out /var/task and /opt/python. Requests arrive as JSON lines on stdin;
-results leave as JSON lines on the original stdout, while the handler's own output (logs) goes to stderr.
+Run as a script (`python localrt/worker.py NAME ENTRY_POINT`) with PYTHONPATH = the function folder
+and the shared layer, as Lambda lays out /var/task and /opt/python; ENTRY_POINT is the function's
+handler in the handler module (its wiring trigger's `<trigger>_handler`, as the stack configures it).
+Requests arrive as JSON lines on stdin; results leave as JSON lines on the original stdout, while the
+handler's own output (logs) goes to stderr.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class LocalContext:
 def main() -> None:
     # Ctrl-C reaches the whole process group; the runtime stops its workers itself, in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    function_name = sys.argv[1]
+    function_name, entry_point = sys.argv[1], sys.argv[2]
     # This instance's process id in what identifies its calls (User-Agent app id, the local Stripe
     # base): the local fault plan can then kill exactly the instance that made a call.
     for name in ("AWS_SDK_UA_APP_ID", "STRIPE_API_BASE"):
@@ -49,6 +51,7 @@ def main() -> None:
     os.dup2(2, 1)  # print() and Powertools' logger write to stdout: send them to the log stream
     sys.stdout = sys.stderr
     handler_module = importlib.import_module("handler")
+    handler = getattr(handler_module, entry_point)
     replies.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
@@ -58,7 +61,7 @@ def main() -> None:
                 reply = {"result": json.loads(handler_module.app.get_openapi_json_schema())}
             else:
                 context = LocalContext(function_name, request["request_id"], request["timeout_ms"])
-                reply = {"result": handler_module.lambda_handler(request["event"], context)}
+                reply = {"result": handler(request["event"], context)}
         except Exception as error:  # a handler crash is a 502 at the gateway, as in Lambda
             traceback.print_exc()
             reply = {"error": {"type": type(error).__name__, "message": str(error)}}

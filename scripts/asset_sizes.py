@@ -17,8 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from infra._shared_layer_path import SHARED_LAYER_ROOT  # noqa: E402
-from infra.function_factory import FUNCTIONS_DIR  # noqa: E402
+from infra.function_factory import FUNCTIONS_DIR, SHARED_LAYER_ROOT  # noqa: E402
 from infra.layer_build import ensure_layers  # noqa: E402
 from infra.wiring import FUNCTIONS  # noqa: E402
 
@@ -48,8 +47,8 @@ def size_table() -> str:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for spec in FUNCTIONS:
-        code = tree_size(FUNCTIONS_DIR / spec.name)
-        stripe_size = stripe if spec.uses_stripe else 0
+        code = tree_size(FUNCTIONS_DIR / spec.code_folder)
+        stripe_size = stripe if "stripe" in spec.secrets else 0
         total = code + shared + deps + stripe_size
         share_of_limit = 100 * total / 1e6 / LAMBDA_UNZIPPED_LIMIT_MB
         rows.append(

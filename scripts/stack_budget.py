@@ -34,6 +34,21 @@ NEW_FUNCTIONS = (
     FunctionSpec(name="shoppers", domain="privacy", description="Shopper accounts"),
     FunctionSpec(name="integrations", domain="events", description="Outgoing webhooks"),
     FunctionSpec(name="promotions", domain="checkout", description="Promotions, gift cards, loyalty"),
+    # The two subscriptions' consumers: the same code deployed for the queue trigger.
+    FunctionSpec(
+        name="integrations-deliveries",
+        domain="events",
+        description="Webhook deliveries",
+        code="integrations",
+        trigger="queue",
+    ),
+    FunctionSpec(
+        name="promotions-loyalty",
+        domain="checkout",
+        description="Loyalty points",
+        code="promotions",
+        trigger="queue",
+    ),
 )
 NEW_ROUTES = (
     Route("POST", "/carts", "carts"),
@@ -84,8 +99,10 @@ NEW_ROUTES = (
     Route("POST", "/admin/marketing-spend", "reporting", auth="admin"),
 )
 NEW_SUBSCRIPTIONS = (
-    Subscription(name="integrations-deliveries", function="integrations", detail_types=("OrderConfirmed",)),
-    Subscription(name="promotions-loyalty", function="promotions", detail_types=("OrderConfirmed",)),
+    Subscription(
+        name="integrations-deliveries", function="integrations-deliveries", detail_types=("OrderConfirmed",)
+    ),
+    Subscription(name="promotions-loyalty", function="promotions-loyalty", detail_types=("OrderConfirmed",)),
 )
 
 

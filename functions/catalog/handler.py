@@ -68,5 +68,5 @@ def archive_product(product_id: Annotated[ProductId, Path()]) -> Response[None]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def api_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle(app, event, context, settings.max_request_body_bytes)

@@ -1,5 +1,6 @@
-"""Checkout function: create and read checkouts, shipping methods, promotion admin (thin handler),
-plus the `release-expired-checkouts` schedule (same entry point, dispatched on the event's shape)."""
+"""Checkout code (thin handler): `api_handler` creates and reads checkouts, lists shipping methods and
+administers promotions; `schedule_handler` is the `release-expired-checkouts` sweep (its own function
+in the wiring, `checkout-expiry`)."""
 
 from __future__ import annotations
 
@@ -209,7 +210,11 @@ def release_expired_checkouts(event: dict[str, Any]) -> dict[str, Any]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if "httpMethod" not in event and "schedule" in event:
-        return release_expired_checkouts(event)
+def api_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle(app, event, context, settings.max_request_body_bytes)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def schedule_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return release_expired_checkouts(event)

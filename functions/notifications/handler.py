@@ -1,11 +1,11 @@
 """Notifications: bus rule -> SQS queue (+ DLQ) -> this function -> SES e-mail / SNS SMS.
 
-Two event shapes reach it:
-- SQS records (EventBridge domain events): the batch's reads are done together (one BatchGetItem),
-  then each record is handled on its own; a record whose messages could not all be sent is reported in
-  `batchItemFailures`, so SQS delivers it again (after 3 receives: DLQ).
-- SNS records (SES bounces/complaints via the configuration set's event destination): addresses are
-  put on the suppression list.
+Two entry points, one per trigger (two functions in the wiring):
+- `queue_handler`, SQS records (EventBridge domain events): the batch's reads are done together (one
+  BatchGetItem), then each record is handled on its own; a record whose messages could not all be sent
+  is reported in `batchItemFailures`, so SQS delivers it again (after 3 receives: DLQ).
+- `topic_handler`, SNS records (SES bounces/complaints via the configuration set's event destination):
+  addresses are put on the suppression list.
 
 Logs carry event ids, message names and recipient hashes, never an address, and never a report link
 (a presigned URL's signature is a credential).
@@ -20,6 +20,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from babel import Locale
+from cloudtill.batch import handle_sqs_batch
 from cloudtill.clock import SystemClock
 from cloudtill.notifications.aws import S3ReportLinks, SesMailer, SnsSmsSender
 from cloudtill.notifications.dynamo import (
@@ -97,31 +98,18 @@ def service() -> NotificationService:
 
 
 def handle_queue_records(records: list[dict[str, Any]], notifications: NotificationService) -> dict[str, Any]:
-    failures = []
-    readable: list[tuple[dict[str, Any], IncomingEvent]] = []
-    for record in records:
-        try:
-            readable.append((record, IncomingEvent.model_validate_json(record["body"])))
-        except ValueError:
-            # Not an event at all: retrying cannot help; the DLQ keeps it for a human.
-            logger.exception("unreadable queue message", extra={"message_id": record.get("messageId")})
-            failures.append({"itemIdentifier": record["messageId"]})
-    try:
-        results = notifications.handle_batch([event for _, event in readable])
-    except Exception as error:  # the batch read failed: every record is retried
-        results = [error] * len(readable)
-    for (record, event), result in zip(readable, results, strict=True):
-        if isinstance(result, Exception):
+    batch = handle_sqs_batch(records, IncomingEvent.model_validate_json, notifications.handle_batch)
+    for handled in batch.handled:
+        event = handled.value
+        if isinstance(handled.outcome, Exception):
             logger.error(
                 "notification failed; the queue redelivers it",
                 extra={"event_id": event.event_id, "detail_type": event.detail_type},
-                exc_info=result,
+                exc_info=handled.outcome,
             )
             metrics.add_metric(name="NotificationsFailed", unit="Count", value=1)
-            failures.append({"itemIdentifier": record["messageId"]})
             continue
-        outcomes = result
-        for outcome in outcomes:
+        for outcome in handled.outcome:
             logger.info(
                 "notification",
                 extra={
@@ -134,18 +122,22 @@ def handle_queue_records(records: list[dict[str, Any]], notifications: Notificat
                 },
             )
             metrics.add_metric(name=f"Notifications_{outcome.status}", unit="Count", value=1)
-    return {"batchItemFailures": failures}
+    return batch.response()
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    records = event.get("Records", [])
-    sns_records = [r for r in records if r.get("EventSource") == "aws:sns"]
-    if sns_records:
-        # SNS retries a failed invocation itself (and then its own DLQ): raising is the retry signal.
-        suppressed = record_feedback(sns_records, suppressions())
-        logger.info("SES feedback recorded", extra={"suppressed": suppressed})
-        metrics.add_metric(name="AddressesSuppressed", unit="Count", value=suppressed)
-        return {"suppressed": suppressed}
-    return handle_queue_records(records, service())
+def queue_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The `notifications` subscription's queue: domain events -> e-mails and SMS."""
+    return handle_queue_records(event.get("Records", []), service())
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def topic_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """SES bounces and complaints (SNS): the addresses go on the suppression list. SNS retries a failed
+    invocation itself (then its DLQ): raising is the retry signal."""
+    suppressed = record_feedback(event.get("Records", []), suppressions())
+    logger.info("SES feedback recorded", extra={"suppressed": suppressed})
+    metrics.add_metric(name="AddressesSuppressed", unit="Count", value=suppressed)
+    return {"suppressed": suppressed}

@@ -1,6 +1,7 @@
-"""Orders function (thin handler): the admin order routes, the shopper's order view, and the tasks of
-the order-lifecycle state machine (same entry point: API Gateway events carry `httpMethod`, the state
-machine's Lambda tasks carry `task`)."""
+"""Orders code (thin handler), one entry point per trigger, each its own function in the wiring:
+`api_handler` serves the admin order routes (`orders`), `task_handler` the order-lifecycle state
+machine's Lambda tasks (`order-tasks`), `schedule_handler` the sweeps (`order-sweeps`). The shopper's
+order view is a function of its own (`functions/order-view`)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ from cloudtill.orders.api import (
     FulfilmentIn,
     FulfilmentOut,
     OrderId,
-    OrderOut,
     OrderPageOut,
     OrderStatusIn,
     RefundIn,
@@ -42,8 +42,6 @@ from cloudtill.workflow import StepFunctionsWorkflow
 
 settings = get_settings()
 app = create_app()
-
-TOKEN_HEADER = "X-Checkout-Token"  # noqa: S105 - a header name, not a secret
 
 
 @functools.cache
@@ -68,16 +66,6 @@ def orders() -> OrderService:
 @functools.cache
 def lifecycle() -> OrderLifecycle:
     return order_lifecycle(settings, gateway())
-
-
-@app.get(
-    "/orders/<order_id>", summary="Get an order (needs its checkout's X-Checkout-Token)", tags=["orders"]
-)
-def get_order(
-    order_id: Annotated[OrderId, Path()],
-    token: Annotated[str | None, Header(alias=TOKEN_HEADER, max_length=512)] = None,
-) -> OrderOut:
-    return orders().get_for_shopper(order_id, token)
 
 
 @app.get("/admin/orders", summary="List orders by status (and day), newest first", tags=["admin"])
@@ -190,7 +178,19 @@ def run_task(event: dict[str, Any]) -> dict[str, Any]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if "httpMethod" not in event and "task" in event:
-        return run_task(event)
+def api_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle(app, event, context, settings.max_request_body_bytes)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def task_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """A Lambda task of the order lifecycle (the state machine's payload names it in `task`)."""
+    return run_task(event)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def schedule_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The sweeps: each schedule's payload names its task (`settle_stuck_refunds`, ...)."""
+    return run_task(event)

@@ -57,5 +57,5 @@ def publish_records(records: list[dict[str, Any]], events_publisher: EventPublis
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def stream_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return publish_records(event.get("Records", []), publisher())

@@ -1,16 +1,17 @@
-"""Reporting function: one function, three entry shapes (docs/reporting.md).
+"""Reporting code: one entry point per trigger, each its own function in the wiring (docs/reporting.md).
 
-- SQS records (bus rule `reporting-aggregates` -> queue): each domain event is counted into the daily
-  aggregates once (by its event id); a record that failed is reported in `batchItemFailures`.
-- The `nightly-report` schedule (`{"schedule": ..., "time": ...}`, optional `"date"`): builds the
-  report of the day before `time` in the shop's time zone (or of `date`).
-- API: `POST /admin/reports/{date}` builds a day's report now; `GET /admin/reports/{date}` returns
-  its report.json.
+- `queue_handler` (bus rule `reporting-aggregates` -> queue): each domain event is counted into the
+  daily aggregates once (by its event id); a record that failed is reported in `batchItemFailures`.
+- `schedule_handler` (`nightly-report`: `{"schedule": ..., "time": ...}`, optional `"date"`): builds
+  the report of the day before `time` in the shop's time zone (or of `date`).
+- `api_handler`: `POST /admin/reports/{date}` builds a day's report now; `GET /admin/reports/{date}`
+  returns its report.json.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
@@ -19,6 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from cloudtill.api import create_app, handle
+from cloudtill.batch import handle_sqs_batch
 from cloudtill.clock import SystemClock
 from cloudtill.errors import FieldError, NotFound, ValidationFailed
 from cloudtill.observability import logger, metrics
@@ -31,7 +33,6 @@ from cloudtill.settings import get_settings
 from pydantic import BaseModel
 
 TEMPLATES_DIR = FilePath(__file__).resolve().parent / "templates"
-NIGHTLY_SCHEDULE = "nightly-report"
 
 settings = get_settings()
 reporting_settings = ReportingSettings()  # type: ignore[call-arg]  # from the environment
@@ -111,27 +112,17 @@ def get_report(date: ReportDate) -> dict[str, Any]:
 
 
 def handle_queue_records(records: list[dict[str, Any]]) -> dict[str, Any]:
-    import json
-
-    events: list[dict[str, Any]] = []
-    bodies: dict[int, int] = {}  # record index -> event index (records that are not JSON have none)
-    failures = []
-    for index, record in enumerate(records):
-        try:
-            events.append(json.loads(record["body"]))
-            bodies[index] = len(events) - 1
-        except ValueError:
-            logger.exception("unusable event", extra={"message_id": record.get("messageId")})
-            failures.append({"itemIdentifier": record["messageId"]})
     # The whole batch at once: one transaction per group of events (docs/reporting.md).
-    outcomes = count_events(aggregates(), events, settings.shop_settings.timezone)
+    batch = handle_sqs_batch(
+        records,
+        json.loads,
+        lambda events: count_events(aggregates(), events, settings.shop_settings.timezone),
+    )
     counted = 0
-    for index, record in enumerate(records):
-        if index not in bodies:
-            continue
-        outcome = outcomes[bodies[index]]
+    for handled in batch.handled:
+        outcome = handled.outcome
         if isinstance(outcome, Exception):
-            extra = {"message_id": record.get("messageId")}
+            extra = {"message_id": handled.message_id}
             if isinstance(outcome, (UnusableEvent, ValueError)):
                 # Not a countable event: retrying cannot help; after 3 receives the DLQ keeps it.
                 logger.error("unusable event", extra=extra, exc_info=outcome)
@@ -139,11 +130,10 @@ def handle_queue_records(records: list[dict[str, Any]]) -> dict[str, Any]:
                 logger.error(
                     "aggregate update failed; the queue redelivers it", extra=extra, exc_info=outcome
                 )
-            failures.append({"itemIdentifier": record["messageId"]})
         else:
             counted += outcome
     metrics.add_metric(name="EventsAggregated", unit="Count", value=counted)
-    return {"batchItemFailures": failures}
+    return batch.response()
 
 
 def handle_schedule(event: dict[str, Any]) -> dict[str, Any]:
@@ -159,9 +149,19 @@ def handle_schedule(event: dict[str, Any]) -> dict[str, Any]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if event.get("schedule") == NIGHTLY_SCHEDULE:
-        return handle_schedule(event)
-    if "Records" in event:
-        return handle_queue_records(event["Records"])
+def api_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle(app, event, context, settings.max_request_body_bytes)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def queue_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The `reporting-aggregates` subscription's queue."""
+    return handle_queue_records(event.get("Records", []))
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def schedule_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The `nightly-report` schedule."""
+    return handle_schedule(event)

@@ -16,12 +16,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
-from constructs import Construct
-
-from infra import _shared_layer_path  # noqa: F401  (puts the cloudtill package on sys.path)
-
-# isort: split
 from cloudtill.cors import PREFLIGHT_MAX_AGE_SECONDS, allow_headers
+from constructs import Construct
 
 from infra.acknowledgements import LOG_GROUP_KMS_REASON, acknowledge, skip_checkov
 from infra.function_factory import log_removal_policy, log_retention

@@ -54,14 +54,15 @@ SERVICE_METRIC_ALARMS: tuple[ServiceMetricAlarm, ...] = (
         description="Stripe webhook requests failed signature verification (rolled signing secret?).",
     ),
     ServiceMetricAlarm(
-        service="checkout",
+        # The sweep's own function (its metrics carry its name as `service`).
+        service="checkout-expiry",
         metric="CheckoutExpiryFailed",
         # Each run retries the failed ones; one failing run after another holds their stock.
         threshold=1,
         description="Expired checkouts could not be released (their stock stays held until a run succeeds).",
     ),
     ServiceMetricAlarm(
-        service="orders",
+        service="order-sweeps",
         metric="PaidCheckoutSettleFailed",
         threshold=1,
         description="A paid checkout without an order could not be refunded yet (retried every 5 minutes).",

@@ -10,7 +10,7 @@ placeholders resolved by CloudFormation's `DefinitionSubstitutions` to the task 
   a Lambda invocation), write its logs and traces, nothing else.
 - Logs: every event (level ALL) to its own log group, **without execution data**: inputs and
   outputs carry shoppers' addresses and e-mails. X-Ray tracing on.
-- Clients (`infra/workflow_clients.py`): each gets exactly its actions on the one state machine.
+- Clients (functions whose spec lists `workflows`): each gets exactly its actions on that state machine.
   Their grants and `STATE_MACHINE_ARN` use the ARN built from the state machine's name, not a
   reference to it: the orders function is both a task of the state machine and a client, and a
   reference would make each wait for the other in CloudFormation.
@@ -56,11 +56,13 @@ def state_machine_arn(scope: Construct, stage: str, name: str) -> str:
     )
 
 
-def client_state_machine_arns(scope: Construct, stage: str, declaration: Declaration) -> dict[str, str]:
-    """Function name -> ARN of the state machine it drives: the clients' STATE_MACHINE_ARN."""
+def state_machine_arns(scope: Construct, stage: str, declaration: Declaration) -> dict[str, str]:
+    """State machine name -> its ARN, for every state machine a function drives (their
+    STATE_MACHINE_ARN)."""
     return {
-        client.function: state_machine_arn(scope, stage, client.state_machine)
-        for client in declaration.workflow_clients
+        access.state_machine: state_machine_arn(scope, stage, access.state_machine)
+        for spec in declaration.functions
+        for access in spec.workflows
     }
 
 
@@ -85,14 +87,15 @@ class Workflows(Construct):
             state_machine = self._state_machine(spec)
             self.state_machines[spec.name] = state_machine
             operations.watch_state_machine(spec.name, state_machine)
-        for client in declaration.workflow_clients:
-            # By name (see the module docstring): grants on exactly this state machine's ARN.
-            target = sfn.StateMachine.from_state_machine_arn(
-                self,
-                f"{_pascal(client.function)}Uses{_pascal(client.state_machine)}",
-                state_machine_arn(self, stage.stage, client.state_machine),
-            )
-            target.grant(functions[client.function], *client.actions)
+        for client in declaration.functions:
+            for access in client.workflows:
+                # By name (see the module docstring): grants on exactly this state machine's ARN.
+                target = sfn.StateMachine.from_state_machine_arn(
+                    self,
+                    f"{_pascal(client.name)}Uses{_pascal(access.state_machine)}",
+                    state_machine_arn(self, stage.stage, access.state_machine),
+                )
+                target.grant(functions[client.name], *access.actions)
 
     def _state_machine(self, spec: StateMachineSpec) -> sfn.StateMachine:
         construct_id = _pascal(spec.name)

@@ -105,14 +105,23 @@ def eu_template(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 # --- the wiring as it is about to grow: proves what the current wiring cannot yet show ------------
 
+# Both reach functions deployed for their trigger (a new queue and a new schedule function of the
+# stock code).
 PROBE_SUBSCRIPTION = Subscription(
-    name="probe-stock-alerts", function="stock", detail_types=("StockLow", "ProductCreated"), batch_size=5
+    name="probe-stock-alerts",
+    function="stock-alerts",
+    detail_types=("StockLow", "ProductCreated"),
+    batch_size=5,
 )
 PROBE_SCHEDULE = Schedule(
-    "probe-nightly", "stock", "cron(0 2 * * ? *)", timezone="UTC", payload={"kind": "probe"}
+    "probe-nightly", "stock-nightly", "cron(0 2 * * ? *)", timezone="UTC", payload={"kind": "probe"}
+)
+PROBE_FUNCTIONS = (
+    FunctionSpec(name="stock-alerts", domain="stock", description="probe", code="stock", trigger="queue"),
+    FunctionSpec(name="stock-nightly", domain="stock", description="probe", code="stock", trigger="schedule"),
 )
 PAYMENTS = FunctionSpec(
-    name="payments", domain="payments", description="Payments: Stripe webhook, refunds", uses_stripe=True
+    name="payments", domain="payments", description="Payments: Stripe webhook, refunds", secrets=("stripe",)
 )
 PAYMENTS_ROUTES = (
     Route("POST", "/webhooks/stripe", "payments", auth="webhook"),
@@ -122,17 +131,20 @@ PAYMENTS_ROUTES = (
 
 def extended_declaration() -> Declaration:
     """Today's wiring plus payments (Stripe) if not wired yet, one subscription, one schedule with
-    its own time zone and payload, and checkout's `uses_stripe` flipped: whichever way the wiring
+    its own time zone and payload, and checkout's Stripe secret flipped: whichever way the wiring
     has it, the two syntheses together show checkout with and without the Stripe secret."""
     wiring = Declaration.from_wiring()
     functions = tuple(
-        dataclasses.replace(spec, uses_stripe=not spec.uses_stripe) if spec.name == "checkout" else spec
+        dataclasses.replace(spec, secrets=() if "stripe" in spec.secrets else ("stripe",))
+        if spec.name == "checkout"
+        else spec
         for spec in wiring.functions
     )
     routes = wiring.routes
     if "payments" not in {spec.name for spec in functions}:
         functions += (PAYMENTS,)
         routes += PAYMENTS_ROUTES
+    functions += PROBE_FUNCTIONS
     return dataclasses.replace(
         wiring,
         functions=functions,
@@ -154,7 +166,7 @@ def stub_functions_dir(root: Path, specs: tuple[FunctionSpec, ...]) -> Path:
             )
         target.mkdir(parents=True, exist_ok=True)
         if not (target / "handler.py").exists():
-            (target / "handler.py").write_text("def lambda_handler(event, context):\n    return None\n")
+            (target / "handler.py").write_text(f"def {spec.handler}(event, context):\n    return None\n")
     return root
 
 

@@ -1,5 +1,6 @@
 """A broken wiring fails the synth with a message saying what to fix, before any resource exists:
-unknown domains (no construct to grant permissions), missing function folders, dangling names."""
+missing function folders, dangling names, triggers reaching a function of another trigger, needs naming
+nothing declared. A new domain needs no infra code: its functions' needs are on their specs."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from infra.app import build_app, create_app
-from infra.constructs.registry import DOMAIN_CONSTRUCTS, UnknownDomainError
-from infra.declaration import Declaration, WiringError
+from infra.declaration import REPOSITORY_ROOT, Declaration, WiringError
 from infra.wiring import (
     ORDER_LIFECYCLE,
     FunctionSpec,
@@ -21,12 +21,17 @@ from infra.wiring import (
     StreamConsumer,
     Subscription,
     TableAccess,
+    WorkflowAccess,
 )
-from infra.workflow_clients import WorkflowClient
 
 LIFECYCLE_FILE = "infra/statemachines/order_lifecycle.asl.json"
 
 WIRING = Declaration.from_wiring()
+
+
+def _checkout_driving(access: WorkflowAccess) -> tuple[FunctionSpec, ...]:
+    checkout = dataclasses.replace(WIRING.function("checkout"), workflows=(access,))
+    return tuple(checkout if s.name == "checkout" else s for s in WIRING.functions)
 
 
 @pytest.fixture(autouse=True)
@@ -39,19 +44,16 @@ def _build(declaration: Declaration, layer_dirs: dict[str, Path], **kwargs: obje
     build_app(app, with_nag=False, layer_dirs=layer_dirs, declaration=declaration, **kwargs)  # type: ignore[arg-type]
 
 
-def test_every_wired_domain_has_a_construct_granting_its_permissions() -> None:
-    assert {spec.domain for spec in WIRING.functions} <= set(DOMAIN_CONSTRUCTS)
-
-
-def test_a_function_of_a_domain_without_construct_fails_the_synth(layer_dirs: dict[str, Path]) -> None:
-    # Given a new function whose domain nobody wrote grants for (it reuses catalog's code folder)
+def test_a_function_of_a_new_domain_needs_no_infra_code(layer_dirs: dict[str, Path]) -> None:
+    # Given a function of a domain no construct knows (it reuses catalog's code folder)
     orphan = dataclasses.replace(WIRING.function("catalog"), name="catalog", domain="loyalty")
     declaration = dataclasses.replace(
         WIRING, functions=tuple(orphan if s.name == "catalog" else s for s in WIRING.functions)
     )
-    # Then building the stack stops and says which construct to add
-    with pytest.raises(UnknownDomainError, match=r"infra/constructs/loyalty\.py"):
-        _build(declaration, layer_dirs)
+    # Then the stack builds, with the function in its domain's construct and its spec's grants
+    app = create_app({"stage": "dev", "regions": "eu-west-1"})
+    (stack,) = build_app(app, with_nag=False, layer_dirs=layer_dirs, declaration=declaration)
+    assert stack.functions["catalog"].node.scope is stack.domains["loyalty"]
 
 
 def test_a_function_without_its_folder_fails_the_synth(layer_dirs: dict[str, Path], tmp_path: Path) -> None:
@@ -61,15 +63,30 @@ def test_a_function_without_its_folder_fails_the_synth(layer_dirs: dict[str, Pat
         _build(declaration, layer_dirs)
 
 
-def test_payments_without_stripe_fails_the_synth(layer_dirs: dict[str, Path], tmp_path: Path) -> None:
-    (tmp_path / "payments").mkdir()
-    (tmp_path / "payments" / "handler.py").write_text("def lambda_handler(event, context): ...\n")
+# Handler modules through which code reads the Stripe secret (its API key or webhook secrets).
+STRIPE_CREDENTIALS = "cloudtill.payments.credentials"
+
+
+def test_every_function_whose_code_reads_the_stripe_secret_declares_it() -> None:
+    # payments, checkout and orders read it; a spec of their code without `secrets=("stripe",)` would
+    # deploy a function that fails at its first Stripe call
+    readers = {
+        path.parent.name
+        for path in (REPOSITORY_ROOT / "functions").glob("*/handler.py")
+        if STRIPE_CREDENTIALS in path.read_text()
+    }
+    assert {"payments", "checkout", "orders"} <= readers
     for spec in WIRING.functions:
-        (tmp_path / spec.code_folder).mkdir(exist_ok=True)
-    payments = FunctionSpec(name="payments", domain="payments", description="payments", uses_stripe=False)
-    functions = (*[s for s in WIRING.functions if s.name != "payments"], payments)
-    with pytest.raises(ValueError, match="uses_stripe=True"):
-        _build(dataclasses.replace(WIRING, functions=functions), layer_dirs, functions_dir=tmp_path)
+        assert ("stripe" in spec.secrets) == (spec.code_folder in readers), spec.name
+
+
+def test_a_need_naming_nothing_declared_is_refused() -> None:
+    payments = dataclasses.replace(WIRING.function("payments"), secrets=("stripe", "paypal"))
+    declaration = dataclasses.replace(
+        WIRING, functions=tuple(payments if s.name == "payments" else s for s in WIRING.functions)
+    )
+    with pytest.raises(WiringError, match=r"function 'payments' reads unknown secret 'paypal'"):
+        declaration.validate()
 
 
 def test_the_wiring_is_consistent() -> None:
@@ -153,16 +170,25 @@ def test_the_wiring_is_consistent() -> None:
             r"definition file infra/statemachines/nope\.asl\.json does not exist",
         ),
         (
-            {"workflow_clients": (WorkflowClient("nope", "checkout", ("states:StartExecution",)),)},
-            r"workflow client 'checkout' uses unknown state machine 'nope'",
+            {"functions": _checkout_driving(WorkflowAccess("nope", ("states:StartExecution",)))},
+            r"function 'checkout' drives unknown state machine 'nope'",
         ),
         (
-            {"workflow_clients": (WorkflowClient(ORDER_LIFECYCLE, "ghost", ("states:StartExecution",)),)},
-            r"workflow client of 'order-lifecycle' targets unknown function 'ghost'",
-        ),
-        (
-            {"workflow_clients": (WorkflowClient(ORDER_LIFECYCLE, "checkout", ("dynamodb:PutItem",)),)},
+            {"functions": _checkout_driving(WorkflowAccess(ORDER_LIFECYCLE, ("dynamodb:PutItem",)))},
             r"must list Step Functions \(states:\) actions",
+        ),
+        # One entry point per trigger: a schedule, a route or a task on a function of another trigger
+        (
+            {"schedules": (Schedule("n", "checkout", "rate(1 hour)"),)},
+            r"schedule 'n' targets 'checkout', a 'api' function: it needs a 'schedule' function",
+        ),
+        (
+            {"routes": (Route("GET", "/x", "publisher"),)},
+            r"route GET /x targets 'publisher', a 'stream' function",
+        ),
+        (
+            {"state_machines": (StateMachineSpec("m", LIFECYCLE_FILE, {"OrdersFunction": "orders"}),)},
+            r"task \$\{OrdersFunction\} targets 'orders', a 'api' function: it needs a 'task' function",
         ),
     ],
 )

@@ -9,10 +9,11 @@ from cloudtill.settings import Settings
 
 from infra.environment import function_environment
 from infra.region_settings import load_region_settings
-from infra.wiring import FUNCTIONS
+from infra.wiring import FUNCTIONS, ORDER_LIFECYCLE
 
 SHOP = load_region_settings("us-east-1").shop
 CATALOG = next(spec for spec in FUNCTIONS if spec.name == "catalog")
+CHECKOUT = next(spec for spec in FUNCTIONS if spec.name == "checkout")
 
 
 def _environment(**overrides: object) -> dict[str, str]:
@@ -55,9 +56,9 @@ def test_functions_settings_parse_the_environment(monkeypatch: pytest.MonkeyPatc
 
 def test_only_stripe_functions_learn_where_the_stripe_secret_is() -> None:
     secret = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:cloudtill/dev/stripe"
-    payments = dataclasses.replace(CATALOG, name="payments", uses_stripe=True)
-    assert _environment(spec=payments, stripe_secret_arn=secret)["STRIPE_SECRET_ARN"] == secret
-    assert "STRIPE_SECRET_ARN" not in _environment(stripe_secret_arn=secret)
+    payments = dataclasses.replace(CATALOG, name="payments", secrets=("stripe",))
+    assert _environment(spec=payments, secret_arns={"stripe": secret})["STRIPE_SECRET_ARN"] == secret
+    assert "STRIPE_SECRET_ARN" not in _environment(secret_arns={"stripe": secret})
 
 
 def test_same_inputs_same_environment() -> None:
@@ -67,14 +68,16 @@ def test_same_inputs_same_environment() -> None:
 def test_the_state_machine_arn_reaches_the_settings_of_a_workflow_client(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given a workflow client (infra/workflow_clients.py) started with the stack's environment
+    # Given a workflow client (a spec with `workflows`) started with the stack's environment
     arn = "arn:aws:states:eu-west-1:111111111111:stateMachine:cloudtill-dev-order-lifecycle"
-    environment = _environment(state_machine_arn=arn)
+    environment = _environment(spec=CHECKOUT, state_machine_arns={ORDER_LIFECYCLE: arn})
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     # Then cloudtill.workflow's adapter is built with that ARN; without it the variable is absent
     assert Settings().state_machine_arn == arn  # type: ignore[call-arg]
     assert "STATE_MACHINE_ARN" not in _environment()
+    # ... and a function that drives no workflow never learns it
+    assert "STATE_MACHINE_ARN" not in _environment(state_machine_arns={ORDER_LIFECYCLE: arn})
 
 
 def test_a_regions_per_sku_checkout_maximum_reaches_its_functions(monkeypatch: pytest.MonkeyPatch) -> None:

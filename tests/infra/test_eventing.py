@@ -79,7 +79,9 @@ def test_subscription_is_rule_to_encrypted_queue_with_dlq_alarm_and_partial_fail
         for m in resources_of_type(template, "AWS::Lambda::EventSourceMapping").values()
         if list(references(m["Properties"]["EventSourceArn"])) == [queue_id]
     ]
-    assert list(references(mapping["FunctionName"])) == [function_logical_id(template, "stock")]
+    assert list(references(mapping["FunctionName"])) == [
+        function_logical_id(template, PROBE_SUBSCRIPTION.function)
+    ]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BatchSize"] == PROBE_SUBSCRIPTION.batch_size
     assert dlq_id not in dlqs_without_alarm(template)
@@ -113,7 +115,7 @@ def test_outbox_stream_mapping_filters_bisects_retries_and_parks_failures(
 def test_schedule_retries_then_parks_in_a_dlq_with_a_role_for_one_function(
     eu_template: dict[str, Any],
 ) -> None:
-    checkout = function_logical_id(eu_template, "checkout")
+    checkout = function_logical_id(eu_template, "checkout-expiry")
     (schedule,) = [
         s["Properties"]
         for s in resources_of_type(eu_template, "AWS::Scheduler::Schedule").values()

@@ -114,7 +114,7 @@ def test_watched_workflows_alarm_on_failures_and_timeouts_and_join_the_dashboard
 
 @pytest.mark.parametrize(
     ("service", "metric"),
-    [("checkout", "CheckoutExpiryFailed"), ("orders", "PaidCheckoutSettleFailed")],
+    [("checkout-expiry", "CheckoutExpiryFailed"), ("order-sweeps", "PaidCheckoutSettleFailed")],
 )
 def test_sweep_failures_alarm_on_their_emf_metric(
     eu_template: dict[str, Any], service: str, metric: str

@@ -25,11 +25,11 @@ def test_functions_are_arm64_latest_python_traced_with_own_logs(eu_template: dic
         properties = functions[function_logical_id(eu_template, spec.name)]["Properties"]
         assert properties["Architectures"] == ["arm64"]
         assert properties["Runtime"] == f"python{layer_build.LAMBDA_PYTHON_VERSION}"
-        assert properties["Handler"] == "handler.lambda_handler"
+        assert properties["Handler"] == f"handler.{spec.trigger}_handler"
         assert properties["TracingConfig"] == {"Mode": "Active"}
         assert properties["MemorySize"] == spec.memory_mb
         assert properties["Timeout"] == spec.timeout_seconds
-        assert len(properties["Layers"]) == (3 if spec.uses_stripe else 2)
+        assert len(properties["Layers"]) == (3 if "stripe" in spec.secrets else 2)
         log_group = properties["LoggingConfig"]["LogGroup"]["Ref"]
         assert eu_template["Resources"][log_group]["Properties"]["RetentionInDays"] == 14
 

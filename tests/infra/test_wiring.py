@@ -60,7 +60,7 @@ def test_local_runtime_serves_the_wiring() -> None:
     assert {(r.method, r.path, r.function, r.auth) for r in ROUTES} == served_routes()
 
 
-def test_every_declared_function_has_a_lambda_handler() -> None:
+def test_every_declared_function_has_its_triggers_entry_point() -> None:
     for spec in FUNCTIONS:
         handler_file = FUNCTIONS_DIR / spec.code_folder / "handler.py"
         assert handler_file.is_file(), f"{spec.name}: {handler_file} missing"
@@ -74,7 +74,9 @@ def test_every_declared_function_has_a_lambda_handler() -> None:
             for target in node.targets
             if isinstance(target, ast.Name)
         }
-        assert "lambda_handler" in top_level, f"{handler_file} defines no lambda_handler"
+        assert spec.handler in top_level, f"{handler_file} defines no {spec.handler} ({spec.name})"
+        # One entry point per trigger: no handler picks its trigger by the event's shape.
+        assert "lambda_handler" not in top_level, f"{handler_file} still has a shape-sniffing lambda_handler"
 
 
 def _drift(region: str, deployed: set[Any], local: set[Any]) -> str:
@@ -136,7 +138,7 @@ def test_a_new_subscription_or_schedule_needs_no_infra_change(extended: Extended
     assert subscriptions(template, STAGE) == {
         (s.name, s.function, tuple(sorted(s.detail_types))) for s in declaration.subscriptions
     }
-    assert (PROBE_SUBSCRIPTION.name, "stock", ("ProductCreated", "StockLow")) in subscriptions(
+    assert (PROBE_SUBSCRIPTION.name, "stock-alerts", ("ProductCreated", "StockLow")) in subscriptions(
         template, STAGE
     )
     assert schedules(template) == {(s.name, s.function, s.cron) for s in declaration.schedules}

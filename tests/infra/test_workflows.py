@@ -1,6 +1,6 @@
 """The order lifecycle as deployed: the very ASL file the local runtime runs, its tasks invoking the
 wiring's functions and nothing else, logs without execution data, tracing, alarms; exactly the
-functions that drive it (`infra/workflow_clients.py`) can, with exactly the actions their code calls."""
+functions that drive it (their specs' `workflows`) can, with exactly the actions their code calls."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from typing import Any
 
 from infra.declaration import REPOSITORY_ROOT
 from infra.function_factory import FUNCTIONS_DIR
-from infra.wiring import ORDER_LIFECYCLE, STATE_MACHINES, TABLES
-from infra.workflow_clients import WORKFLOW_CLIENTS
+from infra.wiring import FUNCTIONS, ORDER_LIFECYCLE, STATE_MACHINES, TABLES
 from localrt.workflows import TABLE_NAMES, function_arn, local_definition, served_state_machines
 from tests.infra.conftest import STAGE
 from tests.infra.template_checks import (
@@ -163,9 +162,17 @@ def _states_actions(template: dict[str, Any], role: str) -> dict[str, set[str]]:
 def test_only_the_declared_clients_call_step_functions_with_exactly_their_actions(
     templates: dict[str, dict[str, Any]],
 ) -> None:
-    clients = {c.function: c for c in WORKFLOW_CLIENTS}
-    assert {f for f, c in clients.items() if "states:StartExecution" in c.actions} == {"checkout"}
-    assert {f for f, c in clients.items() if "states:SendTaskSuccess" in c.actions} == {"orders", "payments"}
+    clients = {spec.name: spec.workflows[0] for spec in FUNCTIONS if spec.workflows}
+    assert {f for f, c in clients.items() if "states:StartExecution" in c.actions} == {
+        "checkout",
+        "checkout-expiry",
+    }
+    assert {f for f, c in clients.items() if "states:SendTaskSuccess" in c.actions} == {
+        "orders",
+        "order-tasks",
+        "order-sweeps",
+        "payments",
+    }
     for region, template in templates.items():
         role_of = {
             function_role(template, logical_id): name for logical_id, name in function_names(template).items()
@@ -185,7 +192,7 @@ def test_only_the_declared_clients_call_step_functions_with_exactly_their_action
 def test_exactly_the_clients_know_the_state_machine_arn_and_it_is_the_deployed_one(
     templates: dict[str, dict[str, Any]],
 ) -> None:
-    clients = {c.function: c.state_machine for c in WORKFLOW_CLIENTS}
+    clients = {spec.name: spec.state_machine for spec in FUNCTIONS if spec.state_machine}
     for region, template in templates.items():
         deployed_names = {p["StateMachineName"] for p in state_machine_resources(template, STAGE).values()}
         functions = resources_of_type(template, "AWS::Lambda::Function")
@@ -220,7 +227,8 @@ def test_the_client_list_matches_the_code() -> None:
         for path in FUNCTIONS_DIR.glob("*/handler.py")
         if _imported_modules(path) & WORKFLOW_MODULES
     }
-    assert users == {c.function for c in WORKFLOW_CLIENTS}
+    # (every function deployed from such code)
+    assert users == {spec.code_folder for spec in FUNCTIONS if spec.workflows}
     # The actions granted are exactly the Step Functions calls the adapter makes
     adapter = REPOSITORY_ROOT / "layers" / "cloudtill" / "python" / "cloudtill" / "workflow.py"
     calls = {
@@ -234,7 +242,7 @@ def test_the_client_list_matches_the_code() -> None:
     }
     assert calls, "no Step Functions calls found in cloudtill/workflow.py: has the adapter moved?"
     iam_actions = {"states:" + "".join(part.capitalize() for part in call.split("_")) for call in calls}
-    assert iam_actions == {a for c in WORKFLOW_CLIENTS for a in c.actions}
+    assert iam_actions == {a for spec in FUNCTIONS for c in spec.workflows for a in c.actions}
 
 
 # --- operations ---------------------------------------------------------------------------------
@@ -264,8 +272,9 @@ def test_failed_timed_out_and_aborted_executions_page_the_ops_topic(eu_template:
 
 
 def test_orders_is_a_task_and_a_client_without_a_circular_dependency(eu_template: dict[str, Any]) -> None:
-    # The orders function's environment and role name the state machine by ARN text, not by reference
-    orders = function_logical_id(eu_template, "orders")
+    # The order tasks' function's environment and role name the state machine by ARN text, not by
+    # reference (it is both a task of the state machine and a client)
+    orders = function_logical_id(eu_template, "order-tasks")
     (machine,) = resources_of_type(eu_template, "AWS::StepFunctions::StateMachine")
     role = function_role(eu_template, orders)
     function = eu_template["Resources"][orders]

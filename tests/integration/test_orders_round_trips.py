@@ -11,9 +11,12 @@ from typing import Any
 
 import httpx
 
+from infra.wiring import FUNCTIONS
 from tests.integration.conftest import RunningBackend
 from tests.integration.orders_support import create_checkout, pay, stocked_sku, wait_for
 from tests.integration.stock_helpers import TABLE, dynamodb
+
+ORDERS_CODE = tuple(spec.name for spec in FUNCTIONS if spec.code_folder == "orders")
 
 
 def dynamodb_calls(backend: RunningBackend) -> dict[str, int]:
@@ -22,12 +25,18 @@ def dynamodb_calls(backend: RunningBackend) -> dict[str, int]:
     response.raise_for_status()
     counted = response.json()
     by_function = counted["aws_calls_by_function"]
+    # "orders": every function deployed from the orders code (API, lifecycle tasks, sweeps).
+    code_of = {"orders": ORDERS_CODE, "payments": ("payments",)}
     calls = {
-        name: sum(by_function.get(name, {}).get("dynamodb", {}).values()) for name in ("orders", "payments")
+        name: sum(sum(by_function.get(f, {}).get("dynamodb", {}).values()) for f in functions)
+        for name, functions in code_of.items()
     }
-    # Schedules (the 5-minute stuck-refund sweep) also run the orders function; not the order's doing.
-    calls["orders_scheduled"] = int(counted.get("scheduled_invocations", {}).get("orders", 0))
-    calls["orders_invocations"] = int(counted["invocations"].get("orders", 0)) - calls["orders_scheduled"]
+    # Schedules (the 5-minute stuck-refund sweep) also run the orders code; not the order's doing.
+    scheduled = counted.get("scheduled_invocations", {})
+    calls["orders_scheduled"] = sum(int(scheduled.get(f, 0)) for f in ORDERS_CODE)
+    calls["orders_invocations"] = (
+        sum(int(counted["invocations"].get(f, 0)) for f in ORDERS_CODE) - calls["orders_scheduled"]
+    )
     return calls
 
 

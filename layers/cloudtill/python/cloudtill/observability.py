@@ -2,7 +2,7 @@
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     @metrics.log_metrics
-    def lambda_handler(event, context): ...
+    def api_handler(event, context): ...
 
 No Powertools Tracer: importing it costs about 0.22 s of cold start (aws_xray_sdk), more than
 half our budget; X-Ray active tracing on the function gives the invocation segments instead.
