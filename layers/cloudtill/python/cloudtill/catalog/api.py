@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloudtill.clock import Timestamp
+
 # Codes shops already use, odd ones included (`A'B`, `<x>`), are stored verbatim. Refused: characters
 # that cannot travel in a URL path segment (/ ? # % \), control characters, and edge whitespace.
 _SKU_EDGE = r"[^/?#%\\\s\x00-\x1f\x7f]"
@@ -62,7 +64,7 @@ class ProductOut(BaseModel):
     category: str
     variants: list[VariantOut]
     version: int
-    updated_at: str
+    updated_at: Timestamp
 
 
 class ProductPage(BaseModel):
