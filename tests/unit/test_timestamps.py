@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
 from cloudtill.clock import TIMESTAMP_PATTERN, iso
 from pydantic import BaseModel, TypeAdapter
 
-ROOT = Path(__file__).resolve().parents[2]
-API_FUNCTIONS = ("catalog", "checkout", "orders", "privacy", "reporting", "stock", "payments")
+from tests.unit.openapi_documents import API_FUNCTIONS, ROOT, openapi_document, patterns
+
 MODEL_MODULES = (
     "cloudtill.catalog.api",
     "cloudtill.checkout.api",
@@ -48,39 +44,11 @@ def _is_timestamp_name(name: str) -> bool:
     return name == "at" or name.endswith("_at")
 
 
-def _openapi(function: str) -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            [str(ROOT / "functions" / function), str(ROOT / "layers/cloudtill/python")]
-        ),
-        "TABLE_NAME": "t",
-        "REPORTS_BUCKET": "b",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "POWERTOOLS_METRICS_NAMESPACE": "cloudtill",
-    }
-    probe = "import handler; print(handler.app.get_openapi_json_schema())"
-    out = subprocess.run(
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True, cwd=ROOT
-    )
-    return dict(json.loads(out.stdout[out.stdout.index("{") :]))
-
-
 def _timestamp_properties(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for schema_name, schema in document.get("components", {}).get("schemas", {}).items():
         for name, prop in schema.get("properties", {}).items():
             if _is_timestamp_name(name) or "date-time" in json.dumps(prop):
                 yield schema_name, name, prop
-
-
-def _patterns(schema: Any) -> set[str]:
-    """Every `pattern` in a property's schema (also inside `anyOf`, for an optional timestamp)."""
-    if isinstance(schema, dict):
-        found = {schema["pattern"]} if isinstance(schema.get("pattern"), str) else set()
-        return found.union(*(_patterns(value) for value in schema.values()))
-    if isinstance(schema, list):
-        return set().union(*(_patterns(value) for value in schema))
-    return set()
 
 
 def _response_schema_names(document: dict[str, Any]) -> set[str]:
@@ -105,13 +73,13 @@ def _response_schema_names(document: dict[str, Any]) -> set[str]:
 @pytest.mark.parametrize("function", API_FUNCTIONS)
 def test_every_answered_timestamp_is_declared_in_the_one_format(function: str) -> None:
     # Given the function's generated OpenAPI document
-    document = _openapi(function)
+    document = openapi_document(function)
     answered = _response_schema_names(document)
     # Then every timestamp of a schema in an answer declares the one pattern
     wrong = [
         f"{schema}.{name}: {json.dumps(prop)}"
         for schema, name, prop in _timestamp_properties(document)
-        if schema in answered and TIMESTAMP_PATTERN not in _patterns(prop)
+        if schema in answered and TIMESTAMP_PATTERN not in patterns(prop)
     ]
     assert wrong == []
 
