@@ -113,15 +113,10 @@ class ShippingOption(BaseModel):
 def _methods_for(settings: ShopSettings, country: str, field: str) -> list[ShippingMethod]:
     methods = [m for m in settings.shipping_methods if country in m.countries]
     if not methods or country not in settings.tax_rates_bps:
-        ships_to = shipping_countries(settings)
+        ships_to = settings.countries
         message = f"we do not ship to {country!r}; we ship to {', '.join(ships_to)}"
         raise ValidationFailed(f"{field}: {message}", [FieldError(field, message)], ships_to=ships_to)
     return methods
-
-
-def shipping_countries(settings: ShopSettings) -> list[str]:
-    """Where the shop ships: a country with a shipping method and a tax rate."""
-    return sorted({c for m in settings.shipping_methods for c in m.countries} & set(settings.tax_rates_bps))
 
 
 def _shipping_price(method: ShippingMethod, subtotal_after_discount: int | None) -> int:
