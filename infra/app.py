@@ -10,6 +10,7 @@ unacknowledged finding fails it. The dependency layers are built on demand (cach
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from infra.function_factory import FUNCTIONS_DIR
 from infra.layer_build import ensure_layers
 from infra.region_settings import (
     REGIONS_DIR,
+    SettingsRefused,
     check_deployable,
     load_region_settings,
     load_stage_settings,
@@ -81,7 +83,11 @@ def create_app(context: Mapping[str, Any] | None = None, *, outdir: str | None =
 
 def main() -> None:
     app = App()
-    build_app(app)
+    try:
+        build_app(app)
+    except SettingsRefused as refused:
+        # The reason alone, on stderr, not a traceback: it says which file and field to edit.
+        sys.exit(str(refused))
     app.synth()
 
 

@@ -101,6 +101,10 @@ _PLACEHOLDER_SUFFIXES = (".example", ".test", ".invalid", ".localhost")
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "0.0.0.0", "::1"}  # noqa: S104 (names compared, nothing bound)
 
 
+class SettingsRefused(ValueError):
+    """Region or stage settings the synth cannot use; `infra.app` prints the message alone."""
+
+
 def _placeholder_host(host: str) -> str | None:
     """Why `host` is not a real shop's (None when it may be)."""
     host = host.lower().rstrip(".")
@@ -147,7 +151,7 @@ def check_deployable(
         return
     found = [(region, placeholder_settings(region.shop)) for region in regions]
     if any(problems for _, problems in found):
-        raise ValueError(
+        raise SettingsRefused(
             f"Refused for stage {stage.stage!r}: region settings still hold placeholder values. "
             "Edit them to your shop's own (README, Deploying):\n"
             + "\n".join(
@@ -162,10 +166,10 @@ def load_region_settings(region: str, regions_dir: Path = REGIONS_DIR) -> Region
     settings_file = regions_dir / f"{region}.json"
     if not settings_file.is_file():
         known = sorted(p.stem for p in regions_dir.glob("*.json"))
-        raise ValueError(f"no settings for region {region!r}: add {settings_file} (known: {known})")
+        raise SettingsRefused(f"no settings for region {region!r}: add {settings_file} (known: {known})")
     settings = RegionSettings.model_validate(json.loads(settings_file.read_text()))
     if settings.region != region:
-        raise ValueError(f"{settings_file} declares region {settings.region!r}, expected {region!r}")
+        raise SettingsRefused(f"{settings_file} declares region {settings.region!r}, expected {region!r}")
     return settings
 
 
@@ -173,10 +177,10 @@ def load_stage_settings(stage: str, stages_dir: Path = STAGES_DIR) -> StageSetti
     settings_file = stages_dir / f"{stage}.json"
     if not settings_file.is_file():
         known = sorted(p.stem for p in stages_dir.glob("*.json"))
-        raise ValueError(f"no settings for stage {stage!r}: add {settings_file} (known: {known})")
+        raise SettingsRefused(f"no settings for stage {stage!r}: add {settings_file} (known: {known})")
     settings = StageSettings.model_validate(json.loads(settings_file.read_text()))
     if settings.stage != stage:
-        raise ValueError(f"{settings_file} declares stage {settings.stage!r}, expected {stage!r}")
+        raise SettingsRefused(f"{settings_file} declares stage {settings.stage!r}, expected {stage!r}")
     return settings
 
 
