@@ -16,7 +16,8 @@ from typing import Annotated, Any
 
 import pytest
 from cloudtill.clock import TIMESTAMP_PATTERN, iso
-from pydantic import BaseModel, TypeAdapter
+from cloudtill.promotions.rules import PromotionIn
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from tests.unit.openapi_documents import API_FUNCTIONS, ROOT, openapi_document, patterns
 
@@ -129,3 +130,13 @@ def test_event_samples_use_the_one_format() -> None:
             if not ONE_FORMAT.fullmatch(value):
                 wrong.append(f"{sample.name} {name}={value}")
     assert wrong == []
+
+
+def test_early_years_keep_four_digits_and_unrepresentable_moments_are_refused() -> None:
+    # A year before 1000 still has four digits (the pattern, and string order, depend on it)
+    assert iso(datetime(288, 7, 21, 9, 26, 35, tzinfo=UTC)) == "0288-07-21T09:26:35.000Z"
+    # A moment a client sends that has no UTC form is a validation error, never a 500 when answered
+    with pytest.raises(ValidationError, match="year 1 to 9999"):
+        PromotionIn.model_validate(
+            {"code": "EARLY", "kind": "percentage", "value": 10, "starts_at": "0001-01-01T00:00:00+10:00"}
+        )

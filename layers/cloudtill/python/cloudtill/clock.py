@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
 
-from pydantic import AwareDatetime, BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, PlainSerializer, WithJsonSchema
 
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 TIMESTAMP_EXAMPLE = "2026-12-04T10:15:22.693Z"
@@ -28,7 +28,12 @@ class SystemClock:
 
 def iso(moment: datetime) -> str:
     """UTC timestamp as ISO 8601 with `Z`, millisecond precision (sortable as a string)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    utc = moment.astimezone(UTC)
+    # Formatted by hand: strftime's %Y does not pad years before 1000 on every platform.
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
+        f".{utc.microsecond // 1000:03d}Z"
+    )
 
 
 def parse(value: str) -> datetime:
@@ -43,9 +48,16 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, str):
         try:
             return iso(parse(value))
-        except ValueError:
+        except (ValueError, OverflowError):
             return value  # left to the str validation (and the schema's pattern) to judge
     return value
+
+
+def _in_utc(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be a moment from year 1 to 9999 in UTC") from None
 
 
 _ANSWER_SCHEMA = {
@@ -61,6 +73,7 @@ Timestamp = Annotated[str, BeforeValidator(_canonical), WithJsonSchema(_ANSWER_S
 # A timestamp a client sends (any RFC 3339 form with an offset), answered in the one format.
 UtcDatetime = Annotated[
     AwareDatetime,
+    AfterValidator(_in_utc),
     PlainSerializer(iso, return_type=str, when_used="json"),
     WithJsonSchema(_ANSWER_SCHEMA, mode="serialization"),
 ]
