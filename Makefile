@@ -1,4 +1,5 @@
-# The one entry point: `make run`, `make test` (CI: .ci/run), `make lint`, `make synth`, `make bench`.
+# The one entry point: `make run`, `make test` (CI: .ci/run), `make lint`, `make synth`, `make deploy`,
+# `make bench`.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -12,11 +13,13 @@ PORT ?= 8000
 REGIONS ?= eu-west-1
 # infra, localrt, tests and scripts import from the repository root; `cloudtill` is an installed package.
 export PYTHONPATH := $(CURDIR)
+STAGE ?= dev
+comma := ,
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DEFAULT_ACCOUNT ?= 111111111111
 export CDK_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: install browser run test test-unit test-unit-infra test-integration test-infra test-faults faults lint format synth bench clean report
+.PHONY: install browser run test test-unit test-unit-infra test-integration test-infra test-faults faults lint format synth deploy admin-token bench clean report
 
 $(PY_STAMP): requirements-dev.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -79,9 +82,21 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# `make synth STAGE=prod REGIONS=eu-west-1,us-east-1` (offline); `make deploy` the same with credentials.
+# A prod synth refuses region files still holding placeholder addresses (README, Deploying).
 synth: install
 	$(PY) scripts/build_layers.py
-	npx cdk synth -q -c regions=$(REGIONS)
+	npx cdk synth -q -c stage=$(STAGE) -c regions=$(REGIONS)
+
+deploy: install
+	$(PY) scripts/build_layers.py
+	npx cdk deploy -c stage=$(STAGE) -c regions=$(REGIONS) --all
+
+# A back-office user's Cognito ID token for the /admin routes of a deployed stack (prompts for the
+# password and TOTP code; only the token on stdout): ADMIN_TOKEN=$$(make -s admin-token STAGE=prod
+# REGION=eu-west-1 USERNAME=ann@example.com)
+admin-token: install
+	@$(PY) scripts/admin_token.py --stage $(STAGE) --region $(or $(REGION),$(firstword $(subst $(comma), ,$(REGIONS)))) --username $(USERNAME)
 
 # Daily reports against the running local backend: `make report DATE=2026-07-15` or FROM=... TO=...
 report:

@@ -35,6 +35,7 @@ _PROBLEM_STATUSES = {
     "404": "Not found",
     "409": "Conflict",
     "413": "Request body too large",
+    "415": "Body not sent as JSON",
     "422": "Validation failed",
 }
 

@@ -9,6 +9,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from cloudtill.clock import iso
+
 from infra.wiring import SCHEDULES, Schedule
 from localrt.functions import FunctionPool
 
@@ -31,7 +33,7 @@ def rate_seconds(expression: str) -> int | None:
 
 def schedule_event(schedule: Schedule, payload: dict[str, Any]) -> dict[str, Any]:
     """What the Scheduler target receives: the schedule's configured input (plus overrides)."""
-    return {"schedule": schedule.name, "time": datetime.now(UTC).isoformat(), **schedule.payload, **payload}
+    return {"schedule": schedule.name, "time": iso(datetime.now(UTC)), **schedule.payload, **payload}
 
 
 class Scheduler:

@@ -67,9 +67,13 @@ class InMemoryProductRepository:
         return page, base64.urlsafe_b64encode(page[-1].id.encode()).decode() if more else None
 
     def _claim(self, product: ProductRecord) -> None:
-        taken = [s for s in product.skus if self.sku_owner.get(s, product.id) != product.id]
+        taken = [
+            (i, s) for i, s in enumerate(product.skus) if self.sku_owner.get(s, product.id) != product.id
+        ]
         if taken:
-            raise DuplicateSku("taken", [FieldError("variants.sku", f"{s} already exists") for s in taken])
+            raise DuplicateSku(
+                "taken", [FieldError(f"variants[{i}].sku", f"{s} already exists") for i, s in taken]
+            )
         for sku in product.skus:
             self.sku_owner[sku] = product.id
 

@@ -9,7 +9,7 @@ import functools
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from cloudtill.api import create_app, handle
@@ -128,10 +128,12 @@ def return_order(order_id: Annotated[OrderId, Path()], body: ReturnIn) -> Respon
 )
 def refund_order(
     order_id: Annotated[OrderId, Path()],
-    body: RefundIn,
+    # Every field is optional: no body is `{}` (refund all that remains).
+    body: Annotated[RefundIn | None, Body()] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> Response[RefundOut]:
     """A claim on the order's refund ledger, like the workflow's cancel and return refunds."""
+    body = body or RefundIn()
     requested = request_refund(
         order_id,
         body.amount,

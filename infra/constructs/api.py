@@ -196,7 +196,9 @@ class Api(Construct):
         )
         client = user_pool.add_client(
             "AdminClient",
-            auth_flows=cognito.AuthFlow(user_srp=True),
+            # SRP for a back-office app; admin password auth for `make admin-token` (an operator's
+            # AWS credentials, cognito-idp:AdminInitiateAuth, plus the user's password and TOTP code).
+            auth_flows=cognito.AuthFlow(user_srp=True, admin_user_password=True),
             generate_secret=False,  # a browser back-office app cannot keep a secret
             prevent_user_existence_errors=True,
         )

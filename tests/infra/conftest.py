@@ -20,6 +20,7 @@ from infra.function_factory import FUNCTIONS_DIR
 from infra.layer_build import ensure_layers
 from infra.stack import stack_name
 from infra.wiring import FunctionSpec, Route, Schedule, Subscription
+from tests.infra.deployable import regions_dir_for
 
 REGIONS = ("eu-west-1", "us-east-1")
 STAGE = "dev"
@@ -50,7 +51,14 @@ def synthesize(
     functions_dir: Path = FUNCTIONS_DIR,
 ) -> Synthesis:
     app = create_app(context, outdir=str(outdir))
-    stacks = build_app(app, layer_dirs=layer_dirs, declaration=declaration, functions_dir=functions_dir)
+    regions_dir = regions_dir_for(context.get("stage", STAGE), outdir.parent / f"{outdir.name}-regions")
+    stacks = build_app(
+        app,
+        layer_dirs=layer_dirs,
+        declaration=declaration,
+        functions_dir=functions_dir,
+        regions_dir=regions_dir,
+    )
     error: Exception | None = None
     try:
         app.synth()
@@ -77,7 +85,8 @@ def synthesis(tmp_path_factory: pytest.TempPathFactory, layer_dirs: dict[str, Pa
 
 @pytest.fixture(scope="session")
 def prod_synthesis(tmp_path_factory: pytest.TempPathFactory, layer_dirs: dict[str, Path]) -> Synthesis:
-    """`cdk synth -c stage=prod -c regions=eu-west-1,us-east-1`: what a shop deploys and upgrades."""
+    """`cdk synth -c stage=prod -c regions=eu-west-1,us-east-1`: what a shop deploys and upgrades
+    (the region files with the shop's own addresses, tests/infra/deployable.py)."""
     outdir = tmp_path_factory.mktemp("prod-cdk.out")
     return synthesize(outdir, {"stage": PROD_STAGE, "regions": ",".join(REGIONS)}, layer_dirs)
 

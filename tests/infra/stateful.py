@@ -96,6 +96,7 @@ def synthesize_app(outdir: Path) -> dict[str, Template]:
     os.environ["CDK_VALIDATION"] = "false"
     from infra.app import build_app, create_app
     from infra.layer_build import ensure_layers
+    from tests.infra.deployable import regions_dir_for
 
     layers = ensure_layers()
     stacks: dict[str, Template] = {}
@@ -103,7 +104,8 @@ def synthesize_app(outdir: Path) -> dict[str, Template]:
         regions = ",".join(region for s, region in LISTED_STACKS if s == stage)
         stage_out = outdir / stage
         app = create_app({"stage": stage, "regions": regions}, outdir=str(stage_out))
-        built = build_app(app, with_nag=False, layer_dirs=layers)
+        regions_dir = regions_dir_for(stage, outdir / f"{stage}-regions")
+        built = build_app(app, with_nag=False, layer_dirs=layers, regions_dir=regions_dir)
         app.synth()
         for stack in built:
             stacks[stack.stack_name] = json.loads(

@@ -119,7 +119,7 @@ def test_duplicate_sku_is_refused_with_409_and_nothing_is_written(
     category = f"dup-{unique}"
     create(admin, product_body(unique, category=category, skus=("X",)))
     clash = product_body(unique, category=category, skus=("Y", "X"))
-    assert_problem(admin.post("/admin/products", json=clash), 409, "variants.sku")
+    assert_problem(admin.post("/admin/products", json=clash), 409, "variants[1].sku")
     # Neither the product nor its other SKU (Y) was written: Y is still free to claim.
     assert len(all_pages(api, category=category)) == 1
     create(admin, product_body(unique, category=f"{category}-2", skus=("Y",)))
@@ -131,7 +131,7 @@ def test_update_can_add_a_variant_but_not_steal_a_sku(admin: httpx.Client, uniqu
     steal = {**product_body(unique, skus=("A",)), "version": 1}
     stolen = owner["variants"][0]
     steal["variants"].append({"sku": stolen["sku"], "name": stolen["name"], "price": stolen["price"]})
-    assert_problem(admin.put(f"/admin/products/{other['id']}", json=steal), 409, "variants.sku")
+    assert_problem(admin.put(f"/admin/products/{other['id']}", json=steal), 409, "variants[1].sku")
 
     grow = {**product_body(unique, skus=("A", "B")), "version": 1}
     grown = admin.put(f"/admin/products/{other['id']}", json=grow)

@@ -2,9 +2,9 @@
 
 `create_app()` gives a Powertools REST resolver with request validation (pydantic models -> OpenAPI),
 the problem+json error mapping and the storefront CORS policy (cloudtill.cors) for the region's
-`cors_origins`. `handle()` refuses, before any parsing, oversized bodies and admin calls without the
-admin group, then resolves; every answer, a refusal too, carries the CORS headers of an allowed
-`Origin` and `Vary: Origin`.
+`cors_origins`. `handle()` refuses, before any parsing, oversized bodies, admin calls without the
+admin group and bodies that are not JSON (a form post: 415 "send JSON"), then resolves; every answer,
+a refusal too, carries the CORS headers of an allowed `Origin` and `Vary: Origin`.
 """
 
 from __future__ import annotations
@@ -19,12 +19,20 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig
 
 from cloudtill.cors import cors_config
-from cloudtill.errors import DomainError, FieldError, MalformedRequest, PayloadTooLarge, Unauthorized
+from cloudtill.errors import (
+    DomainError,
+    FieldError,
+    MalformedRequest,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from cloudtill.problems import domain_problem_proxy, register_problem_handlers
 from cloudtill.settings import get_settings
 
 ADMIN_PREFIX = "/admin/"
 ADMIN_GROUP = "admin"
+JSON_MEDIA_TYPE = "application/json"
 
 
 def caller_groups(event: dict[str, Any]) -> set[str]:
@@ -59,11 +67,29 @@ def create_app(cors_origins: Sequence[str] | None = None) -> APIGatewayRestResol
     return app
 
 
-def _request_origin(event: dict[str, Any]) -> str | None:
+def _header(event: dict[str, Any], wanted: str) -> str | None:
     for name, value in (event.get("headers") or {}).items():
-        if name.lower() == "origin":
+        if name.lower() == wanted:
             return str(value)
     return None
+
+
+def _request_origin(event: dict[str, Any]) -> str | None:
+    return _header(event, "origin")
+
+
+def _not_json(event: dict[str, Any]) -> UnsupportedMediaType | None:
+    """A body sent as anything but JSON (a form, multipart, text): no body is given a Content-Type
+    (JSON is assumed then, as Powertools does)."""
+    content_type = _header(event, "content-type")
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if not media_type or media_type == JSON_MEDIA_TYPE:
+        return None
+    return UnsupportedMediaType(
+        f"Send the request body as JSON with `Content-Type: {JSON_MEDIA_TYPE}`; "
+        f"this one was sent as {media_type}.",
+        [FieldError("body", f"send JSON (Content-Type: {JSON_MEDIA_TYPE}), not {media_type}")],
+    )
 
 
 def _with_cors(response: dict[str, Any], event: dict[str, Any], cors: CORSConfig | None) -> dict[str, Any]:
@@ -102,7 +128,7 @@ def _refusal(event: dict[str, Any], max_body_bytes: int) -> DomainError | None:
     # Defence in depth behind the authorizer: a valid user token is not enough, the admin group is.
     if str(event.get("path", "")).startswith(ADMIN_PREFIX) and ADMIN_GROUP not in caller_groups(event):
         return Unauthorized("Admin routes need a token of the admin group.")
-    return None
+    return _not_json(event) if body else None
 
 
 def handle(

@@ -88,6 +88,12 @@ class OutOfStock(Conflict):
     title = "Not enough stock"
 
 
+class UnsupportedMediaType(DomainError):
+    status = 415
+    type_slug = "unsupported-media-type"
+    title = "Send JSON"
+
+
 class PayloadTooLarge(DomainError):
     status = 413
     type_slug = "payload-too-large"

@@ -1,8 +1,9 @@
 """The one place mapping errors to RFC 9457 `application/problem+json` responses.
 
 Every API function calls `register_problem_handlers(app)`: domain errors, request validation
-errors (422 naming each field; malformed JSON 400), transient failures (503: retry), unknown routes
-(404) and anything unexpected (500 without internals) all leave as problem documents.
+errors (422 naming each field; malformed JSON 400 with its position), transient failures (503:
+retry), unknown routes (404) and anything unexpected (500 without internals) all leave as problem
+documents. Messages say what a value must look like in words, never as the regular expression.
 """
 
 from __future__ import annotations
@@ -24,6 +25,27 @@ _LOCATION_PREFIXES = {"body", "query", "path", "header", "headers", "querystring
 # Seconds a client should wait after a 503 for a dependency that was busy (DynamoDB throttling, a
 # transaction conflict): the moment is usually over by then.
 RETRY_AFTER_SECONDS = 1
+
+_SKU_WORDS = (
+    "1 to 64 characters, none of / ? # % \\ or control characters, not starting or ending with a space"
+)
+_CURRENCY_WORDS = "a three-letter ISO 4217 currency code in capitals, such as EUR"
+_DAY_WORDS = "a date written YYYY-MM-DD, such as 2026-11-23"
+# What each `pattern` of the API's models and parameters asks for, in words: a client sees these
+# instead of the regular expression (tests/unit/test_problem_messages.py checks every pattern has one).
+PATTERN_WORDS: dict[str, str] = {
+    r"^[^/?#%\\\s\x00-\x1f\x7f]([^/?#%\\\x00-\x1f\x7f]{0,62}[^/?#%\\\s\x00-\x1f\x7f])?$": _SKU_WORDS,
+    r"^[a-z0-9]+(?:-[a-z0-9]+)*$": "lower-case letters and digits, words joined by single hyphens (t-shirts)",
+    r"^[A-Za-z0-9_-]{1,64}$": "1 to 64 letters, digits, underscores or hyphens",
+    r"^[A-Za-z0-9_-]+$": "letters, digits, underscores or hyphens",
+    r"^[A-Z]{3}$": _CURRENCY_WORDS,
+    r"^\d{4}-\d{2}-\d{2}$": _DAY_WORDS,
+    r"^[A-Za-z0-9 -]+$": "letters, digits, spaces and hyphens",
+    r"^[A-Za-z]{2}$": "a two-letter ISO 3166-1 country code, such as IE",
+    r"^\+?[0-9 ()-]{5,32}$": "5 to 32 digits, spaces, brackets or hyphens, optionally starting with +",
+    r"^[A-Z0-9_-]{3,32}$": "3 to 32 letters, digits, underscores or hyphens",
+    r"^[^@\s]+@[^@\s]+$": "an e-mail address, such as ann@example.com",
+}
 
 
 def problem_body(
@@ -93,19 +115,43 @@ def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     return name or "body"
 
 
+def invalid_json(document: str, position: int, reason: str) -> MalformedRequest:
+    """Where the body stops being JSON: line and column (from 1) and the character offset (from 0)."""
+    line = document.count("\n", 0, position) + 1
+    column = position - (document.rfind("\n", 0, position) + 1) + 1
+    where = f"line {line}, column {column}"
+    return MalformedRequest(
+        f"The request body is not valid JSON: {reason} at {where} (character {position}).",
+        [FieldError("body", f"invalid JSON at {where}: {reason}")],
+        line=line,
+        column=column,
+        position=position,
+    )
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error.get("type") == "string_pattern_mismatch":
+        pattern = str((error.get("ctx") or {}).get("pattern", ""))
+        return f"must be {PATTERN_WORDS.get(pattern, 'in the format this field accepts (see the API docs)')}"
+    return str(error.get("msg", "invalid value"))
+
+
 def validation_problem(exc: RequestValidationError) -> Response[str]:
     raw = exc.errors()
-    if any(e.get("type") == "json_invalid" for e in raw):
-        return domain_problem(
-            MalformedRequest("The request body is not valid JSON.", [FieldError("body", "invalid JSON")])
-        )
+    for e in raw:
+        if e.get("type") == "json_invalid":
+            loc = e.get("loc", ())
+            position = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+            document = exc.body if isinstance(exc.body, str) else ""
+            reason = str((e.get("ctx") or {}).get("error", "invalid JSON"))
+            return domain_problem(invalid_json(document, position, reason))
     errors: list[FieldError] = []
     for e in raw:
         name = field_name(e.get("loc", ()))
         # Header names are matched case-insensitively by Powertools; show them as sent.
         if e.get("loc", ("",))[0] in {"header", "headers"}:
             name = name.replace("_", "-")
-        errors.append(FieldError(name, str(e.get("msg", "invalid value"))))
+        errors.append(FieldError(name, _message(e)))
     detail = "; ".join(f"{fe.field}: {fe.message}" for fe in errors)
     return problem_response(422, "validation-failed", "Validation failed", detail, errors)
 

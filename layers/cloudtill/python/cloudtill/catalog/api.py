@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloudtill.catalog.records import ProductRecord
+from cloudtill.clock import Timestamp
 
 # Codes shops already use, odd ones included (`A'B`, `<x>`), are stored verbatim. Refused: characters
 # that cannot travel in a URL path segment (/ ? # % \), control characters, and edge whitespace.
@@ -66,7 +67,7 @@ class ProductOut(BaseModel):
     category: str
     variants: list[VariantOut]
     version: int
-    updated_at: str
+    updated_at: Timestamp
 
 
 class ProductPage(BaseModel):

@@ -199,16 +199,19 @@ class DynamoProductRepository(ddb.TableAdapter):
             if current is None or current.archived:
                 raise NotFound(f"No product {product.id}.")
             raise VersionConflict.stale(f"Product {product.id}", current.version)
-        taken = [
-            product.variants[i - first_sku_index].sku
+        taken_at = [
+            i - first_sku_index
             for i, code in enumerate(cancelled.codes)
-            if code == "ConditionalCheckFailed"
-            and first_sku_index <= i < first_sku_index + len(product.variants)
+            if code == "ConditionalCheckFailed" and first_sku_index <= i < first_sku_index + len(product.variants)
         ]
+        taken = [product.variants[index].sku for index in taken_at]
         if taken:
             raise DuplicateSku(
-                f"SKU {taken[0]} already belongs to another product.",
-                [FieldError("variants.sku", f"{sku} already exists") for sku in taken],
+                f"SKU {taken[0]} (variants[{taken_at[0]}].sku) already belongs to another product.",
+                [
+                    FieldError(f"variants[{index}].sku", f"{product.variants[index].sku} already exists")
+                    for index in taken_at
+                ],
                 skus=taken,
             )
         raise cancelled.error

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from dataclasses import replace
 from typing import Any
 
@@ -85,11 +84,20 @@ class CatalogService:
                 raise ValidationFailed.for_field(
                     f"variants[{index}].currency", f"this shop sells in {self._currency}"
                 )
-        repeated = [sku for sku, n in Counter(v.sku for v in body.variants).items() if n > 1]
-        if repeated:
+        first_index: dict[str, int] = {}
+        repeats: list[FieldError] = []
+        for index, variant in enumerate(body.variants):
+            if variant.sku in first_index:
+                repeats.append(
+                    FieldError(
+                        f"variants[{index}].sku",
+                        f"{variant.sku} is already variants[{first_index[variant.sku]}].sku",
+                    )
+                )
+            first_index.setdefault(variant.sku, index)
+        if repeats:
             raise DuplicateSku(
-                f"SKU {repeated[0]} appears more than once in this product.",
-                [FieldError("variants.sku", f"{sku} is repeated") for sku in repeated],
+                f"{repeats[0].field}: {repeats[0].message}; each SKU may appear once.", repeats
             )
         return tuple(VariantRecord(v.sku, v.name, v.price, self._currency) for v in body.variants)
 

@@ -10,6 +10,7 @@ from cloudtill import transaction_sizes
 from cloudtill.catalog.api import Sku
 from cloudtill.checkout.pricing import ShippingOption
 from cloudtill.checkout.records import CheckoutRecord
+from cloudtill.clock import Timestamp
 
 MAX_LINES = 100
 # As many distinct SKUs as every transaction of the checkout's life fits in the worst case (the
@@ -119,8 +120,8 @@ class CheckoutOut(BaseModel):
     shipping_method: str
     shipping_address: AddressOut
     promo_code: str | None
-    created_at: str
-    expires_at: str
+    created_at: Timestamp
+    expires_at: Timestamp
     order_id: str | None = None
     payment: PaymentOut | None = Field(default=None, description="The payment to complete with Stripe.js")
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloudtill.errors import ValidationFailed
+from cloudtill.errors import FieldError, ValidationFailed
 from cloudtill.money import Money, total
 from cloudtill.promotions.rules import Promotion, discount_for
 from cloudtill.settings import ShippingMethod, ShopSettings
@@ -113,7 +113,9 @@ class ShippingOption(BaseModel):
 def _methods_for(settings: ShopSettings, country: str, field: str) -> list[ShippingMethod]:
     methods = [m for m in settings.shipping_methods if country in m.countries]
     if not methods or country not in settings.tax_rates_bps:
-        raise ValidationFailed.for_field(field, f"we do not ship to {country!r}")
+        ships_to = settings.countries
+        message = f"we do not ship to {country!r}; we ship to {', '.join(ships_to)}"
+        raise ValidationFailed(f"{field}: {message}", [FieldError(field, message)], ships_to=ships_to)
     return methods
 
 

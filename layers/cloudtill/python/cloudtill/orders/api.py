@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloudtill.catalog.api import Sku
+from cloudtill.clock import Timestamp
 from cloudtill.payments.refunds import RefundReason
 
 OrderStatusIn = Literal["confirmed", "partially_shipped", "shipped", "delivered", "completed", "cancelled"]
@@ -56,7 +57,7 @@ class FulfilmentOut(BaseModel):
     tracking_number: str
     tracking_url: str | None
     lines: list[OrderLineIn]
-    shipped_at: str
+    shipped_at: Timestamp
 
 
 class ReturnOut(BaseModel):
@@ -64,11 +65,11 @@ class ReturnOut(BaseModel):
     lines: list[OrderLineIn]
     restocked: bool
     refund_amount: int
-    returned_at: str
+    returned_at: Timestamp
 
 
 class TimelineOut(BaseModel):
-    at: str
+    at: Timestamp
     event: str
 
 
@@ -101,8 +102,8 @@ class AdminOrderOut(OrderOut):
     cancel_requested: bool
     refunded_amount: int
     returns: list[ReturnOut]
-    created_at: str
-    updated_at: str
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class OrderSummaryOut(BaseModel):
@@ -111,7 +112,7 @@ class OrderSummaryOut(BaseModel):
     email: str
     currency: str
     total: int
-    created_at: str
+    created_at: Timestamp
 
 
 class OrderPageOut(BaseModel):

@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cloudtill.clock import UtcDatetime
 from cloudtill.errors import ValidationFailed
 from cloudtill.money import Money
 
@@ -44,8 +45,8 @@ class _PromotionFields(BaseModel):
         default=None, pattern=r"^[A-Z]{3}$", description="required for `fixed`, the shop's currency"
     )
     min_subtotal: int = Field(default=0, ge=0, description="minor units, before discount")
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = Field(default=None, description="exclusive")
+    starts_at: UtcDatetime | None = None
+    ends_at: UtcDatetime | None = Field(default=None, description="exclusive")
     max_redemptions: int | None = Field(default=None, ge=1)
     max_per_email: int | None = Field(default=None, ge=1)
     active: bool = True

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloudtill.catalog.api import Sku
+from cloudtill.clock import Timestamp
 from cloudtill.stock.rules import MAX_QUANTITY
 
 __all__ = ["Sku"]
@@ -49,7 +50,7 @@ class MovementOut(BaseModel):
     cost_of_goods_sold: int = Field(description="FIFO cost of the units removed (or backorders settled)")
     reason: str
     reference: str | None
-    at: str
+    at: Timestamp
 
 
 class MovementPage(BaseModel):
