@@ -39,8 +39,10 @@ install: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
+# The local state (catalog, orders, Stripe sandbox, e-mails, admin token) is kept in .local/ across
+# restarts; `make run FRESH=1` starts empty (docs/local.md).
 run: install
-	PORT=$(PORT) $(PY) -m localrt
+	PORT=$(PORT) $(PY) -m localrt --state-dir .local $(if $(FRESH),--fresh)
 
 # tests/faults runs a fixed-seed sample of the fault matrix (FAULTS_SAMPLE, FAULTS_SEED); `make faults`
 # runs every injection point x fault kind (docs/orders.md "Fault injection").

@@ -10,7 +10,14 @@ from typing import IO
 from cloudtill.settings import ShopSettings
 
 from infra.environment import function_environment
-from infra.wiring import FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE, routes_of
+from infra.wiring import (
+    FUNCTIONS,
+    IDEMPOTENCY_TABLE,
+    MAIN_TABLE,
+    STATE_MACHINES,
+    STREAM_CONSUMERS,
+    routes_of,
+)
 from infra.workflow_clients import WORKFLOW_CLIENTS
 from localrt import aws_calls, table_access
 from localrt.emulator import AwsEmulator
@@ -20,6 +27,7 @@ from localrt.functions import FunctionPool, InvocationError, worker_environment
 from localrt.gateway import Gateway, LocalRequest, LocalResponse, json_response, make_http_server, problem
 from localrt.mail import LocalMail
 from localrt.openapi import SWAGGER_UI, merge
+from localrt.persistence import LocalState, SavedState, trim_streams
 from localrt.scheduler import Scheduler
 from localrt.stripe_emulator import StripeEmulator
 from localrt.workflows import TABLE_NAMES, start_workflows, state_machine_arn
@@ -42,13 +50,17 @@ class LocalBackend:
         extra_env: dict[str, str],
         log: IO[str] | None,
         stripe_port: int | None = None,
+        state: LocalState | None = None,
     ) -> None:
         self.host, self.port = host, port
+        # None: nothing kept (the tests); else restored at start and written at stop.
+        self.state = state
+        self.restored = False
         self.base_url = f"http://{host}:{port}"
         self.emulator = AwsEmulator(aws_port)
         # The functions' DynamoDB calls are checked against the grants their specs declare.
         table_access.install(TABLE_NAMES)
-        self.stripe = StripeEmulator(stripe_port, log)
+        self.stripe = StripeEmulator(stripe_port, log, state.stripe_file if state else None)
         # Fault injection (tests/faults): one plan read by the emulator, the Stripe proxy and the pollers.
         self.faults = FaultPlan()
         self.stripe_proxy = StripeProxy(self.faults, self.stripe.port, self._deliver_webhook)
@@ -214,11 +226,16 @@ class LocalBackend:
 
     def start(self) -> None:
         self.emulator.start()
-        self.emulator.create_tables(TABLE_NAMES)
+        saved = self.state.load() if self.state else None
+        self.restored = saved is not None
+        if saved is not None:
+            trim_streams(list(TABLE_NAMES.values()), self._table_positions(saved.stream_positions))
+        else:
+            self.emulator.create_tables(TABLE_NAMES)
+            self.emulator.client("s3").create_bucket(
+                Bucket=REPORTS_BUCKET_NAME, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+            )
         self.mail.start()
-        self.emulator.client("s3").create_bucket(
-            Bucket=REPORTS_BUCKET_NAME, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
-        )
         install_aws_hook(self.faults)
         self.stripe.start()
         self.stripe_proxy.start()
@@ -230,12 +247,56 @@ class LocalBackend:
             list(pool.map(lambda p: p.warm(), self.pools.values()))
         self._thread.start()
         self.events.start()
+        if saved is not None:
+            self._restart_executions(saved.executions)
         self.scheduler.start()
+
+    @staticmethod
+    def _table_positions(by_consumer: dict[str, int]) -> dict[str, int]:
+        """Per table: the position every consumer of its stream has handled."""
+        positions: dict[str, int] = {}
+        for consumer in STREAM_CONSUMERS:
+            handled = by_consumer.get(consumer.name)
+            table = TABLE_NAMES[consumer.table]
+            if handled is None:
+                positions[table] = -1  # this consumer handled nothing: keep every record
+            else:
+                positions[table] = min(positions.get(table, handled), handled)
+        return positions
+
+    def _running_executions(self) -> list[dict[str, str]]:
+        stepfunctions = self.emulator.client("stepfunctions")
+        running = []
+        for spec in STATE_MACHINES:
+            pages = stepfunctions.get_paginator("list_executions").paginate(
+                stateMachineArn=state_machine_arn(spec.name), statusFilter="RUNNING"
+            )
+            for page in pages:
+                for listed in page["executions"]:
+                    described = stepfunctions.describe_execution(executionArn=listed["executionArn"])
+                    running.append(
+                        {"state_machine": spec.name, "name": listed["name"], "input": described["input"]}
+                    )
+        return running
+
+    def _restart_executions(self, executions: list[dict[str, str]]) -> None:
+        stepfunctions = self.emulator.client("stepfunctions")
+        for execution in executions:
+            stepfunctions.start_execution(
+                stateMachineArn=state_machine_arn(execution["state_machine"]),
+                name=execution["name"],
+                input=execution["input"],
+            )
 
     def stop(self) -> None:
         self.scheduler.stop()
-        self.events.stop()
         self._server.shutdown()
+        self.events.stop()
+        if self.state is not None:
+            # Nothing new arrives now (gateway, schedules and pollers stopped): keep the state before
+            # the functions stop, so no workflow task failing at the stop leaves its trace in it.
+            self.events.join(timeout_seconds=10)
+            self.state.save(SavedState(dict(self.events.stream_handled), self._running_executions()))
         for pool in self.pools.values():
             pool.stop()
         self.stripe_proxy.stop()

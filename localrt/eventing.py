@@ -67,6 +67,9 @@ class EventRouting:
         self.event_log: deque[dict[str, Any]] = deque(maxlen=5000)
         self.queue_urls: dict[str, str] = {}
         self.publisher_paused = threading.Event()  # fault injection: the publisher "is down"
+        # Per stream consumer: the sequence number up to which every record is handled (kept across a
+        # restart by localrt.persistence, so handled records are not delivered again).
+        self.stream_handled: dict[str, int] = {}
 
     # -- resources -----------------------------------------------------------------------------
 
@@ -126,6 +129,11 @@ class EventRouting:
     def stop(self) -> None:
         self._stopped.set()
 
+    def join(self, timeout_seconds: float) -> None:
+        """Wait for the pollers to finish the batch they are delivering (after `stop`)."""
+        for thread in self._threads:
+            thread.join(timeout_seconds / max(len(self._threads), 1))
+
     def _keep_running(self, poll: Callable[[], None]) -> None:
         """A poller that hits an error starts again (as an event source mapping would), after a pause."""
         while not self._stopped.is_set():
@@ -145,6 +153,7 @@ class EventRouting:
         # When the oldest pending record arrived: the mapping's batching window runs from there.
         pending_since = 0.0
         while not self._stopped.is_set():
+            self._note_handled(consumer, fetched_up_to, pending)
             if len(pending) < consumer.batch_size:
                 # A fresh iterator each time, positioned after the last record read: moto replaces a
                 # table's stream object when it rolls back a cancelled transaction, which would strand a
@@ -189,6 +198,15 @@ class EventRouting:
             else:
                 pending = pending[len(batch) :]
             pending_since = time.monotonic()
+        self._note_handled(consumer, fetched_up_to, pending)
+
+    def _note_handled(
+        self, consumer: StreamConsumer, fetched_up_to: str | None, pending: list[dict[str, Any]]
+    ) -> None:
+        if pending:
+            self.stream_handled[consumer.name] = int(pending[0]["dynamodb"]["SequenceNumber"]) - 1
+        elif fetched_up_to is not None:
+            self.stream_handled[consumer.name] = int(fetched_up_to)
 
     def _deliver(self, point: Point, event: dict[str, Any]) -> Any:
         """Invoke the consumer; the fault plan may hand the same batch over twice (at-least-once

@@ -11,6 +11,8 @@ never sees a card number.
 The shim fills two gaps of localstripe 1.15.10 that our flows need (nothing else is changed):
 - a refund sends the `charge.refunded` webhook (localstripe sends none; Stripe does);
 - `POST /v1/refunds` accepts Stripe's `reason` parameter (localstripe rejects any unknown parameter).
+It also keeps the store where localrt says (`--state-file`, written once when the emulator stops; with
+`--from-scratch` never), instead of localstripe's `/tmp/localstripe.pickle` rewritten at every change.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -61,8 +64,11 @@ class StripeEmulatorError(RuntimeError):
 
 
 class StripeEmulator:
-    def __init__(self, port: int | None = None, log: IO[str] | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, log: IO[str] | None = None, state_file: Path | None = None
+    ) -> None:
         self.port = port or free_port()
+        self._state_file = state_file
         self.api_base = f"http://127.0.0.1:{self.port}"
         self.api_key = API_KEY
         self.webhook_secret = WEBHOOK_SECRET
@@ -78,11 +84,15 @@ class StripeEmulator:
         }
 
     def start(self, timeout_seconds: float = 30) -> None:
+        store = ["--state-file", str(self._state_file)] if self._state_file else ["--from-scratch"]
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "localrt.stripe_emulator", "--port", str(self.port), "--from-scratch"],
+            [sys.executable, "-m", "localrt.stripe_emulator", "--port", str(self.port), *store],
             cwd=str(ROOT),
             stdout=self._log or subprocess.DEVNULL,
             stderr=self._log or subprocess.DEVNULL,
+            # Its own session: Ctrl-C stops the backend, which stops the emulator in order (its store
+            # is written then, after the last request).
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout_seconds
         while True:
@@ -192,6 +202,29 @@ class StripeEmulator:
                 self._process.kill()
 
 
+def _keep_store(state_file: Path | None) -> Callable[[Any], Awaitable[None]]:
+    """Load the store from `state_file` (if any) and return the app-cleanup hook that writes it."""
+    import pickle
+
+    from localstripe import resources  # type: ignore[import-untyped]
+
+    def no_dump(self: Any) -> None:
+        return None
+
+    resources.Store.dump_to_disk = no_dump
+    resources.Store.try_load_from_disk = no_dump
+    if state_file is not None and state_file.exists():
+        resources.store.update(pickle.loads(state_file.read_bytes()))  # noqa: S301 - our own file
+
+    async def write(app: Any) -> None:
+        if state_file is not None:
+            partial = state_file.with_suffix(".partial")
+            partial.write_bytes(pickle.dumps(dict(resources.store), protocol=pickle.HIGHEST_PROTOCOL))
+            partial.replace(state_file)
+
+    return write
+
+
 def _patch_localstripe() -> None:
     """The shim (see the module docstring). Runs only inside the emulator subprocess."""
     from localstripe import resources  # type: ignore[import-untyped]
@@ -215,11 +248,14 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(prog="localrt.stripe_emulator")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--from-scratch", action="store_true", help="always: the store is never loaded")
+    parser.add_argument("--from-scratch", action="store_true", help="an empty store, never written")
+    parser.add_argument("--state-file", type=Path, help="the store: loaded at start, written at stop")
     args = parser.parse_args()
     _patch_localstripe()
     from aiohttp import web
     from localstripe import server  # type: ignore[import-untyped]
+
+    server.app.on_cleanup.append(_keep_store(None if args.from_scratch else args.state_file))
 
     # localstripe's own start() listens on every interface; the emulator stays on loopback.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # no access lines: paths carry ids
