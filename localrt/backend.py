@@ -26,7 +26,7 @@ from localrt.faults import FaultPlan, StripeProxy, fault_from_json, install_aws_
 from localrt.functions import FunctionPool, InvocationError, worker_environment
 from localrt.gateway import Gateway, LocalRequest, LocalResponse, json_response, make_http_server, problem
 from localrt.mail import LocalMail
-from localrt.openapi import SWAGGER_UI, merge
+from localrt.openapi import ASSETS_PATH, SWAGGER_UI, SWAGGER_UI_DIST, merge, swagger_asset
 from localrt.persistence import LocalState, SavedState, trim_streams
 from localrt.scheduler import Scheduler
 from localrt.stripe_emulator import StripeEmulator
@@ -124,6 +124,7 @@ class LocalBackend:
         self.gateway.add_local_route("GET", "/openapi.json", lambda r: LocalResponse(200, self.openapi()))
         swagger = LocalResponse(200, SWAGGER_UI.encode(), "text/html")
         self.gateway.add_local_route("GET", "/docs", lambda r: swagger)
+        self.gateway.add_local_route("GET", ASSETS_PATH + "/{name}", self._swagger_asset)
         self.gateway.add_local_route("POST", "/_local/schedules/{name}/run", self._run_schedule)
         self.events = EventRouting(self.emulator, self.pools, EVENT_BUS_NAME, TABLE_NAMES, self.faults)
         self.gateway.add_local_route("GET", "/_local/events", self._list_events)
@@ -144,6 +145,18 @@ class LocalBackend:
         self.mail.add_local_routes(self.gateway)
         self._server = make_http_server(self.gateway, host, port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
+
+    @staticmethod
+    def _swagger_asset(request: LocalRequest) -> LocalResponse:
+        found = swagger_asset(request.params["name"])
+        if found is None:
+            return problem(
+                404,
+                "Not found",
+                f"no Swagger UI file {request.params['name']!r} in {SWAGGER_UI_DIST} (make install)",
+            )
+        content, content_type = found
+        return LocalResponse(200, content, content_type, (("Cache-Control", "max-age=3600"),))
 
     def _run_schedule(self, request: LocalRequest) -> LocalResponse:
         if request.params["name"] not in self.scheduler.names:
