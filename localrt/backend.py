@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from typing import IO
 
+from botocore.exceptions import ClientError
+from cloudtill.reporting.outputs import report_keys
 from cloudtill.settings import ShopSettings
 
 from infra.environment import function_environment
@@ -14,6 +17,7 @@ from infra.wiring import (
     FUNCTIONS,
     IDEMPOTENCY_TABLE,
     MAIN_TABLE,
+    SCHEDULES,
     STATE_MACHINES,
     STREAM_CONSUMERS,
     routes_of,
@@ -28,7 +32,7 @@ from localrt.gateway import Gateway, LocalRequest, LocalResponse, json_response,
 from localrt.mail import LocalMail
 from localrt.openapi import ASSETS_PATH, SWAGGER_UI, SWAGGER_UI_DIST, merge, swagger_asset
 from localrt.persistence import LocalState, SavedState, trim_streams
-from localrt.scheduler import Scheduler
+from localrt.scheduler import Scheduler, rate_seconds
 from localrt.stripe_emulator import StripeEmulator
 from localrt.workflows import TABLE_NAMES, start_workflows, state_machine_arn
 
@@ -125,7 +129,11 @@ class LocalBackend:
         swagger = LocalResponse(200, SWAGGER_UI.encode(), "text/html")
         self.gateway.add_local_route("GET", "/docs", lambda r: swagger)
         self.gateway.add_local_route("GET", ASSETS_PATH + "/{name}", self._swagger_asset)
+        self.gateway.add_local_route(
+            "GET", "/_local/schedules", lambda r: json_response(200, self._schedules())
+        )
         self.gateway.add_local_route("POST", "/_local/schedules/{name}/run", self._run_schedule)
+        self.gateway.add_local_route("GET", "/_local/reports/{day}/{file}", self._report_file)
         self.events = EventRouting(self.emulator, self.pools, EVENT_BUS_NAME, TABLE_NAMES, self.faults)
         self.gateway.add_local_route("GET", "/_local/events", self._list_events)
         self.gateway.add_local_route(
@@ -158,14 +166,57 @@ class LocalBackend:
         content, content_type = found
         return LocalResponse(200, content, content_type, (("Cache-Control", "max-age=3600"),))
 
+    def _schedules(self) -> dict[str, object]:
+        """The wiring's schedules: each runs at its expression (`rate(...)` here too; `cron(...)` only
+        on request) and now at `POST /_local/schedules/{name}/run` (optional JSON body: its input)."""
+        return {
+            "items": [
+                {
+                    "name": s.name,
+                    "function": s.function,
+                    "expression": s.cron,
+                    "payload": s.payload,
+                    "fires_locally": rate_seconds(s.cron) is not None,
+                    "run": f"POST /_local/schedules/{s.name}/run",
+                }
+                for s in SCHEDULES
+            ]
+        }
+
     def _run_schedule(self, request: LocalRequest) -> LocalResponse:
         if request.params["name"] not in self.scheduler.names:
-            return json_response(404, {"detail": f"no schedule {request.params['name']}"})
+            names = sorted(self.scheduler.names)
+            return problem(
+                404,
+                "Not found",
+                f"no schedule {request.params['name']!r}; the schedules are: {', '.join(names)}",
+                schedules=names,
+            )
         try:
             result = self.scheduler.fire(request.params["name"], request.json())
         except InvocationError as error:
             return json_response(502, {"detail": str(error)})
         return json_response(200, {"result": result})
+
+    def _report_file(self, request: LocalRequest) -> LocalResponse:
+        """A day's report file as the nightly report wrote it to the reports bucket (`make report` prints
+        the HTML's URL)."""
+        day, name = request.params["day"], request.params["file"]
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            return problem(404, "Not found", f"{day!r} is not a day (YYYY-MM-DD)")
+        key = next((k for k in report_keys(day).values() if k.rsplit("/", 1)[-1] == name), None)
+        if key is None:
+            names = sorted(k.rsplit("/", 1)[-1] for k in report_keys(day).values())
+            return problem(404, "Not found", f"no report file {name!r}; the files are: {', '.join(names)}")
+        try:
+            stored = self.emulator.client("s3").get_object(Bucket=REPORTS_BUCKET_NAME, Key=key)
+        except ClientError:
+            return problem(404, "Not found", f"no report for {day}: run `make report DATE={day}` first")
+        return LocalResponse(
+            200, stored["Body"].read(), stored.get("ContentType") or "application/octet-stream"
+        )
 
     def _list_events(self, request: LocalRequest) -> LocalResponse:
         """Events that reached the bus, newest first (`?detail_type=` filters)."""
