@@ -42,7 +42,7 @@ browser:
 # The local state (catalog, orders, Stripe sandbox, e-mails, admin token) is kept in .local/ across
 # restarts; `make run FRESH=1` starts empty (docs/local.md).
 run: install
-	PORT=$(PORT) $(PY) -m localrt --state-dir .local $(if $(FRESH),--fresh)
+	PORT=$(PORT) $(PY) -m localrt --state-dir .local --log-format text $(if $(FRESH),--fresh)
 
 # tests/faults runs a fixed-seed sample of the fault matrix (FAULTS_SAMPLE, FAULTS_SEED); `make faults`
 # runs every injection point x fault kind (docs/orders.md "Fault injection").

@@ -32,6 +32,12 @@ def main() -> None:
     parser.add_argument(
         "--fresh", action="store_true", help="empty the state folder first (`make run FRESH=1`)"
     )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=os.environ.get("LOCAL_LOG_FORMAT", "json"),
+        help="text: one readable line per request, event and log record (`make run`); json: as in AWS",
+    )
     parser.add_argument("--max-instances", type=int, default=int(os.environ.get("LOCAL_MAX_INSTANCES", "4")))
     args = parser.parse_args()
 
@@ -48,6 +54,7 @@ def main() -> None:
         log=sys.stderr,
         stripe_port=args.stripe_port,
         state=state,
+        log_format=args.log_format,
     )
     stopped = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopped.set())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -29,6 +30,7 @@ from localrt.eventing import LOCAL_VISIBILITY_TIMEOUT_S, EventRouting
 from localrt.faults import FaultPlan, StripeProxy, fault_from_json, install_aws_hook
 from localrt.functions import FunctionPool, InvocationError, worker_environment
 from localrt.gateway import Gateway, LocalRequest, LocalResponse, json_response, make_http_server, problem
+from localrt.logs import TEXT_WORKER_ENV, TextLog
 from localrt.mail import LocalMail
 from localrt.openapi import ASSETS_PATH, SWAGGER_UI, SWAGGER_UI_DIST, merge, swagger_asset
 from localrt.persistence import LocalState, SavedState, trim_streams
@@ -55,11 +57,16 @@ class LocalBackend:
         log: IO[str] | None,
         stripe_port: int | None = None,
         state: LocalState | None = None,
+        log_format: str = "json",
     ) -> None:
         self.host, self.port = host, port
         # None: nothing kept (the tests); else restored at start and written at stop.
         self.state = state
         self.restored = False
+        # Text: readable lines (localrt/logs.py); json: the functions' records as they are in AWS.
+        self.text_log = TextLog(log or sys.stderr) if log_format == "text" else None
+        if self.text_log is not None:
+            log = self.text_log.sink
         self.base_url = f"http://{host}:{port}"
         self.emulator = AwsEmulator(aws_port)
         # The functions' DynamoDB calls are checked against the grants their specs declare.
@@ -101,6 +108,7 @@ class LocalBackend:
                             else {}
                         ),
                         **extra_env,
+                        **(TEXT_WORKER_ENV if self.text_log else {}),
                         **(
                             {
                                 **self.stripe.env(),
@@ -151,7 +159,11 @@ class LocalBackend:
         )
         self.mail = LocalMail(self.emulator, self.pools, shop.sender_email)
         self.mail.add_local_routes(self.gateway)
-        self._server = make_http_server(self.gateway, host, port)
+        self._server = make_http_server(
+            self.gateway, host, port, self.text_log.request if self.text_log else None
+        )
+        if self.text_log is not None:
+            self.events.on_delivery = self.text_log.delivery
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
 
     @staticmethod

@@ -70,6 +70,8 @@ class EventRouting:
         # Per stream consumer: the sequence number up to which every record is handled (kept across a
         # restart by localrt.persistence, so handled records are not delivered again).
         self.stream_handled: dict[str, int] = {}
+        # Told of every delivery (consumer, source, event types, seconds, error): localrt's text log.
+        self.on_delivery: Callable[[str, str, list[str], float, str | None], None] | None = None
 
     # -- resources -----------------------------------------------------------------------------
 
@@ -217,7 +219,19 @@ class EventRouting:
             function.invoke(event)
         if fault is not None and fault.kind == "drop":
             raise InvocationError(point.caller, "Dropped", "delivery lost by the fault plan")
-        return function.invoke(event)
+        if self.on_delivery is None:
+            return function.invoke(event)
+        started = time.monotonic()
+        kinds = [_event_type(record) for record in event["Records"]]
+        try:
+            result = function.invoke(event)
+        except InvocationError as error:
+            self.on_delivery(point.caller, point.service, kinds, time.monotonic() - started, str(error))
+            raise
+        failures = len((result or {}).get("batchItemFailures", []))
+        failed = f"{failures} of {len(kinds)} records" if failures else None
+        self.on_delivery(point.caller, point.service, kinds, time.monotonic() - started, failed)
+        return result
 
     @staticmethod
     def _wanted(record: dict[str, Any], consumer: StreamConsumer) -> bool:
@@ -293,6 +307,16 @@ class EventRouting:
                 attributes["ApproximateNumberOfMessagesNotVisible"]
             )
         return depths
+
+
+def _event_type(record: dict[str, Any]) -> str:
+    """The event type a delivered record carries (an outbox item's, or an EventBridge envelope's)."""
+    if "dynamodb" in record:
+        return str(record["dynamodb"].get("NewImage", {}).get("detail_type", {}).get("S", "record"))
+    try:
+        return str(json.loads(record.get("body") or "{}").get("detail-type", "message"))
+    except ValueError:
+        return "message"
 
 
 def lambda_record(record: dict[str, Any]) -> dict[str, Any]:
