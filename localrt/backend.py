@@ -205,7 +205,13 @@ class LocalBackend:
                 schedules=names,
             )
         try:
-            result = self.scheduler.fire(request.params["name"], request.json())
+            payload = request.json()
+        except ValueError as error:
+            return problem(422, "Validation failed", f"body: the schedule's input as JSON ({error})")
+        if not isinstance(payload, dict):
+            return problem(422, "Validation failed", "body: the schedule's input as a JSON object")
+        try:
+            result = self.scheduler.fire(request.params["name"], payload)
         except InvocationError as error:
             return json_response(502, {"detail": str(error)})
         return json_response(200, {"result": result})

@@ -33,6 +33,10 @@ def test_schedules_are_listed_and_an_unknown_one_is_a_problem(api: httpx.Client)
     assert all(s.name in problem["detail"] for s in SCHEDULES)
     ran = api.post("/_local/schedules/release-expired-checkouts/run", json={})
     assert ran.status_code == 200, ran.text
+    garbled = api.post("/_local/schedules/release-expired-checkouts/run", content=b"{nope")
+    assert garbled.status_code == 422 and garbled.headers["content-type"].startswith(
+        "application/problem+json"
+    )
 
 
 def test_make_report_prints_a_local_url_of_the_html(backend: RunningBackend, api: httpx.Client) -> None:
