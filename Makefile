@@ -45,26 +45,39 @@ install: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
+# The local state (catalog, orders, Stripe sandbox, e-mails, admin token) is kept in .local/ across
+# restarts; `make run FRESH=1` starts empty (docs/local.md).
 run: install
-	PORT=$(PORT) $(PY) -m localrt
+	PORT=$(PORT) $(PY) -m localrt --state-dir .local --log-format text $(if $(FRESH),--fresh)
 
 # tests/faults runs a fixed-seed sample of the fault matrix (FAULTS_SAMPLE, FAULTS_SEED); `make faults`
 # runs every injection point x fault kind (docs/orders.md "Fault injection").
-# The suites run side by side (each prints when it is done): the integration and fault suites spend
-# most of their time waiting on their local backends, so the 2-core machine has room for the others.
+# The suites run side by side (each prints its output when it is done): the integration and fault
+# suites spend most of their time waiting on their local backends, so the 2-core machine has room for
+# the others. Meanwhile scripts/test_progress.py prints where each suite is, every 30 s (from the status
+# files tests/conftest.py keeps in $(PROGRESS_DIR)).
+PROGRESS_DIR := artifacts/test-progress
 test: install browser
-	$(MAKE) --no-print-directory -j3 --output-sync=target test-integration test-faults test-unit-infra
+	@rm -rf $(PROGRESS_DIR) && mkdir -p $(PROGRESS_DIR)
+	@$(PY) scripts/test_progress.py $(PROGRESS_DIR) --every 30 --suites integration faults unit+infra & \
+	progress=$$!; \
+	TEST_PROGRESS_DIR=$(CURDIR)/$(PROGRESS_DIR) \
+		$(MAKE) --no-print-directory -j3 --output-sync=target test-integration test-faults test-unit-infra; \
+	status=$$?; kill $$progress 2>/dev/null; wait $$progress 2>/dev/null; exit $$status
 
 test-unit-infra: install
+	@echo "== unit+infra suite (tests/unit tests/infra) =="
 	$(PY) -m pytest tests/unit tests/infra
 
 test-faults: install
+	@echo "== faults suite (tests/faults) =="
 	$(PY) -m pytest tests/faults
 
 test-unit: install
 	$(PY) -m pytest tests/unit
 
 test-integration: install browser
+	@echo "== integration suite (tests/integration) =="
 	$(PY) -m pytest tests/integration
 
 test-infra: install

@@ -24,6 +24,7 @@ REGION = "eu-west-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 _dynamodb_lock = threading.RLock()
+dynamodb_lock = _dynamodb_lock  # also held by localrt.persistence while it copies or restores tables
 
 
 def _patch_dynamodb() -> None:

@@ -67,6 +67,11 @@ class EventRouting:
         self.event_log: deque[dict[str, Any]] = deque(maxlen=5000)
         self.queue_urls: dict[str, str] = {}
         self.publisher_paused = threading.Event()  # fault injection: the publisher "is down"
+        # Per stream consumer: the sequence number up to which every record is handled (kept across a
+        # restart by localrt.persistence, so handled records are not delivered again).
+        self.stream_handled: dict[str, int] = {}
+        # Told of every delivery (consumer, source, event types, seconds, error): localrt's text log.
+        self.on_delivery: Callable[[str, str, list[str], float, str | None], None] | None = None
 
     # -- resources -----------------------------------------------------------------------------
 
@@ -126,6 +131,11 @@ class EventRouting:
     def stop(self) -> None:
         self._stopped.set()
 
+    def join(self, timeout_seconds: float) -> None:
+        """Wait for the pollers to finish the batch they are delivering (after `stop`)."""
+        for thread in self._threads:
+            thread.join(timeout_seconds / max(len(self._threads), 1))
+
     def _keep_running(self, poll: Callable[[], None]) -> None:
         """A poller that hits an error starts again (as an event source mapping would), after a pause."""
         while not self._stopped.is_set():
@@ -145,6 +155,7 @@ class EventRouting:
         # When the oldest pending record arrived: the mapping's batching window runs from there.
         pending_since = 0.0
         while not self._stopped.is_set():
+            self._note_handled(consumer, fetched_up_to, pending)
             if len(pending) < consumer.batch_size:
                 # A fresh iterator each time, positioned after the last record read: moto replaces a
                 # table's stream object when it rolls back a cancelled transaction, which would strand a
@@ -189,6 +200,15 @@ class EventRouting:
             else:
                 pending = pending[len(batch) :]
             pending_since = time.monotonic()
+        self._note_handled(consumer, fetched_up_to, pending)
+
+    def _note_handled(
+        self, consumer: StreamConsumer, fetched_up_to: str | None, pending: list[dict[str, Any]]
+    ) -> None:
+        if pending:
+            self.stream_handled[consumer.name] = int(pending[0]["dynamodb"]["SequenceNumber"]) - 1
+        elif fetched_up_to is not None:
+            self.stream_handled[consumer.name] = int(fetched_up_to)
 
     def _deliver(self, point: Point, event: dict[str, Any]) -> Any:
         """Invoke the consumer; the fault plan may hand the same batch over twice (at-least-once
@@ -199,7 +219,19 @@ class EventRouting:
             function.invoke(event)
         if fault is not None and fault.kind == "drop":
             raise InvocationError(point.caller, "Dropped", "delivery lost by the fault plan")
-        return function.invoke(event)
+        if self.on_delivery is None:
+            return function.invoke(event)
+        started = time.monotonic()
+        kinds = [_event_type(record) for record in event["Records"]]
+        try:
+            result = function.invoke(event)
+        except InvocationError as error:
+            self.on_delivery(point.caller, point.service, kinds, time.monotonic() - started, str(error))
+            raise
+        failures = len((result or {}).get("batchItemFailures", []))
+        failed = f"{failures} of {len(kinds)} records" if failures else None
+        self.on_delivery(point.caller, point.service, kinds, time.monotonic() - started, failed)
+        return result
 
     @staticmethod
     def _wanted(record: dict[str, Any], consumer: StreamConsumer) -> bool:
@@ -275,6 +307,16 @@ class EventRouting:
                 attributes["ApproximateNumberOfMessagesNotVisible"]
             )
         return depths
+
+
+def _event_type(record: dict[str, Any]) -> str:
+    """The event type a delivered record carries (an outbox item's, or an EventBridge envelope's)."""
+    if "dynamodb" in record:
+        return str(record["dynamodb"].get("NewImage", {}).get("detail_type", {}).get("S", "record"))
+    try:
+        return str(json.loads(record.get("body") or "{}").get("detail-type", "message"))
+    except ValueError:
+        return "message"
 
 
 def lambda_record(record: dict[str, Any]) -> dict[str, Any]:

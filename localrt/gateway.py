@@ -14,6 +14,7 @@ import base64
 import hmac
 import json
 import re
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -145,6 +146,20 @@ class Gateway:
         # What API Gateway's Cognito authorizer would pass on for a member of the admin group.
         return {"claims": {"sub": "local-admin", "cognito:groups": "admin", "token_use": "id"}}
 
+    def shown_path(self, method: str, raw_path: str) -> str:
+        """The path as a log line shows it: no query string, and a route's `{email}` parameters as the
+        placeholder (a log line never carries a customer's address)."""
+        path = urlsplit(raw_path).path or "/"
+        for route, pattern in self._routes:
+            found = pattern.match(path)
+            if found and route.method == method:
+                shown = route.path
+                for name, value in found.groupdict().items():
+                    if "email" not in name:
+                        shown = shown.replace("{" + name + "}", value)
+                return shown
+        return path
+
     def dispatch(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
     ) -> LocalResponse:
@@ -237,12 +252,39 @@ def from_proxy_result(result: dict[str, Any]) -> LocalResponse:
     return LocalResponse(int(result.get("statusCode", 200)), body, content_type, tuple(headers))
 
 
-def make_http_server(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
+# (method, path, status or None when the client hung up, seconds)
+AccessLog = Callable[[str, str, int | None, float], None]
+
+
+def make_http_server(
+    gateway: Gateway, host: str, port: int, access_log: AccessLog | None = None
+) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "cloudtill-local"
 
         def _serve(self) -> None:
+            started = time.monotonic()
+            try:
+                status = self._answer()
+            except ConnectionError:
+                # The client hung up before its answer was written: one line, not a traceback.
+                self.close_connection = True
+                shown = gateway.shown_path(self.command, self.path)
+                if access_log is not None:
+                    access_log(self.command, shown, None, time.monotonic() - started)
+                else:
+                    print(f"{self.command} {shown}: the client hung up", flush=True)
+                return
+            if access_log is not None:
+                access_log(
+                    self.command,
+                    gateway.shown_path(self.command, self.path),
+                    status,
+                    time.monotonic() - started,
+                )
+
+        def _answer(self) -> int:
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY_BYTES:
                 response = gateway_problem("REQUEST_TOO_LARGE", 413, "Request Too Long")
@@ -260,6 +302,7 @@ def make_http_server(gateway: Gateway, host: str, port: int) -> ThreadingHTTPSer
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(response.body)
+            return response.status
 
         def __getattr__(self, name: str) -> Any:
             # Every method reaches the gateway (TRACE, CONNECT, made-up ones), as every method reaches
@@ -274,6 +317,11 @@ def make_http_server(gateway: Gateway, host: str, port: int) -> ThreadingHTTPSer
     class Server(ThreadingHTTPServer):
         request_queue_size = 128  # a burst of storefront requests must queue, not be reset
         daemon_threads = True
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            if isinstance(sys.exc_info()[1], ConnectionError):
+                return  # a client that hung up while its request was read: nothing to answer
+            super().handle_error(request, client_address)
 
     server = Server((host, port), Handler)
     return server

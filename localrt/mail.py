@@ -10,6 +10,7 @@ only: nothing here is deployed.
 from __future__ import annotations
 
 import email
+import email.policy
 import functools
 import json
 import threading
@@ -112,7 +113,8 @@ def sent_emails() -> list[dict[str, Any]]:
     listed = []
     for sent in reversed(list(backend.sent_messages)):
         if hasattr(sent, "raw_data"):
-            parsed = email.message_from_string(sent.raw_data)
+            # The modern policy decodes headers: subjects read as sent, not MIME-encoded.
+            parsed = email.message_from_string(sent.raw_data, policy=email.policy.default)
             text, html = _bodies(parsed)
             recipients = [a for _, a in getaddresses([parsed.get("To", "")])] or list(sent.destinations)
             listed.append(

@@ -7,9 +7,13 @@ bearer scheme and the problem+json error responses every route can return.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from infra.wiring import ROUTES
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -84,11 +88,31 @@ def merge(documents: list[dict[str, Any]], version: str) -> dict[str, Any]:
     }
 
 
-SWAGGER_UI = """<!doctype html>
+# Swagger UI's files, from npm `swagger-ui-dist` (pinned in package.json; `make install` puts it in
+# node_modules): `/docs` works without internet.
+SWAGGER_UI_DIST = Path(os.environ.get("SWAGGER_UI_DIST") or ROOT / "node_modules" / "swagger-ui-dist")
+SWAGGER_UI_ASSETS = {
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "text/javascript",
+    "favicon-32x32.png": "image/png",
+}
+ASSETS_PATH = "/_local/swagger-ui"
+
+SWAGGER_UI = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>cloudtill API (local)</title>
-<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
+<link rel="icon" href="{ASSETS_PATH}/favicon-32x32.png">
+<link rel="stylesheet" href="{ASSETS_PATH}/swagger-ui.css"></head>
 <body><div id="ui"></div>
-<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+<script src="{ASSETS_PATH}/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({{url: "/openapi.json", dom_id: "#ui"}});</script>
 </body></html>
 """
+
+
+def swagger_asset(name: str) -> tuple[bytes, str] | None:
+    """(content, type) of one of Swagger UI's files; None for any other name or when not installed."""
+    content_type = SWAGGER_UI_ASSETS.get(name)
+    path = SWAGGER_UI_DIST / name
+    if content_type is None or not path.is_file():
+        return None
+    return path.read_bytes(), content_type

@@ -10,7 +10,13 @@ never sees a card number.
 
 The shim fills two gaps of localstripe 1.15.10 that our flows need (nothing else is changed):
 - a refund sends the `charge.refunded` webhook (localstripe sends none; Stripe does);
-- `POST /v1/refunds` accepts Stripe's `reason` parameter (localstripe rejects any unknown parameter).
+- `POST /v1/refunds` accepts Stripe's `reason` parameter (localstripe rejects any unknown parameter);
+- after a decline or a failed 3-D Secure authentication, a new `payment_method` on the same intent can
+  be confirmed again (localstripe keeps the failed charge and refuses: "Bad request");
+- 3-D Secure sends `payment_intent.requires_action` when it starts and `payment_intent.payment_failed`
+  when the authentication fails, as Stripe does.
+It also keeps the store where localrt says (`--state-file`, written once when the emulator stops; with
+`--from-scratch` never), instead of localstripe's `/tmp/localstripe.pickle` rewritten at every change.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -61,8 +68,11 @@ class StripeEmulatorError(RuntimeError):
 
 
 class StripeEmulator:
-    def __init__(self, port: int | None = None, log: IO[str] | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, log: IO[str] | None = None, state_file: Path | None = None
+    ) -> None:
         self.port = port or free_port()
+        self._state_file = state_file
         self.api_base = f"http://127.0.0.1:{self.port}"
         self.api_key = API_KEY
         self.webhook_secret = WEBHOOK_SECRET
@@ -78,11 +88,15 @@ class StripeEmulator:
         }
 
     def start(self, timeout_seconds: float = 30) -> None:
+        store = ["--state-file", str(self._state_file)] if self._state_file else ["--from-scratch"]
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "localrt.stripe_emulator", "--port", str(self.port), "--from-scratch"],
+            [sys.executable, "-m", "localrt.stripe_emulator", "--port", str(self.port), *store],
             cwd=str(ROOT),
             stdout=self._log or subprocess.DEVNULL,
             stderr=self._log or subprocess.DEVNULL,
+            # Its own session: Ctrl-C stops the backend, which stops the emulator in order (its store
+            # is written then, after the last request).
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout_seconds
         while True:
@@ -125,9 +139,13 @@ class StripeEmulator:
             return self._get(intent_path)
 
     def add_local_routes(self, gateway: Gateway) -> None:
-        """`POST /_local/payments/{payment_intent_id}/confirm` `{"card": "4242..."}` (what Stripe.js does)
-        and `GET /_local/stripe` (where the emulator listens, for tests and tools)."""
+        """`POST /_local/payments/{payment_intent_id}/confirm` `{"card": "4242..."}` (what Stripe.js does),
+        `POST /_local/payments/{payment_intent_id}/authenticate` `{"success": true|false}` (the shopper
+        passing or failing 3-D Secure) and `GET /_local/stripe` (where the emulator listens)."""
         gateway.add_local_route("POST", "/_local/payments/{payment_intent_id}/confirm", self._confirm_route)
+        gateway.add_local_route(
+            "POST", "/_local/payments/{payment_intent_id}/authenticate", self._authenticate_route
+        )
         gateway.add_local_route(
             "GET", "/_local/stripe", lambda r: json_response(200, {"api_base": self.api_base})
         )
@@ -148,6 +166,40 @@ class StripeEmulator:
             intent = self.confirm_with_test_card(request.params["payment_intent_id"], card)
         except StripeEmulatorError as error:
             return problem(error.status if 400 <= error.status < 500 else 502, "Stripe error", error.message)
+        return self._intent_answer(intent)
+
+    def _authenticate_route(self, request: LocalRequest) -> LocalResponse:
+        try:
+            success = request.json().get("success", True)
+        except (ValueError, AttributeError):
+            success = None
+        if not isinstance(success, bool):
+            return problem(
+                422,
+                "Validation failed",
+                "success: true (the shopper passes 3-D Secure) or false (fails it)",
+                errors=[{"field": "success", "message": "true or false"}],
+            )
+        intent_path = f"/v1/payment_intents/{urllib.parse.quote(request.params['payment_intent_id'])}"
+        try:
+            intent = self._get(intent_path)
+            if intent["status"] != "requires_action":
+                return problem(
+                    409,
+                    "Conflict",
+                    f"the PaymentIntent is {intent['status']}, not requires_action: "
+                    "only a 3-D Secure card (4000000000003220) waits for authentication",
+                )
+            intent = self._post(
+                f"{intent_path}/_authenticate",
+                {"client_secret": intent["client_secret"], "success": "true" if success else "false"},
+            )
+        except StripeEmulatorError as error:
+            return problem(error.status if 400 <= error.status < 500 else 502, "Stripe error", error.message)
+        return self._intent_answer(intent)
+
+    @staticmethod
+    def _intent_answer(intent: dict[str, Any]) -> LocalResponse:
         # Never the client secret or the card: the id, the status and why it failed.
         failure = intent.get("last_payment_error") or {}
         return json_response(
@@ -192,6 +244,29 @@ class StripeEmulator:
                 self._process.kill()
 
 
+def _keep_store(state_file: Path | None) -> Callable[[Any], Awaitable[None]]:
+    """Load the store from `state_file` (if any) and return the app-cleanup hook that writes it."""
+    import pickle
+
+    from localstripe import resources  # type: ignore[import-untyped]
+
+    def no_dump(self: Any) -> None:
+        return None
+
+    resources.Store.dump_to_disk = no_dump
+    resources.Store.try_load_from_disk = no_dump
+    if state_file is not None and state_file.exists():
+        resources.store.update(pickle.loads(state_file.read_bytes()))  # noqa: S301 - our own file
+
+    async def write(app: Any) -> None:
+        if state_file is not None:
+            partial = state_file.with_suffix(".partial")
+            partial.write_bytes(pickle.dumps(dict(resources.store), protocol=pickle.HIGHEST_PROTOCOL))
+            partial.replace(state_file)
+
+    return write
+
+
 def _patch_localstripe() -> None:
     """The shim (see the module docstring). Runs only inside the emulator subprocess."""
     from localstripe import resources  # type: ignore[import-untyped]
@@ -208,6 +283,46 @@ def _patch_localstripe() -> None:
 
     resources.Refund._api_create = classmethod(create_refund)
 
+    intent_class = resources.PaymentIntent
+    original_update = intent_class._api_update.__func__
+
+    def update_intent(cls: Any, id: str, **data: Any) -> Any:
+        if data.get("payment_method"):
+            intent = cls._api_retrieve(id)
+            if intent.status == "requires_payment_method":
+                # A new attempt (after a decline or a failed authentication) starts clean, as in Stripe.
+                intent.latest_charge = None
+                intent._authentication_failed = False
+        return original_update(cls, id, **data)
+
+    intent_class._api_update = classmethod(update_intent)
+    original_confirm = intent_class._confirm
+
+    def confirm(self: Any, on_failure_now: Any) -> None:
+        original_confirm(self, on_failure_now)
+        if self.next_action:
+            schedule_webhook(resources.Event("payment_intent.requires_action", self))
+
+    intent_class._confirm = confirm
+    original_authenticate = intent_class._api_authenticate.__func__
+
+    def authenticate(cls: Any, id: str, **data: Any) -> Any:
+        intent = original_authenticate(cls, id, **data)
+        if intent._authentication_failed:
+            schedule_webhook(resources.Event("payment_intent.payment_failed", intent))
+        return intent
+
+    intent_class._api_authenticate = classmethod(authenticate)
+    # localstripe's route table holds the methods it was built with.
+    resources.extra_apis[:] = [
+        (
+            method,
+            url,
+            intent_class._api_authenticate if url == "/v1/payment_intents/{id}/_authenticate" else func,
+        )
+        for method, url, func in resources.extra_apis
+    ]
+
 
 def main() -> None:
     import argparse
@@ -215,11 +330,14 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(prog="localrt.stripe_emulator")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--from-scratch", action="store_true", help="always: the store is never loaded")
+    parser.add_argument("--from-scratch", action="store_true", help="an empty store, never written")
+    parser.add_argument("--state-file", type=Path, help="the store: loaded at start, written at stop")
     args = parser.parse_args()
     _patch_localstripe()
     from aiohttp import web
     from localstripe import server  # type: ignore[import-untyped]
+
+    server.app.on_cleanup.append(_keep_store(None if args.from_scratch else args.state_file))
 
     # localstripe's own start() listens on every interface; the emulator stays on loopback.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # no access lines: paths carry ids

@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         summary = result.get("summary", {})
         keys = result.get("keys", {})
         print(f"{day}: {summary} -> {keys.get('json') if isinstance(keys, dict) else keys}")
+        # The local backend serves the files it wrote (GET /_local/reports/{day}/{file}).
+        print(f"  open: {args.base_url.rstrip('/')}/_local/reports/{day}/report.html")
     return 0
 
 

@@ -146,6 +146,8 @@ class InMemoryCheckoutRepository:
         self.email_counts: dict[tuple[str, str], int] = {}
         self.checkouts: dict[str, CheckoutRecord] = {}
         self.held: dict[tuple[str, str], int] = {}  # (checkout id, sku) -> quantity while held
+        # What the payments webhooks recorded per PaymentIntent: (status, failure code).
+        self.payment_states: dict[str, tuple[str, str | None]] = {}
         self.events: list[DomainEvent] = []
         self.before_write: Callable[[], None] | None = None
         self.contended_writes = 0  # answer this many creates with a TransactionConflict
@@ -260,6 +262,9 @@ class InMemoryCheckoutRepository:
 
     def attach_payment(self, checkout_id: str, payment: dict[str, str]) -> None:
         self.checkouts[checkout_id] = replace(self.checkouts[checkout_id], payment=payment)
+
+    def payment_state(self, payment_intent_id: str) -> tuple[str, str | None] | None:
+        return self.payment_states.get(payment_intent_id)
 
 
 class FakePaymentStarter:

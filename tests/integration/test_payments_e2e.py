@@ -114,8 +114,7 @@ def test_a_declined_card_reports_payment_failed_and_stays_retryable(
     assert record.retryable
     [failed] = wait_for(lambda: outbox(dynamodb, pi), lambda e: len(e) >= 1, "PaymentFailed")
     assert failed["detail_type"] == "PaymentFailed" and failed["detail"]["retryable"] is True
-    # (A second attempt on the same intent is not emulated: localstripe keeps a declined intent's failed
-    # charge and refuses to confirm it again. tests/unit covers failed-then-succeeded.)
+    # Another card on the same intent: tests/integration/test_payments_local_paths.py.
 
 
 def test_a_3ds_card_requires_action(

@@ -371,7 +371,36 @@ def test_checkout_opens_one_payment_for_its_total(
     created = service.create_checkout(body(("MUG", 2)), "token-1")
     assert payments.started == {created.id: (created.total, created.currency)}
     assert created.payment is not None and created.payment.payment_intent_id == f"pi_{created.id}"
-    assert store.checkouts[created.id].payment == created.payment.model_dump()
+    assert created.payment.failure_code is None
+    assert store.checkouts[created.id].payment == created.payment.model_dump(exclude={"failure_code"})
+
+
+@pytest.mark.parametrize(
+    ("recorded", "status", "failure_code"),
+    [
+        (None, "requires_payment_method", None),
+        (("awaiting_payment", None), "requires_payment_method", None),
+        (("payment_failed", "card_declined"), "requires_payment_method", "card_declined"),
+        (("requires_action", None), "requires_action", None),
+        (("succeeded", None), "succeeded", None),
+        (("canceled", "canceled"), "canceled", None),
+    ],
+)
+def test_reading_a_checkout_shows_the_payments_current_status(
+    service: CheckoutService,
+    store: InMemoryCheckoutRepository,
+    recorded: tuple[str, str | None] | None,
+    status: str,
+    failure_code: str | None,
+) -> None:
+    # Given a checkout whose payment record says `recorded`, When it is read, Then its payment says so
+    created = service.create_checkout(body(("MUG", 1)), "token-1")
+    assert created.payment is not None
+    if recorded is not None:
+        store.payment_states[created.payment.payment_intent_id] = recorded
+    payment = service.get_checkout(created.id, "token-1").payment
+    assert payment is not None
+    assert (payment.status, payment.failure_code) == (status, failure_code)
 
 
 def test_payment_provider_outage_gives_the_stock_back(

@@ -96,7 +96,14 @@ class PaymentOut(BaseModel):
     provider: Literal["stripe"]
     payment_intent_id: str
     client_secret: str
-    status: str
+    status: str = Field(
+        description="The PaymentIntent's status as last reported by Stripe: requires_payment_method "
+        "(also after a decline: pay again with another card), requires_action (3-D Secure), "
+        "succeeded, canceled"
+    )
+    failure_code: str | None = Field(
+        default=None, description="Why the last attempt failed (e.g. card_declined), until one succeeds"
+    )
 
 
 class CheckoutOut(BaseModel):

@@ -59,6 +59,18 @@ class DynamoCheckoutRepository(ddb.TableAdapter):
         item = ddb.get_item(self._client, self._table, keys.checkout(checkout_id))
         return CHECKOUT_ITEM.from_item(item) if item else None
 
+    def payment_state(self, payment_intent_id: str) -> tuple[str, str | None] | None:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=ddb.key(*keys.payment_intent(payment_intent_id)),
+            ProjectionExpression="#status, failure_code",
+            ExpressionAttributeNames={"#status": "status"},
+        ).get("Item")
+        if not item:
+            return None
+        data = ddb.from_item(item)
+        return str(data["status"]), data.get("failure_code")
+
     def expired_checkout_ids(self, now: str, limit: int) -> list[str]:
         # GSI1SK = "<expires_at>#<checkout>#<sku>"; "$" sorts right after "#", so every reservation
         # expiring at or before `now` is below the bound.

@@ -68,6 +68,9 @@ class CheckoutRepository(Protocol):
     def attach_payment(self, checkout_id: str, payment: dict[str, str]) -> None:
         """Record the checkout's payment (the `payment` object of the API) on the checkout."""
 
+    def payment_state(self, payment_intent_id: str) -> tuple[str, str | None] | None:
+        """(status, failure code) of the payment record the payments webhooks keep; None before any."""
+
 
 class PaymentStarter(Protocol):
     def start(self, checkout_id: str, amount: int, currency: str) -> dict[str, str]:

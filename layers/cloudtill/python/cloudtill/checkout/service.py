@@ -101,7 +101,7 @@ class CheckoutService:
         # A missing and a wrong token look exactly like an unknown checkout: never reveal it exists.
         if record is None or not token_matches(token, record.token_hash):
             raise NotFound("No such checkout.")
-        return checkout_out(record)
+        return with_current_payment(checkout_out(record), self._repository)
 
     # -- create ----------------------------------------------------------------------------------------
 
@@ -171,3 +171,29 @@ class CheckoutService:
     def release_expired(self, limit: int = SWEEP_LIMIT) -> ExpirySweepResult:
         """One run of the `release-expired-checkouts` schedule (`CheckoutExpiry.release_expired`)."""
         return self._expiry.release_expired(limit)
+
+
+# The payment record's status (kept by the payments webhooks) in Stripe's words for a PaymentIntent.
+_STRIPE_STATUS = {
+    "requires_action": "requires_action",
+    "payment_failed": "requires_payment_method",
+    "canceled": "canceled",
+    "succeeded": "succeeded",
+}
+
+
+def with_current_payment(out: CheckoutOut, repository: CheckoutRepository) -> CheckoutOut:
+    """The answer with the payment's current status (what the webhooks recorded so far)."""
+    if out.payment is None:
+        return out
+    state = repository.payment_state(out.payment.payment_intent_id)
+    if state is None or state[0] not in _STRIPE_STATUS:
+        return out
+    status, failure_code = state
+    payment = out.payment.model_copy(
+        update={
+            "status": _STRIPE_STATUS[status],
+            "failure_code": failure_code if status == "payment_failed" else None,
+        }
+    )
+    return out.model_copy(update={"payment": payment})
