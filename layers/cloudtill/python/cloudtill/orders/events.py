@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from cloudtill.money import round_half_up
 from cloudtill.orders import rules
 from cloudtill.orders.records import Fulfilment, OrderRecord, OrderReturn
 from cloudtill.outbox import DomainEvent
@@ -21,7 +22,28 @@ def _items(quantities: Mapping[str, int]) -> list[dict[str, Any]]:
     return [{"sku": sku, "quantity": qty} for sku, qty in quantities.items()]
 
 
-def order_confirmed(order: OrderRecord, time: datetime) -> DomainEvent:
+def _restocked(order: OrderRecord, quantities: Mapping[str, int]) -> list[dict[str, Any]]:
+    """Units back in stock with the FIFO unit cost they go back at (the reports reverse that cost)."""
+    return [
+        {"sku": sku, "quantity": qty, "unit_cost": line.unit_cost if (line := order.line(sku)) else 0}
+        for sku, qty in quantities.items()
+    ]
+
+
+def _refund_tax(order: OrderRecord, refund: int) -> dict[str, Any]:
+    """The refund's destination and its share of the order's tax (pro rata of the total): the reports'
+    tax refunded per country."""
+    share = round_half_up(refund * order.tax, order.total) if order.total > 0 else 0
+    return {
+        "country": str(order.shipping_address.get("country", "")).upper(),
+        "tax_refunded": min(share, order.tax),
+    }
+
+
+def order_confirmed(
+    order: OrderRecord, time: datetime, costs: Mapping[str, int] | None = None
+) -> DomainEvent:
+    """`costs`: per SKU, the FIFO cost of goods sold of the sale movement (for the margin report)."""
     detail = {
         **_base(order),
         "payment_intent_id": order.payment_intent_id,
@@ -32,6 +54,7 @@ def order_confirmed(order: OrderRecord, time: datetime) -> DomainEvent:
         "tax": order.tax,
         "total": order.total,
         "promo_code": order.promo_code,
+        "prices_include_tax": order.prices_include_tax,
         "shipping_method": order.shipping_method,
         "shipping_address": order.shipping_address,
         "lines": [
@@ -43,6 +66,8 @@ def order_confirmed(order: OrderRecord, time: datetime) -> DomainEvent:
                 "line_total": ln.line_total,
                 "discount": ln.discount,
                 "tax": ln.tax,
+                "unit_cost": ln.unit_cost,
+                "cost_of_goods_sold": (costs or {}).get(ln.sku, ln.unit_cost * ln.quantity),
             }
             for ln in order.lines
         ],
@@ -70,13 +95,15 @@ def order_delivered(order: OrderRecord, time: datetime) -> DomainEvent:
 
 
 def order_cancelled(order: OrderRecord, reason: str, time: datetime) -> DomainEvent:
+    # What the refund ledger had left when it was cancelled: the cancel refunds the rest.
+    refund = max(order.total - order.refunded_amount, 0)
     detail = {
         **_base(order),
         "reason": reason,
         "currency": order.currency,
-        # What the refund ledger had left when it was cancelled: the cancel refunds the rest.
-        "refund_amount": max(order.total - order.refunded_amount, 0),
-        "restocked": _items(rules.ordered_quantities(order)),
+        "refund_amount": refund,
+        "restocked": _restocked(order, rules.ordered_quantities(order)),
+        **_refund_tax(order, refund),
         "cancelled_at": order.updated_at,
     }
     return DomainEvent("OrderCancelled", DOMAIN, detail, time)
@@ -86,10 +113,11 @@ def order_returned(order: OrderRecord, returned: OrderReturn, time: datetime) ->
     detail = {
         **_base(order),
         "return_number": returned.number,
-        "lines": _items(returned.lines),
+        "lines": _restocked(order, returned.lines),
         "restocked": returned.restock,
         "currency": order.currency,
         "refund_amount": returned.refund_amount,
+        **_refund_tax(order, returned.refund_amount),
         "returned_at": returned.at,
     }
     return DomainEvent("OrderReturned", DOMAIN, detail, time)

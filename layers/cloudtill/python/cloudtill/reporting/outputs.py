@@ -48,14 +48,10 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def report_keys(day: str) -> dict[str, str]:
-    """Object keys of a day's report: `reports/YYYY/MM/DD/...`."""
-    prefix = f"reports/{day[0:4]}/{day[5:7]}/{day[8:10]}/"
-    return {
-        "json": prefix + "report.json",
-        "skus_csv": prefix + "skus.csv",
-        "order_lines_csv": prefix + "order-lines.csv",
-        "html": prefix + "report.html",
-    }
+    """Object keys of a day's report: `reports/YYYY/MM/DD/...` (weeks, months: `periods.Period.keys`)."""
+    from cloudtill.reporting.periods import parse_period
+
+    return parse_period(day).keys()
 
 
 def report_json(report: dict[str, Any]) -> bytes:
