@@ -312,6 +312,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/admin/stock/{sku}/movements", "stock", auth="admin"),
     Route("POST", "/admin/reports/{date}", "reporting", auth="admin"),
     Route("GET", "/admin/reports/{date}", "reporting", auth="admin"),
+    Route("POST", "/admin/marketing-spend", "reporting", auth="admin"),
+    Route("GET", "/admin/marketing-spend", "reporting", auth="admin"),
     # Public: its own read-only function (same code as orders), so no public function writes orders.
     Route("GET", "/orders/{order_id}", "order-view"),
     Route("GET", "/admin/orders", "orders", auth="admin"),

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import UTC, datetime
 from typing import Any
 
 import jsonschema
 import pytest
-from datetime import UTC, datetime
 from cloudtill.reporting.insights import SpendRow
 from cloudtill.reporting.periods import parse_period, periods_of
 from cloudtill.reporting.service import ReportService, ReportTemplate, count_event, count_events

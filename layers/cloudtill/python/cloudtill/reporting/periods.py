@@ -39,6 +39,7 @@ class Period:
         return {
             "json": prefix + "report.json",
             "skus_csv": prefix + "skus.csv",
+            "tax_csv": prefix + "tax.csv",
             **files,
             "html": prefix + "report.html",
         }

@@ -199,6 +199,7 @@ class ReportService:
         files = {
             "json": (outputs.report_json(report), "application/json"),
             "skus_csv": (outputs.skus_csv(report), "text/csv; charset=utf-8"),
+            "tax_csv": (outputs.tax_csv(report), "text/csv; charset=utf-8"),
             **extra,
             "html": (
                 outputs.report_html(
