@@ -1,5 +1,6 @@
 """The report page in headless Chromium: self-contained (no network), the five charts (trend with
-gross margin, top products, ABC, acquisition, the cohort heat map) drawn, no console errors. Saves a screenshot as a build artifact: artifacts/report.png."""
+gross margin, top products, ABC, acquisition, the cohort heat map) drawn, no console errors. Saves a
+screenshot as a build artifact: artifacts/report.png."""
 
 from __future__ import annotations
 

@@ -80,7 +80,7 @@ def tax_by_country(
         collected, refunded = int((found or {}).get("collected", 0)), int((found or {}).get("refunded", 0))
         return {"collected": collected, "refunded": refunded, "net": collected - refunded}
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for country in sorted(set(period) | set(month_to_date)):
         day, mtd = figures(period.get(country)), figures(month_to_date.get(country))
         rows.append({"country": country, **day, **{f"{k}_mtd": v for k, v in mtd.items()}})
@@ -105,11 +105,11 @@ def cohort_table(cells: Sequence[CohortCell], month: str, limit: int = COHORT_MO
     last = _month_index(month)
     by_cell = {(c.cohort, c.month): c for c in cells if _month_index(c.month) <= last}
     cohorts = sorted({cohort for cohort, _ in by_cell if _month_index(cohort) <= last})[-limit:]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for cohort in cohorts:
         size = by_cell[(cohort, cohort)].get("customers") if (cohort, cohort) in by_cell else 0
         start = _month_index(cohort)
-        retention = []
+        retention: list[dict[str, Any]] = []
         for offset in range(last - start + 1):
             found = by_cell.get((cohort, _month_name(start + offset)))
             active = found.get("customers") if found else 0
