@@ -140,7 +140,7 @@ def _read(stack: str, key: str) -> dict[str, Any]:
 
     _, _, where = stack.partition("=")
     bucket, _, region = where.partition("@")
-    client = boto3.client("s3", **({"region_name": region} if region else {}))
+    client = boto3.client("s3", region_name=region or None)
     body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
     return dict(json.loads(body))
 
