@@ -40,10 +40,26 @@ def _refund_tax(order: OrderRecord, refund: int) -> dict[str, Any]:
     }
 
 
+def _line_costs(order: OrderRecord, costs: Mapping[str, int] | None) -> list[int]:
+    """Each line's share of its SKU's sale cost: `unit_cost × quantity`, the SKU's last line the rest,
+    so the lines of a SKU add up to exactly what the stock ledger took."""
+    left = dict(costs or {})
+    last = {ln.sku: n for n, ln in enumerate(order.lines)}
+    shares = []
+    for n, ln in enumerate(order.lines):
+        share = ln.unit_cost * ln.quantity
+        if ln.sku in left:
+            share = left[ln.sku] if last[ln.sku] == n else min(share, left[ln.sku])
+            left[ln.sku] -= share
+        shares.append(share)
+    return shares
+
+
 def order_confirmed(
     order: OrderRecord, time: datetime, costs: Mapping[str, int] | None = None
 ) -> DomainEvent:
     """`costs`: per SKU, the FIFO cost of goods sold of the sale movement (for the margin report)."""
+    line_costs = _line_costs(order, costs)
     detail = {
         **_base(order),
         "payment_intent_id": order.payment_intent_id,
@@ -67,9 +83,9 @@ def order_confirmed(
                 "discount": ln.discount,
                 "tax": ln.tax,
                 "unit_cost": ln.unit_cost,
-                "cost_of_goods_sold": (costs or {}).get(ln.sku, ln.unit_cost * ln.quantity),
+                "cost_of_goods_sold": cost,
             }
-            for ln in order.lines
+            for ln, cost in zip(order.lines, line_costs, strict=True)
         ],
         "confirmed_at": order.created_at,
     }
