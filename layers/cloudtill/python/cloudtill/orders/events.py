@@ -41,7 +41,7 @@ def _refund_tax(order: OrderRecord, refund: int) -> dict[str, Any]:
 
 
 def _line_costs(order: OrderRecord, costs: Mapping[str, int] | None) -> list[int]:
-    """Each line's share of its SKU's sale cost: `unit_cost × quantity`, the SKU's last line the rest,
+    """Each line's share of its SKU's sale cost: `unit_cost x quantity`, the SKU's last line the rest,
     so the lines of a SKU add up to exactly what the stock ledger took."""
     left = dict(costs or {})
     last = {ln.sku: n for n, ln in enumerate(order.lines)}
