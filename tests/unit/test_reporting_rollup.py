@@ -47,3 +47,28 @@ def test_rates_from_a_file_and_the_command_line(tmp_path: Path) -> None:
     rates, source = _rates(str(path), ["USD=0.92"])
     assert (rates, source) == ({"USD": Decimal("0.92"), "GBP": Decimal("1.17")}, "ECB")
     assert converter("JPY", "EUR", {"JPY": Decimal("0.0062")})(10000) == 6200  # ¥10,000 -> €62.00
+
+
+def test_the_cli_reads_each_stacks_report_from_its_bucket(tmp_path: Path) -> None:
+    import boto3
+    from cloudtill.reporting.rollup import main
+    from moto import mock_aws
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for name, report in regional().items():
+            s3.create_bucket(Bucket=f"reports-{name}")
+            s3.put_object(
+                Bucket=f"reports-{name}", Key="reports/2026/07/15/report.json", Body=json.dumps(report)
+            )
+        out = tmp_path / "rollup.json"
+
+        assert main(
+            ["--date", REPORT_DAY, "--stack", "eu=reports-eu", "--stack", "us=reports-us@us-east-1",
+             "--rate", "USD=0.9", "--out", str(out)]
+        ) == 0  # fmt: skip
+
+    rolled = json.loads(out.read_text())
+    assert set(rolled["regions"]) == {"eu", "us"}
+    assert rolled["total"]["total_sales"] == 6030 + 5427
+    assert rolled["rates"] == {"source": "command line", "to": "EUR", "per_unit": {"USD": "0.9"}}
