@@ -19,7 +19,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DEFAULT_ACCOUNT ?= 111111111111
 export CDK_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: install browser run test test-unit test-unit-infra test-integration test-infra test-faults faults lint format synth deploy admin-token bench clean report
+.PHONY: install browser run test test-unit test-unit-infra test-integration test-infra test-faults faults lint format synth deploy admin-token bench clean report report-rollup
 
 $(PY_STAMP): requirements-dev.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -114,6 +114,13 @@ admin-token: install
 # Daily reports against the running local backend: `make report DATE=2026-07-15` or FROM=... TO=...
 report:
 	$(PY) scripts/report.py $(if $(DATE),--date $(DATE)) $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
+
+# One report across regions: `make report-rollup DATE=2026-07-15 STACKS="eu=bucket us=bucket@us-east-1"
+# RATES=rates.json` (or RATE="USD=0.915"); docs/reporting.md "Roll-up across regions".
+report-rollup:
+	PYTHONPATH=layers/cloudtill/python $(PY) -m cloudtill.reporting.rollup --date $(DATE) \
+		$(foreach s,$(STACKS),--stack $(s)) $(if $(CURRENCY),--currency $(CURRENCY)) \
+		$(if $(RATES),--rates $(RATES)) $(foreach r,$(RATE),--rate $(r)) $(if $(OUT),--out $(OUT))
 
 bench: install
 	$(PY) bench/run.py

@@ -10,13 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from cloudtill.outbox import DomainEvent
-from cloudtill.reporting.aggregates import (
-    AggregateUpdate,
-    FirstOrder,
-    StockLevel,
-    StockThreshold,
-    resolve_customer,
-)
+from cloudtill.reporting.aggregates import AggregateUpdate, StockLevel, StockThreshold, merge_updates
+from cloudtill.reporting.customers import CustomerState
+from cloudtill.reporting.insights import CohortCell, SpendRow
 from cloudtill.reporting.kpis import DayAggregates, StockRow
 
 
@@ -31,7 +27,12 @@ class InMemoryAggregateStore:
         )
         self.names: dict[str, dict[str, str]] = defaultdict(dict)
         self.lines: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-        self.customers: dict[str, FirstOrder] = {}
+        self.customers: dict[str, CustomerState] = {}
+        self.taxes: dict[str, dict[str, dict[str, int]]] = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(int))
+        )
+        self.cells: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.spend: dict[tuple[str, str], SpendRow] = {}
         self.stock: dict[str, dict[str, Any]] = {}
         self.snapshots: dict[str, list[StockRow]] = {}
         self.items_read = 0
@@ -41,21 +42,25 @@ class InMemoryAggregateStore:
         if update.event_id in self.applied:
             return False
         self.applied.add(update.event_id)
-        for name, delta in update.totals.items():
-            self.totals[update.day][name] += delta
-        for sku, counters in update.skus.items():
+        who = update.customer.email_hash if update.customer else None
+        merged = merge_updates([update], {who: self.customers.get(who)} if who else {})
+        for day, counters in merged.totals.items():
             for name, delta in counters.items():
-                self.skus[update.day][sku][name] += delta
+                self.totals[day][name] += delta
+        for (day, sku), counters in merged.skus.items():
+            for name, delta in counters.items():
+                self.skus[day][sku][name] += delta
+        for (day, country), counters in merged.taxes.items():
+            for name, delta in counters.items():
+                self.taxes[day][country][name] += delta
+        for cell, counters in merged.cells.items():
+            for name, delta in counters.items():
+                self.cells[cell][name] += delta
         self.names[update.day].update(update.sku_names)
         if update.order_lines is not None:
             self.lines[update.day][update.order_lines["order_id"]] = update.order_lines
-        if update.customer is not None:
-            resolution = resolve_customer(self.customers.get(update.customer.email_hash), update.customer)
-            for day, deltas in resolution.deltas.items():
-                for name, delta in deltas.items():
-                    self.totals[day][name] += delta
-            if resolution.new_marker is not None:
-                self.customers[update.customer.email_hash] = resolution.new_marker
+        for who_, write in merged.markers.items():
+            self.customers[who_] = write.state
         return True
 
     def apply_batch(self, changes: Sequence[AggregateUpdate | StockLevel]) -> list[bool | None]:
@@ -94,13 +99,26 @@ class InMemoryAggregateStore:
     def read_days(self, days: Sequence[str]) -> list[DayAggregates]:
         found = []
         for day in days:
-            if day not in self.totals and day not in self.skus:
+            if day not in self.totals and day not in self.skus and day not in self.taxes:
                 continue
             totals = dict(self.totals.get(day, {}))
             skus = {s: dict(c) for s, c in self.skus.get(day, {}).items()}
-            self.items_read += (1 if totals else 0) + len(skus)
-            found.append(DayAggregates(day, totals, skus, dict(self.names.get(day, {}))))
+            taxes = {c: dict(v) for c, v in self.taxes.get(day, {}).items()}
+            self.items_read += (1 if totals else 0) + len(skus) + len(taxes)
+            found.append(DayAggregates(day, totals, skus, dict(self.names.get(day, {})), taxes))
         return found
+
+    def cohort_cells(self) -> list[CohortCell]:
+        self.items_read += len(self.cells)
+        return [CohortCell(c, m, dict(v)) for (c, m), v in sorted(self.cells.items())]
+
+    def marketing_spend(self, first: str, last: str) -> list[SpendRow]:
+        rows = [row for (day, _), row in sorted(self.spend.items()) if first <= day <= last]
+        self.items_read += len(rows)
+        return rows
+
+    def put_marketing_spend(self, row: SpendRow) -> None:
+        self.spend[(row.date, row.channel)] = row
 
     def stock_snapshot(self, day: str) -> list[StockRow]:
         self.items_read += 1

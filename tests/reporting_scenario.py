@@ -295,3 +295,183 @@ def expected_low_stock(suffix: str = "") -> list[dict[str, Any]]:
             "days_of_cover": 30.0,
         }
     ]
+
+
+# -- margin, tax, customers, cohorts, acquisition -----------------------------------------------------
+#
+# Prices exclude tax. WIDGET's FIFO layers: 3 units at 400, then units at 600; GADGET at 1500.
+#
+# order  confirmed (UTC)        customer  country  lines                   tax  total  FIFO cost
+# J1     2026-06-10T10:00Z      ann       IE 23 %  1 x WIDGET 1000         230  1230   400
+# J2     2026-06-20T10:00Z      bob       DE 19 %  1 x WIDGET 1000         190  1190   400
+# J3     2026-07-15T09:00Z      ann       IE       2 x WIDGET 1000         460  2460   400 + 600 (two layers)
+# J4     2026-07-15T12:00Z      cat       DE       1 x GADGET 3000         570  3570   1500
+# J4 is returned and restocked at 15:00Z (unit cost 1500 back into the layers), refunded 3570
+# (its tax 570 refunded). Channels: ann's first order `mail`, cat's `ads`, bob none. Marketing spend on
+# 07-15: ads 5000, mail 1000.
+
+MARGIN_SPEND = [("2026-07-15", "ads", 5000), ("2026-07-15", "mail", 1000)]
+
+
+def _plain_order(
+    name: str,
+    at: str,
+    email: str,
+    country: str,
+    sku: str,
+    quantity: int,
+    price: int,
+    rate_bps: int,
+    cost: int,
+    channel: str | None,
+) -> dict[str, Any]:
+    subtotal = quantity * price
+    tax = subtotal * rate_bps // 10_000
+    event = envelope(
+        "OrderConfirmed",
+        at,
+        order_id=order_id(name),
+        email=email,
+        subtotal=subtotal,
+        discount=0,
+        shipping=0,
+        tax=tax,
+        total=subtotal + tax,
+        promo_code=None,
+        prices_include_tax=False,
+        lines=[
+            {
+                **_line(sku, sku.title(), quantity, price, 0, tax),
+                "unit_cost": cost // quantity,
+                "cost_of_goods_sold": cost,
+            }
+        ],
+        confirmed_at=at,
+    )
+    event["detail"]["shipping_address"] = {**event["detail"]["shipping_address"], "country": country}
+    if channel:
+        event["detail"]["channel"] = channel
+    return event
+
+
+def margin_scenario(suffix: str = "") -> list[dict[str, Any]]:
+    widget, gadget = f"WIDGET{suffix}", f"GADGET{suffix}"
+
+    def mail(name: str) -> str:
+        return f"{name}{suffix.lower()}@example.com"
+
+    return [
+        _plain_order(
+            f"J1{suffix}", "2026-06-10T10:00:00.000Z", mail("ann"), "IE", widget, 1, 1000, 2300, 400, "mail"
+        ),
+        _plain_order(
+            f"J2{suffix}", "2026-06-20T10:00:00.000Z", mail("bob"), "DE", widget, 1, 1000, 1900, 400, None
+        ),
+        _plain_order(
+            f"J3{suffix}", "2026-07-15T09:00:00.000Z", mail("ann"), "IE", widget, 2, 1000, 2300, 1000, None
+        ),
+        _plain_order(
+            f"J4{suffix}", "2026-07-15T12:00:00.000Z", mail("cat"), "DE", gadget, 1, 3000, 1900, 1500, "ads"
+        ),
+        envelope(
+            "OrderReturned",
+            "2026-07-15T15:00:00.000Z",
+            order_id=order_id(f"J4{suffix}"),
+            email=mail("cat"),
+            lines=[{"sku": gadget, "quantity": 1, "unit_cost": 1500}],
+            restocked=True,
+            refund_amount=3570,
+            country="DE",
+            tax_refunded=570,
+            returned_at="2026-07-15T15:00:00.000Z",
+        ),
+        envelope(
+            "RefundIssued", "2026-07-15T15:00:05.000Z", amount=3570, refunded_total=3570, fully_refunded=True
+        ),
+    ]
+
+
+EXPECTED_MARGIN = {
+    # revenue = total sales - tax - refunds + tax refunded; cost = FIFO cost sold - cost restocked
+    "day": {
+        "revenue": 6030 - 1030 - 3570 + 570,
+        "cogs": 1000 + 1500 - 1500,
+        "gross_margin": 1000,
+        "gross_margin_bps": 5000,
+    },
+    # + J2 (06-20): revenue 1000, cost 400; J1 (06-10) is outside the 30 days
+    "trailing_30d": {"revenue": 3000, "cogs": 1400, "gross_margin": 1600, "gross_margin_bps": 5333},
+}
+EXPECTED_TAX_COUNTRIES = [
+    {
+        "country": "DE",
+        "collected": 570,
+        "refunded": 570,
+        "net": 0,
+        "collected_mtd": 570,
+        "refunded_mtd": 570,
+        "net_mtd": 0,
+    },
+    {
+        "country": "IE",
+        "collected": 460,
+        "refunded": 0,
+        "net": 460,
+        "collected_mtd": 460,
+        "refunded_mtd": 0,
+        "net_mtd": 460,
+    },
+]
+EXPECTED_CUSTOMERS = {
+    "new": 1,  # cat
+    "returning": 1,  # ann (first order in June)
+    "to_date": 3,
+    "repeat_customers_to_date": 1,  # ann
+    "repeat_purchase_rate_bps": 3333,
+    "clv": {
+        "historic_average": 2817,  # (1230 + 1190 + 2460 + 3570) / 3 = 2816.67
+        # AOV 8450 / 4 = 2112.5; customer-months: June's 2 customers x 2 months + cat 1 = 5, so 0.8
+        # orders per customer-month; churn: 1 of June's 2 ordered in July -> 50 % -> 2 months.
+        "predicted_average": 3380,  # 2112.5 x 0.8 x 2
+        "average_order_value": 2113,
+        "purchase_frequency_per_month": 0.8,
+        "monthly_churn_bps": 5000,
+        "expected_lifespan_months": 2.0,
+    },
+}
+EXPECTED_COHORTS = {
+    "through": "2026-07",
+    "offsets": [0, 1],
+    "rows": [
+        {
+            "cohort": "2026-06",
+            "size": 2,
+            "retention": [
+                {"offset": 0, "month": "2026-06", "customers": 2, "share_bps": 10000},
+                {"offset": 1, "month": "2026-07", "customers": 1, "share_bps": 5000},
+            ],
+        },
+        {
+            "cohort": "2026-07",
+            "size": 1,
+            "retention": [{"offset": 0, "month": "2026-07", "customers": 1, "share_bps": 10000}],
+        },
+    ],
+}
+EXPECTED_ACQUISITION = {
+    "day": {
+        "channels": [
+            {"channel": "ads", "spend": 5000, "new_customers": 1, "cac": 5000},
+            {"channel": "mail", "spend": 1000, "new_customers": 0, "cac": None},
+        ],
+        "total": {"spend": 6000, "new_customers": 1, "cac": 6000},
+    },
+    "trailing_30d": {
+        "channels": [
+            {"channel": "ads", "spend": 5000, "new_customers": 1, "cac": 5000},
+            {"channel": "mail", "spend": 1000, "new_customers": 0, "cac": None},
+            {"channel": "unattributed", "spend": 0, "new_customers": 1, "cac": 0},
+        ],
+        "total": {"spend": 6000, "new_customers": 2, "cac": 3000},
+    },
+}

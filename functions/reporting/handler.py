@@ -4,8 +4,9 @@
   daily aggregates once (by its event id); a record that failed is reported in `batchItemFailures`.
 - `schedule_handler` (`nightly-report`: `{"schedule": ..., "time": ...}`, optional `"date"`): builds
   the report of the day before `time` in the shop's time zone (or of `date`).
-- `api_handler`: `POST /admin/reports/{date}` builds a day's report now; `GET /admin/reports/{date}`
-  returns its report.json.
+- `api_handler`: `POST /admin/reports/{period}` builds a day's (YYYY-MM-DD), an ISO week's (YYYY-Www)
+  or a month's (YYYY-MM) report now; `GET /admin/reports/{period}` returns its report.json;
+  `POST`/`GET /admin/marketing-spend` records and lists marketing spend.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from cloudtill.api import create_app, handle
@@ -25,12 +26,14 @@ from cloudtill.clock import SystemClock
 from cloudtill.errors import FieldError, NotFound, ValidationFailed
 from cloudtill.observability import logger, metrics
 from cloudtill.reporting.aggregates import UnusableEvent
+from cloudtill.reporting.api import Day, MarketingSpendIn, MarketingSpendList, MarketingSpendOut, ReportRun
 from cloudtill.reporting.dynamo import DynamoAggregateStore, OutboxReportEvents
+from cloudtill.reporting.insights import SpendRow
+from cloudtill.reporting.periods import PERIOD_PATTERN, parse_period
 from cloudtill.reporting.s3 import S3ReportStore
 from cloudtill.reporting.service import ReportService, ReportTemplate, count_events, previous_local_day
 from cloudtill.reporting.settings import ReportingSettings
 from cloudtill.settings import get_settings
-from pydantic import BaseModel
 
 TEMPLATES_DIR = FilePath(__file__).resolve().parent / "templates"
 
@@ -38,14 +41,12 @@ settings = get_settings()
 reporting_settings = ReportingSettings()  # type: ignore[call-arg]  # from the environment
 app = create_app()
 
-ReportDate = Annotated[str, Path(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Local day, YYYY-MM-DD")]
-
-
-class ReportRun(BaseModel):
-    date: str
-    keys: dict[str, str]
-    content_sha256: str
-    summary: dict[str, Any]
+ReportPeriod = Annotated[
+    str,
+    Path(
+        pattern=PERIOD_PATTERN, description="A local day YYYY-MM-DD, an ISO week YYYY-Www or a month YYYY-MM"
+    ),
+]
 
 
 @functools.cache
@@ -65,19 +66,32 @@ def reports() -> ReportService:
             chart_js=(TEMPLATES_DIR / "chart.umd.min.js").read_text(),
         ),
         clock=SystemClock(),
+        max_lifespan_months=reporting_settings.clv_max_lifespan_months,
     )
 
 
-def valid_day(value: str) -> str:
+def valid_day(value: str, field: str = "date") -> str:
     try:
         date.fromisoformat(value)
     except ValueError:
-        raise ValidationFailed.for_field("date", "not a calendar date (YYYY-MM-DD)") from None
+        raise ValidationFailed.for_field(field, "not a calendar date (YYYY-MM-DD)") from None
     return value
 
 
-def run_report(day: str) -> ReportRun:
-    result = reports().run(day)
+def valid_period(value: str) -> str:
+    try:
+        parse_period(value)
+    except ValueError:
+        raise ValidationFailed.for_field("date", "not a calendar day, ISO week or month") from None
+    return value
+
+
+def run_report(day: str, *, nightly: bool = False) -> ReportRun:
+    period = parse_period(day)
+    if period.kind != "day":
+        result = reports().run_period(period)
+    else:
+        result = reports().nightly(day) if nightly else reports().run(day)
     kpis = result.report["kpis"]
     logger.info(
         "report written",
@@ -98,17 +112,39 @@ def run_report(day: str) -> ReportRun:
     return ReportRun(date=day, keys=result.keys, content_sha256=result.content_sha256, summary=summary)
 
 
-@app.post("/admin/reports/<date>", summary="Build a day's report now (overwrites its files)", tags=["admin"])
-def post_report(date: ReportDate) -> ReportRun:
-    return run_report(valid_day(date))
+@app.post("/admin/reports/<date>", summary="Build a day's, week's or month's report now", tags=["admin"])
+def post_report(date: ReportPeriod) -> ReportRun:
+    return run_report(valid_period(date))
 
 
-@app.get("/admin/reports/<date>", summary="A day's report (report.json)", tags=["admin"])
-def get_report(date: ReportDate) -> dict[str, Any]:
-    found = reports().get(valid_day(date))
+@app.get("/admin/reports/<date>", summary="A day's, week's or month's report (report.json)", tags=["admin"])
+def get_report(date: ReportPeriod) -> dict[str, Any]:
+    found = reports().get(valid_period(date))
     if found is None:
-        raise NotFound(f"No report for {date} yet.", [FieldError("date", "no report for this day yet")])
+        raise NotFound(f"No report for {date} yet.", [FieldError("date", "no report for this period yet")])
     return found
+
+
+@app.post("/admin/marketing-spend", summary="Record a day's spend on a channel (replaces it)", tags=["admin"])
+def post_marketing_spend(body: MarketingSpendIn) -> MarketingSpendOut:
+    if body.currency != settings.shop_settings.currency:
+        raise ValidationFailed.for_field(
+            "currency", f"must be the shop's currency {settings.shop_settings.currency}"
+        )
+    row = reports().record_spend(SpendRow(body.date, body.channel, body.amount, body.currency))
+    return MarketingSpendOut(**row.to_dict())
+
+
+@app.get("/admin/marketing-spend", summary="Marketing spend by day and channel", tags=["admin"])
+def list_marketing_spend(
+    from_: Annotated[Day, Query(alias="from")], to: Annotated[Day, Query()]
+) -> MarketingSpendList:
+    first, last = valid_day(from_, "from"), valid_day(to, "to")
+    if last < first or date.fromisoformat(last).toordinal() - date.fromisoformat(first).toordinal() > 366:
+        raise ValidationFailed.for_field("to", "on or after `from`, at most 366 days later")
+    return MarketingSpendList(
+        items=[MarketingSpendOut(**r.to_dict()) for r in reports().list_spend(first, last)]
+    )
 
 
 def handle_queue_records(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -144,7 +180,7 @@ def handle_schedule(event: dict[str, Any]) -> dict[str, Any]:
             str(event.get("time") or datetime.now(UTC).isoformat()).replace("Z", "+00:00")
         )
         day = previous_local_day(due, settings.shop_settings.timezone)
-    return run_report(day).model_dump()
+    return run_report(day, nightly=True).model_dump()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

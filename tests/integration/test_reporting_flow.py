@@ -24,6 +24,7 @@ from tests.reporting_scenario import (
     REPORT_DAY,
     expected_low_stock,
     expected_top,
+    margin_scenario,
     scenario,
 )
 
@@ -171,6 +172,35 @@ def test_seeded_day_through_the_event_path_gives_the_hand_computed_report(
     assert again.json()["result"]["content_sha256"] == run.json()["content_sha256"]
     assert {k: s3.get_object(Bucket=BUCKET, Key=v)["Body"].read() for k, v in keys.items()} == bodies
     assert len(report_ready_events(backend, REPORT_DAY)) == 1
+
+
+def test_fifo_margin_through_the_event_path_and_the_nightly_period_reports(
+    backend: RunningBackend, api: httpx.Client, unique: str
+) -> None:
+    # Given the margin scenario's events (two FIFO layers, a return that restocks) through the outbox
+    suffix = f"-{unique.upper()}"
+    events = margin_scenario(suffix)
+    commit(backend, events)
+    assert eventually(lambda: counted(backend, [e["id"] for e in events])), "events were not all counted"
+
+    # When the nightly schedule runs for the day
+    run = api.post("/_local/schedules/nightly-report/run", json={"date": REPORT_DAY})
+    assert run.status_code == 200, run.text
+
+    # Then the products carry the hand-computed FIFO margin (other tests' SKUs share the day)
+    s3 = aws(backend, "s3")
+    report = json.loads(s3.get_object(Bucket=BUCKET, Key="reports/2026/07/15/report.json")["Body"].read())
+    rows = {row["sku"]: row for row in report["skus"]}
+    widget, gadget = rows[f"WIDGET{suffix}"], rows[f"GADGET{suffix}"]
+    assert (widget["net_revenue"], widget["cogs"], widget["gross_margin"]) == (2000, 1000, 1000)
+    assert widget["gross_margin_30d"] == 1600
+    assert (gadget["net_revenue"], gadget["cogs"], gadget["units_returned"]) == (3000, 0, 1)
+    # ... the week and the month to date were written from the same aggregates, and announced
+    for key in ("reports/weekly/2026-W29/report.json", "reports/monthly/2026-07/report.html"):
+        assert s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] > 0
+    ready = [r for r in report_ready_events(backend, REPORT_DAY) if r["detail"].get("periods")]
+    assert ready, "the nightly ReportReady lists the period reports"
+    assert ready[-1]["detail"]["periods"]["month"]["html"] == "reports/monthly/2026-07/report.html"
 
 
 def test_report_routes_validate_the_date(admin: httpx.Client, api: httpx.Client) -> None:

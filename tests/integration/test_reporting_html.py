@@ -1,5 +1,6 @@
-"""The report page in headless Chromium: self-contained (no network), the three charts drawn by the
-inlined Chart.js, no console errors. Saves a screenshot as a build artifact: artifacts/report.png."""
+"""The report page in headless Chromium: self-contained (no network), the five charts (trend with
+gross margin, top products, ABC, acquisition, the cohort heat map) drawn, no console errors. Saves a
+screenshot as a build artifact: artifacts/report.png."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from cloudtill.reporting import outputs
-from cloudtill.reporting.aggregates import days_back
-from cloudtill.reporting.kpis import build_report
+from cloudtill.reporting.insights import SpendRow
+from cloudtill.reporting.kpis import build_report, report_days
 from cloudtill.reporting.service import count_event
 
 from tests.reporting_fakes import InMemoryAggregateStore
-from tests.reporting_scenario import REPORT_DAY, TIMEZONE, scenario
+from tests.reporting_scenario import MARGIN_SPEND, REPORT_DAY, TIMEZONE, margin_scenario, scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "functions" / "reporting" / "templates"
@@ -43,14 +44,17 @@ def chromium() -> str:
 def scenario_page(tmp_path: Path) -> Path:
     store = InMemoryAggregateStore()
     events = scenario()
-    for event in events["orders"] + events["other"] + events["stock"]:
+    for event in events["orders"] + events["other"] + events["stock"] + margin_scenario():
         count_event(store, event, TIMEZONE)
+    spend = [SpendRow(day, channel, amount, "EUR") for day, channel, amount in MARGIN_SPEND]
     report = build_report(
         REPORT_DAY,
         timezone=TIMEZONE,
         currency="EUR",
-        window=store.read_days(days_back(REPORT_DAY, 30)),
+        window=store.read_days(report_days(REPORT_DAY)),
         stock=store.stock_snapshot(REPORT_DAY),
+        cells=store.cohort_cells(),
+        spend=spend,
     )
     page = outputs.report_html(
         report,
@@ -86,7 +90,9 @@ def test_report_page_draws_its_charts_without_errors(tmp_path: Path) -> None:
     assert dumped.returncode == 0, dumped.stderr[-2000:]
     body = re.search(r"<body[^>]*>", dumped.stdout)
     assert body is not None, dumped.stdout[:500]
-    assert 'data-charts-rendered="3"' in body.group(0), body.group(0)
+    assert 'data-charts-rendered="5"' in body.group(0), body.group(0)
+    for section in ('id="margin"', 'id="tax"', 'id="cohorts"', 'id="acquisition"', 'id="products"'):
+        assert section in dumped.stdout
     assert 'data-errors=""' in body.group(0), body.group(0)
     console_errors = [
         line
@@ -97,7 +103,7 @@ def test_report_page_draws_its_charts_without_errors(tmp_path: Path) -> None:
 
     ARTIFACT.parent.mkdir(exist_ok=True)
     ARTIFACT.unlink(missing_ok=True)
-    shot = run_chromium(tmp_path, f"--screenshot={ARTIFACT}", "--window-size=1280,1800", page.as_uri())
+    shot = run_chromium(tmp_path, f"--screenshot={ARTIFACT}", "--window-size=1280,3200", page.as_uri())
     assert shot.returncode == 0, shot.stderr[-2000:]
     assert ARTIFACT.stat().st_size > 10_000
 

@@ -112,6 +112,26 @@ def test_the_email_links_to_the_report_html_in_text_and_html_with_its_expiry() -
     assert "Total sales: €84.95" in sent.text
 
 
+def test_the_email_links_the_weekly_and_monthly_reports_too() -> None:
+    links = FakeReportLinks()
+    notifications, mailer = service(links)
+    week = {"label": "2026-W29", "json": "reports/weekly/2026-W29/report.json"}
+    month = {"label": "2026-07", "json": "reports/monthly/2026-07/report.json"}
+    week["html"], month["html"] = "reports/weekly/2026-W29/report.html", "reports/monthly/2026-07/report.html"
+    event = report_ready()
+    event.detail["periods"] = {"week": week, "month": month}
+
+    notifications.handle(event)
+
+    # Each is signed when the e-mail is sent, as the day's report is
+    assert links.signed == [HTML_KEY, week["html"], month["html"]]
+    [sent] = mailer.sent
+    assert "Week 2026-W29 to date" in sent.text and "Month 2026-07 to date" in sent.text
+    assert sent.text.count(f"\n{URL}\n") == 3
+    assert "Week 2026-W29 to date" in sent.html
+    assert "Gross margin: €" in sent.text
+
+
 def test_without_a_reports_bucket_the_email_names_the_key() -> None:
     notifications, mailer = service(None)
 

@@ -110,7 +110,7 @@ def test_cancelling_restocks_every_unit_of_every_line(main_table: str) -> None: 
 
     assert on_hand(main_table) == 10
     (cancelled,) = outbox(main_table, "OrderCancelled")
-    assert cancelled["restocked"] == [{"sku": SKU, "quantity": 3}]
+    assert cancelled["restocked"] == [{"sku": SKU, "quantity": 3, "unit_cost": 400}]
 
 
 def test_shipping_everything_then_returning_refunds_what_each_unit_was_paid(main_table: str) -> None:  # noqa: F811

@@ -6,13 +6,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from cloudtill.reporting.aggregates import (
-    AggregateUpdate,
-    CustomerOrder,
-    FirstOrder,
-    UnusableEvent,
-    merge_updates,
-)
+from cloudtill.reporting.aggregates import AggregateUpdate, UnusableEvent, merge_updates
+from cloudtill.reporting.customers import CustomerOrder, CustomerState, FirstOrder
 from cloudtill.reporting.service import count_event, count_events
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -41,7 +36,12 @@ def updates(draw: st.DrawFn) -> list[AggregateUpdate]:
         if draw(st.booleans()):
             hour = draw(st.integers(0, 23))
             customer = CustomerOrder(
-                draw(st.sampled_from(HASHES)), f"ord_{n:02d}", f"{day}T{hour:02d}:00Z", day
+                draw(st.sampled_from(HASHES)),
+                f"ord_{n:02d}",
+                f"{day}T{hour:02d}:00Z",
+                day,
+                draw(st.integers(0, 99)),
+                draw(st.sampled_from(["ads", "mail"])),
             )
         names = {sku: draw(st.sampled_from(["x", "y"])) for sku in skus if draw(st.booleans())}
         found.append(AggregateUpdate(f"e{n}", day, totals, skus, names, None, customer))
@@ -51,7 +51,11 @@ def updates(draw: st.DrawFn) -> list[AggregateUpdate]:
 stored_markers = st.dictionaries(
     st.sampled_from(HASHES),
     st.builds(
-        lambda day, hour: FirstOrder(f"ord_old_{day}_{hour}", f"{day}T{hour:02d}:30Z", day),
+        lambda day, hour: CustomerState(
+            FirstOrder(f"ord_old_{day}_{hour}", f"{day}T{hour:02d}:30Z", day),
+            channel="ads",
+            months=((day[:7], 1, 10),),
+        ),
         st.sampled_from(DAYS),
         st.integers(0, 23),
     ),
@@ -78,10 +82,11 @@ def test_merged_increments_equal_the_sum_of_the_single_ones(
     assert merged.totals == expected_totals
     expected_skus = {(d, s): dict(c) for d, per in store.skus.items() for s, c in per.items() if c}
     assert {k: v for k, v in merged.skus.items() if v} == expected_skus
+    expected_cells = {cell: nonzero(c) for cell, c in store.cells.items() if nonzero(c)}
+    assert merged.cells == expected_cells
     for who, write in merged.markers.items():
         assert write.expected == stored.get(who)  # conditional on what was believed stored
-        final = write.marker if write.marker is not None else write.expected
-        assert final == store.customers[who]  # the marker one-by-one leaves
+        assert write.state == store.customers[who]  # the state one-by-one leaves
     assert set(merged.markers) == {u.customer.email_hash for u in batch if u.customer is not None}
 
 

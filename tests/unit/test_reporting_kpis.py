@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from cloudtill.reporting.aggregates import UnusableEvent, local_day, parse_time, plan, resolve_customer
+from cloudtill.reporting.aggregates import UnusableEvent, local_day, parse_time, plan
 from cloudtill.reporting.kpis import DayAggregates, StockRow, abc_classes, build_report, days_of_cover
 from cloudtill.reporting.service import count_event, previous_local_day
 
@@ -87,6 +87,7 @@ def test_trend_covers_30_days_ending_with_the_report_day() -> None:
         "refunds": 0,
         "net_sales": 4495,
         "units_sold": 2,
+        "gross_margin": 4495 - 841,  # no cost of goods recorded in this scenario
     }
     assert by_day[REPORT_DAY]["net_sales"] == 6000
     assert sum(d["orders"] for d in trend) == 6  # E is on 07-16
@@ -130,16 +131,18 @@ def test_nightly_run_reports_the_previous_local_day() -> None:
 
 
 def test_earlier_order_arriving_late_moves_the_new_customer() -> None:
-    from cloudtill.reporting.aggregates import CustomerOrder, FirstOrder
+    from cloudtill.reporting.customers import CustomerOrder, CustomerState, FirstOrder, order_deltas
 
-    later = FirstOrder("ord_b", "2026-07-15T10:00:00.000Z", "2026-07-15")
+    later = CustomerState(
+        FirstOrder("ord_b", "2026-07-15T10:00:00.000Z", "2026-07-15"), months=(("2026-07", 1, 0),)
+    )
     earlier = CustomerOrder("h", "ord_a", "2026-07-14T10:00:00.000Z", "2026-07-14")
-    resolution = resolve_customer(later, earlier)
-    assert resolution.deltas == {
-        "2026-07-14": {"new_customers": 1},
-        "2026-07-15": {"new_customers": -1, "returning_customers": 1},
+    state, deltas = order_deltas(later, earlier)
+    assert deltas.days == {
+        "2026-07-14": {"new_customers": 1, "acquired#unattributed": 1},
+        "2026-07-15": {"new_customers": -1, "returning_customers": 1, "repeat_customers": 1},
     }
-    assert resolution.new_marker == FirstOrder("ord_a", "2026-07-14T10:00:00.000Z", "2026-07-14")
+    assert state.first == FirstOrder("ord_a", "2026-07-14T10:00:00.000Z", "2026-07-14")
 
 
 def test_abc_puts_the_sku_crossing_80_percent_in_a() -> None:

@@ -191,8 +191,28 @@ def stock_level(sku_code: str) -> tuple[str, str]:
 
 
 def customer_first_order(email_hash: str) -> tuple[str, str]:
-    """New vs returning customers: the first order seen for an email hash."""
+    """A customer's state for the reports (first orders, active months), by account or email hash."""
     return f"CUSTOMER#{email_hash}", "FIRST_ORDER"
+
+
+AGG_TAX_PREFIX = "TAX#"
+COHORT_CELLS = "AGG#COHORTS"  # one partition: the cohort triangle is one Query, O(cells)
+MARKETING_SPEND = "AGG#SPEND"
+
+
+def day_tax(day: str, country: str) -> tuple[str, str]:
+    """Tax collected and refunded for one destination country on one day."""
+    return day_aggregates(day), f"{AGG_TAX_PREFIX}{country}"
+
+
+def cohort_cell(cohort: str, month: str) -> tuple[str, str]:
+    """Customers of the first-order month `cohort` active in `month` (both YYYY-MM)."""
+    return COHORT_CELLS, f"CELL#{cohort}#{month}"
+
+
+def marketing_spend(day: str, channel: str) -> tuple[str, str]:
+    """Marketing spend of one channel on one day (sorted by day, so a window is one Query)."""
+    return MARKETING_SPEND, f"DAY#{day}#{channel}"
 
 
 # -- notifications domain ----------------------------------------------------------------------------

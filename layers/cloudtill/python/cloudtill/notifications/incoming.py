@@ -141,6 +141,8 @@ class ReportReady(_Detail):
     html_key: str | None = None
     currency: str | None = None
     summary: dict[str, Any] = Field(default_factory=dict)
+    # The ISO week's and the month's reports to date: {"week"|"month": {"label", "json", "html"}}.
+    periods: dict[str, dict[str, str]] = Field(default_factory=dict)
 
 
 DETAIL_MODELS: dict[str, type[_Detail]] = {

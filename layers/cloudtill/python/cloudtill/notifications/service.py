@@ -56,6 +56,7 @@ MONEY_SUMMARY_FIELDS = frozenset(
         "tax",
         "refunds",
         "average_order_value",
+        "gross_margin",
     }
 )
 
@@ -388,7 +389,21 @@ class NotificationService:
         # Signed here, just before this invocation sends, and never stored: the event (outbox, bus, DLQ)
         # carries only the key, and a redelivery signs afresh. Without a bucket: the key, no link.
         link = self._report_links.link(d.html_key) if self._report_links and d.html_key else None
-        context = {"report": d.model_dump(), "money_fields": MONEY_SUMMARY_FIELDS, "link": link}
+        periods = [
+            {
+                "name": f"{kind.capitalize()} {found['label']} to date",
+                "html_key": found["html"],
+                "link": self._report_links.link(found["html"]) if self._report_links else None,
+            }
+            for kind in ("week", "month")
+            if (found := d.periods.get(kind)) and found.get("html")
+        ]
+        context = {
+            "report": d.model_dump(),
+            "money_fields": MONEY_SUMMARY_FIELDS,
+            "link": link,
+            "periods": periods,
+        }
         return self._ops("report_ready", context)
 
 

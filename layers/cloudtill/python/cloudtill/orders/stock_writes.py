@@ -27,6 +27,7 @@ def confirmation_write(
     at = iso(now)
     stock: list[StockWrite] = []
     unit_costs: dict[str, int] = {}
+    costs: dict[str, int] = {}
     for sku, quantity in checkout.reserved.items():
         state = read.get(sku) or orders.stock(sku)  # read with the checkout, if named
         if state is None:
@@ -34,6 +35,7 @@ def confirmation_write(
         change = commit_sale(state, quantity, rules.order_id_for(checkout.id), at)
         assert change.movement is not None
         unit_costs[sku] = change.movement.cost_of_goods_sold // quantity
+        costs[sku] = change.movement.cost_of_goods_sold
         sold = [stock_adjusted(change.after, change.movement, now)]
         if change.became_low:
             sold.append(stock_low_for(change.after, "reservation", now))
@@ -42,7 +44,7 @@ def confirmation_write(
     return OrderWrite(
         order=order,
         expected_version=None,
-        events=[events.order_confirmed(order, now)],
+        events=[events.order_confirmed(order, now, costs)],
         stock=stock,
         checkout=checkout,
         reservations=dict(checkout.reserved),

@@ -11,12 +11,19 @@ events without one), converted to the shop's time zone.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from cloudtill.reporting.customers import (
+    UNATTRIBUTED,
+    CustomerOrder,
+    CustomerState,
+    customer_id,
+    order_deltas,
+)
 
 # The event fields that say when the fact happened; events without one use the envelope time.
 OCCURRED_AT_FIELDS: dict[str, str] = {
@@ -65,8 +72,14 @@ TOTAL_COUNTERS: tuple[str, ...] = (
     "checkouts_cancelled",
     "payments_succeeded",
     "payments_failed",
+    "cogs",
+    "cogs_reversed",
+    "tax_refunded",
+    "repeat_customers",
 )
 SKU_COUNTERS: tuple[str, ...] = ("units", "revenue", "orders", "units_returned")
+# Per SKU, for the margin: revenue net of tax, FIFO cost of the units sold and of the units restocked.
+SKU_MARGIN_COUNTERS: tuple[str, ...] = ("net_revenue", "cogs", "cogs_reversed")
 
 
 class UnusableEvent(ValueError):
@@ -83,11 +96,6 @@ def parse_time(value: str) -> datetime:
 def local_day(moment: datetime, timezone: str) -> str:
     """The shop's calendar day of `moment` (ISO date)."""
     return moment.astimezone(ZoneInfo(timezone)).date().isoformat()
-
-
-def email_hash(email: str) -> str:
-    """The same hash as the rest of the table (`EMAIL#<sha256>`): trimmed, lower case."""
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -114,52 +122,6 @@ class IncomingEvent:
         return cls(event_id, detail_type, occurred_at, detail)
 
 
-@dataclass(frozen=True)
-class CustomerOrder:
-    """An order of a customer (by email hash), to tell new from returning customers."""
-
-    email_hash: str
-    order_id: str
-    at: str  # ISO UTC: orders compare by time, so a late-arriving earlier order still wins
-    day: str
-
-
-@dataclass(frozen=True)
-class FirstOrder:
-    """The `CUSTOMER#<hash>` marker: the customer's earliest order seen so far."""
-
-    order_id: str
-    at: str
-    day: str
-
-
-@dataclass(frozen=True)
-class CustomerResolution:
-    """What an order does to the customer counters, given the marker read: counter deltas per day and
-    the marker to write (None: keep it). `expected` is the marker the write is conditional on."""
-
-    deltas: dict[str, dict[str, int]]
-    new_marker: FirstOrder | None
-    expected: FirstOrder | None
-
-
-def resolve_customer(marker: FirstOrder | None, order: CustomerOrder) -> CustomerResolution:
-    """New or returning? The earliest order of an email hash is its `new` order; every other is
-    `returning`. If an earlier order arrives after a later one was counted as new, the later day moves
-    one customer from new to returning and this order's day counts the new one."""
-    this = FirstOrder(order.order_id, order.at, order.day)
-    if marker is None:
-        return CustomerResolution({order.day: {"new_customers": 1}}, this, None)
-    if (order.at, order.order_id) < (marker.at, marker.order_id):
-        deltas: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        deltas[order.day]["new_customers"] += 1
-        deltas[marker.day]["new_customers"] -= 1
-        deltas[marker.day]["returning_customers"] += 1
-        cleaned = {d: {k: v for k, v in c.items() if v} for d, c in deltas.items()}
-        return CustomerResolution({d: c for d, c in cleaned.items() if c}, this, marker)
-    return CustomerResolution({order.day: {"returning_customers": 1}}, None, marker)
-
-
 @dataclass
 class AggregateUpdate:
     """Counter increments of one event: applied once (by `event_id`) or not at all."""
@@ -172,6 +134,8 @@ class AggregateUpdate:
     # One item per order: the CSV export's order lines (never read by the KPIs).
     order_lines: dict[str, Any] | None = None
     customer: CustomerOrder | None = None
+    # Tax per destination country: `collected` (orders) and `refunded` (cancellations, returns).
+    taxes: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -210,17 +174,19 @@ def plan(raw: dict[str, Any], timezone: str) -> Change | None:
             case "OrderConfirmed":
                 return _order_confirmed(event, day)
             case "OrderCancelled":
-                return AggregateUpdate(event.event_id, day, totals={"cancelled_orders": 1})
+                update = AggregateUpdate(event.event_id, day, totals={"cancelled_orders": 1})
+                return _reversal(update, d, d["restocked"])
             case "OrderReturned":
                 units: dict[str, int] = defaultdict(int)
                 for line in d["lines"]:
                     units[line["sku"]] += int(line["quantity"])
-                return AggregateUpdate(
+                update = AggregateUpdate(
                     event.event_id,
                     day,
                     totals={"returns": 1, "units_returned": sum(units.values())},
                     skus={sku: {"units_returned": q} for sku, q in units.items()},
                 )
+                return _reversal(update, d, d["lines"] if d.get("restocked") else [])
             case "RefundIssued":
                 # Refund money is counted from RefundIssued only (on the refund's day): cancellations
                 # and returns are refunded through payments, which emits it.
@@ -259,13 +225,21 @@ def plan(raw: dict[str, Any], timezone: str) -> Change | None:
 
 def _order_confirmed(event: IncomingEvent, day: str) -> AggregateUpdate:
     d = event.detail
-    skus: dict[str, dict[str, int]] = defaultdict(lambda: {"units": 0, "revenue": 0, "orders": 1})
+    skus: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"units": 0, "revenue": 0, "orders": 1, "net_revenue": 0, "cogs": 0}
+    )
     names: dict[str, str] = {}
+    included = _prices_include_tax(d)
     for line in d["lines"]:
         counters = skus[line["sku"]]
         counters["units"] += int(line["quantity"])
         # Revenue of a line: its shelf amount after its share of the discount (as the shopper paid).
         counters["revenue"] += int(line["line_total"]) - int(line["discount"])
+        counters["net_revenue"] += (
+            int(line["line_total"]) - int(line["discount"]) - (int(line["tax"]) if included else 0)
+        )
+        # The FIFO cost the stock ledger took for the line (the sale movement's cost of goods sold).
+        counters["cogs"] += int(line.get("cost_of_goods_sold", 0))
         if line.get("name"):
             names[line["sku"]] = str(line["name"])
     totals = {
@@ -277,6 +251,7 @@ def _order_confirmed(event: IncomingEvent, day: str) -> AggregateUpdate:
         "total_sales": int(d["total"]),
         "units_sold": sum(c["units"] for c in skus.values()),
         "promo_orders": 1 if d.get("promo_code") else 0,
+        "cogs": sum(c["cogs"] for c in skus.values()),
     }
     confirmed_at = d["confirmed_at"]
     order_lines = {
@@ -297,9 +272,15 @@ def _order_confirmed(event: IncomingEvent, day: str) -> AggregateUpdate:
             for ln in d["lines"]
         ],
     }
+    who = customer_id(d)
     customer = (
-        CustomerOrder(email_hash(d["email"]), d["order_id"], confirmed_at, day) if d.get("email") else None
+        CustomerOrder(
+            who, d["order_id"], confirmed_at, day, int(d["total"]), str(d.get("channel") or UNATTRIBUTED)
+        )
+        if who
+        else None
     )
+    country = _country(d)
     return AggregateUpdate(
         event.event_id,
         day,
@@ -308,7 +289,38 @@ def _order_confirmed(event: IncomingEvent, day: str) -> AggregateUpdate:
         sku_names=names,
         order_lines=order_lines,
         customer=customer,
+        taxes={country: {"collected": int(d["tax"])}} if int(d["tax"]) else {},
     )
+
+
+def _prices_include_tax(d: dict[str, Any]) -> bool:
+    """As the order says; events without the flag: tax-inclusive lines sum above the net subtotal."""
+    if "prices_include_tax" in d:
+        return bool(d["prices_include_tax"])
+    return sum(int(ln["line_total"]) for ln in d["lines"]) != int(d["subtotal"])
+
+
+def _country(d: dict[str, Any]) -> str:
+    return str(d.get("country") or (d.get("shipping_address") or {}).get("country") or "ZZ").upper()
+
+
+def _reversal(update: AggregateUpdate, d: dict[str, Any], restocked: list[dict[str, Any]]) -> AggregateUpdate:
+    """Restocked units go back into the FIFO layers at `unit_cost` (the cost they were sold at), so
+    their cost leaves the cost of goods sold; the refund's tax is counted for its destination."""
+    reversed_cost: dict[str, int] = defaultdict(int)
+    for line in restocked:
+        reversed_cost[line["sku"]] += int(line["quantity"]) * int(line.get("unit_cost", 0))
+    for sku, cost in reversed_cost.items():
+        if cost:
+            update.skus.setdefault(sku, {})["cogs_reversed"] = cost
+    total_cost = sum(reversed_cost.values())
+    if total_cost:
+        update.totals["cogs_reversed"] = total_cost
+    tax_refunded = int(d.get("tax_refunded", 0))
+    if tax_refunded:
+        update.totals["tax_refunded"] = tax_refunded
+        update.taxes[_country(d)] = {"refunded": tax_refunded}
+    return update
 
 
 def days_back(day: str, count: int) -> list[str]:
@@ -319,55 +331,63 @@ def days_back(day: str, count: int) -> list[str]:
 
 @dataclass(frozen=True)
 class MarkerWrite:
-    """What a batch does to one customer's marker: write `marker` (conditional on `expected` being the
-    stored one, None: no marker yet), or only check `expected` when the batch changes nothing."""
+    """What a batch does to one customer's state item: write `state`, conditional on `expected` being
+    the stored one (None: no item yet)."""
 
-    marker: FirstOrder | None
-    expected: FirstOrder | None
+    state: CustomerState
+    expected: CustomerState | None
+
+
+def _add(into: dict[str, int], counters: dict[str, int]) -> None:
+    for name, delta in counters.items():
+        into[name] = into.get(name, 0) + delta
+
+
+def _nonzero(by_key: dict[Any, dict[str, int]]) -> dict[Any, dict[str, int]]:
+    cleaned = {key: {k: v for k, v in c.items() if v} for key, c in by_key.items()}
+    return {key: c for key, c in cleaned.items() if c}
 
 
 @dataclass
 class MergedUpdate:
     """Several updates as one write per item (a transaction may not touch an item twice): day counters
-    per day, SKU counters per (day, SKU), the customers' markers. Applied with every update's dedupe
-    marker in one transaction, it changes exactly what applying them one by one would."""
+    per day, SKU counters per (day, SKU), tax per (day, country), cohort cells per (cohort, month),
+    the customers' states. Applied with every update's dedupe marker in one transaction, it changes
+    exactly what applying them one by one would."""
 
     totals: dict[str, dict[str, int]] = field(default_factory=dict)
     skus: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     sku_names: dict[tuple[str, str], str] = field(default_factory=dict)
+    taxes: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    cells: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     markers: dict[str, MarkerWrite] = field(default_factory=dict)
 
 
-def merge_updates(updates: list[AggregateUpdate], stored: dict[str, FirstOrder | None]) -> MergedUpdate:
-    """Sum `updates` per item. `stored` is the customers' markers as believed stored (missing: none);
-    each customer's orders are folded through `resolve_customer` from it, in order, so the deltas are
-    the sum of the one-by-one deltas and the marker is the last one-by-one marker."""
+def merge_updates(updates: list[AggregateUpdate], stored: dict[str, CustomerState | None]) -> MergedUpdate:
+    """Sum `updates` per item. `stored` is the customers' states as believed stored (missing: none);
+    each customer's orders are folded from it, in order, so the deltas are the sum of the one-by-one
+    deltas and the state is the last one-by-one state."""
     merged = MergedUpdate()
-
-    def add(into: dict[str, int], counters: dict[str, int]) -> None:
-        for name, delta in counters.items():
-            into[name] = into.get(name, 0) + delta
-
-    state: dict[str, FirstOrder | None] = {}
+    state: dict[str, CustomerState] = {}
     for update in updates:
-        add(merged.totals.setdefault(update.day, {}), update.totals)
+        _add(merged.totals.setdefault(update.day, {}), update.totals)
         for sku, counters in update.skus.items():
-            add(merged.skus.setdefault((update.day, sku), {}), counters)
+            _add(merged.skus.setdefault((update.day, sku), {}), counters)
         for sku, name in update.sku_names.items():
             merged.sku_names[(update.day, sku)] = name  # the last one wins, as SET one by one
+        for country, counters in update.taxes.items():
+            _add(merged.taxes.setdefault((update.day, country), {}), counters)
         if update.customer is not None:
             who = update.customer.email_hash
-            resolution = resolve_customer(state.get(who, stored.get(who)), update.customer)
-            for day, deltas in resolution.deltas.items():
-                add(merged.totals.setdefault(day, {}), deltas)
-            if resolution.new_marker is not None:
-                state[who] = resolution.new_marker
-            else:
-                state.setdefault(who, stored.get(who))
-    for who, marker in state.items():
-        expected = stored.get(who)
-        merged.markers[who] = MarkerWrite(None if marker == expected else marker, expected)
-    # One-by-one writes drop zero day counters too (a move nets new_customers to 0 on a day, say).
-    cleaned = {day: {k: v for k, v in c.items() if v} for day, c in merged.totals.items()}
-    merged.totals = {day: c for day, c in cleaned.items() if c}
+            after, deltas = order_deltas(state.get(who, stored.get(who)), update.customer)
+            state[who] = after
+            for day, counters in deltas.days.items():
+                _add(merged.totals.setdefault(day, {}), counters)
+            for cell, counters in deltas.cells.items():
+                _add(merged.cells.setdefault(cell, {}), counters)
+    for who, after in state.items():
+        merged.markers[who] = MarkerWrite(after, stored.get(who))
+    # One-by-one writes drop zero counters too (a move nets new_customers to 0 on a day, say).
+    merged.totals = _nonzero(merged.totals)
+    merged.cells = _nonzero(merged.cells)
     return merged

@@ -18,26 +18,23 @@ from cloudtill import ddb, keys
 from cloudtill.observability import logger
 from cloudtill.outbox import DomainEvent, outbox_put
 from cloudtill.reporting.aggregates import (
+    SKU_COUNTERS,
+    SKU_MARGIN_COUNTERS,
     AggregateUpdate,
-    FirstOrder,
-    MarkerWrite,
     MergedUpdate,
     StockLevel,
     StockThreshold,
     merge_updates,
 )
+from cloudtill.reporting.customers import CustomerState
+from cloudtill.reporting.dynamo_items import add_update, level_update, marker_write, order_lines_item
+from cloudtill.reporting.insights import CohortCell, SpendRow
 from cloudtill.reporting.kpis import DayAggregates, StockRow
 
 DEDUPE_RETENTION = timedelta(days=35)  # > SQS retention (14 days) + redrive from the DLQ
 MAX_ATTEMPTS = 5
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
-_SKU_ITEM_FIELDS = ("units", "revenue", "orders", "units_returned")
-
-
-def order_lines_item(day: str, order_lines: dict[str, Any]) -> dict[str, Any]:
-    """The CSV export's item of one order (`AGG#LINES#<day>` / `ORDER#<confirmed_at>#<order id>`)."""
-    pk, sk = keys.day_order_lines(day, order_lines["confirmed_at"], order_lines["order_id"])
-    return {"PK": pk, "SK": sk, "entity": "aggregate_order_lines", **order_lines}
+_SKU_ITEM_FIELDS = SKU_COUNTERS + SKU_MARGIN_COUNTERS
 
 
 class AggregateConflict(RuntimeError):
@@ -48,9 +45,8 @@ class _AlreadyCounted(Exception):
     """An event's dedupe put failed: the transaction changed nothing."""
 
 
-def _marker(item: dict[str, Any]) -> FirstOrder:
-    found = ddb.from_item(item)
-    return FirstOrder(found["order_id"], found["at"], found["day"])
+def _marker(item: dict[str, Any]) -> CustomerState:
+    return CustomerState.from_item(ddb.from_item(item))
 
 
 def _chunks(
@@ -79,8 +75,11 @@ def _chunks(
                     )
                 )
             merged = {("totals", change.day)} | {("sku", change.day, sku) for sku in change.skus}
+            merged |= {("tax", change.day, country) for country in change.taxes}
             if change.customer is not None:
-                merged |= {("marker", change.customer.email_hash), ("moved", change.customer.email_hash)}
+                # The state, and room for what a late earlier order moves: a day, the cohort cells.
+                who = change.customer.email_hash
+                merged |= {("marker", who), ("moved", who), ("cell", who), ("moved-cell", who)}
         needed = exclusive | merged
         if current and (exclusive & touched or len(touched | needed) > MAX_TRANSACTION_ITEMS):
             chunks.append(current)
@@ -150,7 +149,7 @@ class DynamoAggregateStore:
         read first: the write assumes none exists (`attribute_not_exists`) or what an earlier attempt
         returned (`ReturnValuesOnConditionCheckFailure`), so a new customer costs no read. Raises
         `_AlreadyCounted` when an event's dedupe put fails (the transaction changed nothing)."""
-        markers: dict[str, FirstOrder | None] = {}
+        markers: dict[str, CustomerState | None] = {}
         stale: set[int] = set()  # levels older than the stored one: nothing to write
         for _ in range(MAX_ATTEMPTS):
             merged = merge_updates(updates, markers)
@@ -223,97 +222,34 @@ class DynamoAggregateStore:
                 sets["name"] = merged.sku_names[(day, sku)]
             items.append(self._add(keys.day_sku(day, sku), counters, sets))
             roles.append(("sku", sku))
+        for (day, country), counters in sorted(merged.taxes.items()):
+            sets = {"entity": "aggregate_tax", "day": day, "country": country}
+            items.append(self._add(keys.day_tax(day, country), counters, sets))
+            roles.append(("tax", country))
+        for (cohort, month), counters in sorted(merged.cells.items()):
+            sets = {"entity": "aggregate_cohort_cell", "cohort": cohort, "month": month}
+            items.append(self._add(keys.cohort_cell(cohort, month), counters, sets))
+            roles.append(("cell", f"{cohort}#{month}"))
         for update in updates:
             if update.order_lines is not None:
                 item = order_lines_item(update.day, update.order_lines)
                 items.append({"Put": {"TableName": self._table, "Item": ddb.to_item(item)}})
                 roles.append(("lines", update.event_id))
         for who, write in sorted(merged.markers.items()):
-            items.append(self._marker_write(who, write))
+            items.append(marker_write(self._table, who, write))
             roles.append(("marker", who))
         for n, level in enumerate(levels):
             if n not in stale:
-                items.append({"Update": self._level_update(level)})
+                items.append({"Update": level_update(self._table, level)})
                 roles.append(("level", n))
         return items, roles
 
-    def _marker_write(self, email_hash: str, write: MarkerWrite) -> dict[str, Any]:
-        """The marker put (or, for a returning customer, a check): conditional on the marker believed
-        stored, so a concurrent earlier order cannot be missed; on failure DynamoDB returns the stored
-        marker, which the retry uses instead of reading it."""
-        pk, sk = keys.customer_first_order(email_hash)
-        condition: dict[str, Any] = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
-        if write.expected is None:
-            condition["ConditionExpression"] = "attribute_not_exists(PK)"
-        else:
-            condition["ConditionExpression"] = "order_id = :seen_order"
-            condition["ExpressionAttributeValues"] = ddb.to_values({":seen_order": write.expected.order_id})
-        if write.marker is None:
-            return {"ConditionCheck": {"TableName": self._table, "Key": ddb.key(pk, sk), **condition}}
-        marker = {
-            "PK": pk,
-            "SK": sk,
-            "entity": "customer_first_order",
-            "order_id": write.marker.order_id,
-            "at": write.marker.at,
-            "day": write.marker.day,
-        }
-        return {"Put": {"TableName": self._table, "Item": ddb.to_item(marker), **condition}}
-
     def _add(self, key: tuple[str, str], counters: dict[str, int], sets: dict[str, Any]) -> dict[str, Any]:
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        adds, assigns = [], []
-        for i, (name, delta) in enumerate(sorted(counters.items())):
-            names[f"#c{i}"] = name
-            values[f":c{i}"] = delta
-            adds.append(f"#c{i} :c{i}")
-        for i, (name, value) in enumerate(sorted(sets.items())):
-            names[f"#s{i}"] = name
-            values[f":s{i}"] = value
-            assigns.append(f"#s{i} = :s{i}")
-        parts = ([f"ADD {', '.join(adds)}"] if adds else []) + (
-            [f"SET {', '.join(assigns)}"] if assigns else []
-        )
-        expression = " ".join(parts)
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": ddb.key(*key),
-                "UpdateExpression": expression,
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": ddb.to_values(values),
-            }
-        }
-
-    def _level_update(self, level: StockLevel) -> dict[str, Any]:
-        pk, sk = keys.stock_level(level.sku)
-        return {
-            "TableName": self._table,
-            "Key": ddb.key(pk, sk),
-            "UpdateExpression": (
-                "SET entity = :entity, sku = :sku, movement_id = :m, on_hand = :on_hand, "
-                "reserved = :reserved, available = :available, #value = :value, #at = :at"
-            ),
-            "ConditionExpression": "attribute_not_exists(movement_id) OR movement_id < :m",
-            "ExpressionAttributeNames": {"#value": "value", "#at": "at"},
-            "ExpressionAttributeValues": ddb.to_values(
-                {
-                    ":entity": "aggregate_stock",
-                    ":sku": level.sku,
-                    ":m": level.movement_id,
-                    ":on_hand": level.on_hand,
-                    ":reserved": level.reserved,
-                    ":available": level.available,
-                    ":value": level.value,
-                    ":at": level.at,
-                }
-            ),
-        }
+        return add_update(self._table, key, counters, sets)
 
     def apply_stock_level(self, level: StockLevel) -> bool:
         try:
-            self.client.update_item(**self._level_update(level))
+            self.client.update_item(**level_update(self._table, level))
             return True
         except Exception as error:
             if ddb.is_conditional_failure(error):
@@ -363,6 +299,7 @@ class DynamoAggregateStore:
             totals: dict[str, int] = {}
             skus: dict[str, dict[str, int]] = {}
             names: dict[str, str] = {}
+            taxes: dict[str, dict[str, int]] = {}
             for item in self._partition(keys.day_aggregates(day)):
                 if item["SK"] == keys.DAY_TOTALS:
                     totals = {
@@ -373,9 +310,33 @@ class DynamoAggregateStore:
                     skus[sku] = {k: int(item.get(k, 0)) for k in _SKU_ITEM_FIELDS}
                     if item.get("name"):
                         names[sku] = item["name"]
-            if totals or skus:
-                found.append(DayAggregates(day, totals, skus, names))
+                elif item["SK"].startswith(keys.AGG_TAX_PREFIX):
+                    taxes[item["country"]] = {k: int(item.get(k, 0)) for k in ("collected", "refunded")}
+            if totals or skus or taxes:
+                found.append(DayAggregates(day, totals, skus, names, taxes))
         return found
+
+    def cohort_cells(self) -> list[CohortCell]:
+        return [
+            CohortCell(item["cohort"], item["month"], {k: int(item.get(k, 0)) for k in CohortCell.COUNTERS})
+            for item in self._partition(keys.COHORT_CELLS, "CELL#")
+        ]
+
+    def marketing_spend(self, first: str, last: str) -> list[SpendRow]:
+        return [
+            SpendRow(item["date"], item["channel"], int(item["amount"]), item["currency"])
+            for item in self._query(
+                KeyConditionExpression="PK = :pk AND SK BETWEEN :first AND :last",
+                ExpressionAttributeValues=ddb.to_values(
+                    {":pk": keys.MARKETING_SPEND, ":first": f"DAY#{first}#", ":last": f"DAY#{last}#~"}
+                ),
+            )
+        ]
+
+    def put_marketing_spend(self, row: SpendRow) -> None:
+        pk, sk = keys.marketing_spend(row.date, row.channel)
+        item = {"PK": pk, "SK": sk, "entity": "marketing_spend", **row.to_dict()}
+        self.client.put_item(TableName=self._table, Item=ddb.to_item(item))
 
     def stock_snapshot(self, day: str) -> list[StockRow]:
         pk, sk = keys.day_stock_snapshot(day)

@@ -14,7 +14,14 @@ DOMAIN = "reporting"
 _EVENT_NAMESPACE = uuid.UUID("6f0f3a52-61a4-4f7e-9a55-3c1f1d2b7e90")
 
 
-def report_ready(report: dict[str, Any], keys: dict[str, str], digest: str, time: datetime) -> DomainEvent:
+def report_ready(
+    report: dict[str, Any],
+    keys: dict[str, str],
+    digest: str,
+    time: datetime,
+    periods: dict[str, dict[str, str]] | None = None,
+) -> DomainEvent:
+    """`periods`: the week's and month's reports (to date) the nightly run wrote with the day's."""
     kpis = report["kpis"]
     detail = {
         "date": report["date"],
@@ -28,11 +35,14 @@ def report_ready(report: dict[str, Any], keys: dict[str, str], digest: str, time
             "average_order_value": kpis["average_order_value"],
             "units_sold": kpis["units_sold"],
             "low_stock_skus": len(report["stock"]["low_stock"]),
+            "gross_margin": report["margin"]["day"]["gross_margin"],
+            "new_customers": report["customers"]["new"],
         },
         "bucket_key": keys["json"],
         "html_key": keys["html"],
         "keys": keys,
         "content_sha256": digest,
+        **({"periods": periods} if periods else {}),
     }
     event_id = str(uuid.uuid5(_EVENT_NAMESPACE, f"{report['date']}#{digest}"))
     return DomainEvent("ReportReady", DOMAIN, detail, time, id=event_id)

@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 
 from cloudtill.clock import iso
 from cloudtill.money import round_half_up
+from cloudtill.reporting import insights
 from cloudtill.reporting.aggregates import SKU_COUNTERS, TOTAL_COUNTERS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 WINDOW_DAYS = 30
 TOP_N = 10
 # ABC: SKUs whose revenue starts within the first 80 % of the window's revenue are A, next 15 % B.
@@ -33,9 +34,32 @@ class DayAggregates:
     totals: Mapping[str, int] = field(default_factory=dict)
     skus: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     sku_names: Mapping[str, str] = field(default_factory=dict)
+    taxes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     def total(self, name: str) -> int:
         return int(self.totals.get(name, 0))
+
+
+def _summed(into: dict[str, int], counters: Mapping[str, int]) -> None:
+    for name, value in counters.items():
+        into[name] = into.get(name, 0) + int(value)
+
+
+def combine(label: str, aggregates: Sequence[DayAggregates]) -> DayAggregates:
+    """The sum of several days' aggregates (a week, a month, a window): counters add up; the latest
+    day's SKU names win (`aggregates` oldest first)."""
+    totals: dict[str, int] = {}
+    skus: dict[str, dict[str, int]] = {}
+    names: dict[str, str] = {}
+    taxes: dict[str, dict[str, int]] = {}
+    for agg in aggregates:
+        _summed(totals, agg.totals)
+        for sku, counters in agg.skus.items():
+            _summed(skus.setdefault(sku, {}), counters)
+        for country, counters in agg.taxes.items():
+            _summed(taxes.setdefault(country, {}), counters)
+        names.update(agg.sku_names)
+    return DayAggregates(label, totals, skus, names, taxes)
 
 
 @dataclass(frozen=True)
@@ -80,12 +104,21 @@ def ratio(numerator: int, denominator: int) -> float | None:
     return None if denominator <= 0 else round(numerator / denominator, 4)
 
 
-def day_period(day: str, timezone: str) -> dict[str, str]:
-    """The report's day as a UTC interval [start, end) in the shop's time zone (23/25 h at DST changes)."""
+def day_period(day: str, timezone: str, last: str | None = None) -> dict[str, str]:
+    """The report's days (`day` to `last`) as a UTC interval [start, end) in the shop's time zone
+    (23/25 h days at DST changes)."""
     zone = ZoneInfo(timezone)
     start = datetime.combine(date.fromisoformat(day), time(0), tzinfo=zone)
-    end = datetime.combine(date.fromisoformat(day) + timedelta(days=1), time(0), tzinfo=zone)
+    end = datetime.combine(date.fromisoformat(last or day) + timedelta(days=1), time(0), tzinfo=zone)
     return {"start": iso(start), "end": iso(end)}
+
+
+def report_days(day: str, period_days: Sequence[str] | None = None) -> list[str]:
+    """Every day a report ending with `day` reads: its period, the 30-day window, the month to date."""
+    first = date.fromisoformat(day)
+    window = {(first - timedelta(days=n)).isoformat() for n in range(WINDOW_DAYS)}
+    month = {(first.replace(day=n)).isoformat() for n in range(1, first.day + 1)}
+    return sorted(window | month | set(period_days or ()))
 
 
 def day_kpis(agg: DayAggregates) -> dict[str, Any]:
@@ -155,12 +188,23 @@ def build_report(
     currency: str,
     window: Sequence[DayAggregates],
     stock: Sequence[StockRow],
+    cells: Sequence[insights.CohortCell] = (),
+    spend: Sequence[insights.SpendRow] = (),
+    period_days: Sequence[str] | None = None,
+    kind: str = "day",
+    max_lifespan_months: int = insights.DEFAULT_MAX_LIFESPAN_MONTHS,
 ) -> dict[str, Any]:
-    """The report of `day` from the `window` of daily aggregates ending with it (missing days count 0)."""
+    """The report of the period ending with `day` (the day itself unless `period_days` names a week
+    or a month) from the daily aggregates in `window` (`report_days`; missing days count 0): the
+    period's figures are the sum of its days, never re-read from orders."""
     by_day = {agg.day: agg for agg in window}
-    today = by_day.get(day, DayAggregates(day))
+    period = list(period_days or [day])
+    today = combine(day, [by_day[d] for d in period if d in by_day])
     first = date.fromisoformat(day) - timedelta(days=WINDOW_DAYS - 1)
     days = [(first + timedelta(days=n)).isoformat() for n in range(WINDOW_DAYS)]
+    last_30 = combine(day, [by_day[d] for d in days if d in by_day])
+    month_days = [d for d in report_days(day) if d[:7] == day[:7] and d <= day]
+    month = combine(day, [by_day[d] for d in month_days if d in by_day])
 
     names: dict[str, str] = {}
     units_30: dict[str, int] = {}
@@ -195,6 +239,7 @@ def build_report(
                 "days_of_cover": days_of_cover(level.available, units_30.get(sku, 0)) if level else None,
             }
         )
+        row.update(_sku_margin(sold, last_30.skus.get(sku, {})))
         rows.append(row)
 
     sold_today = [r for r in rows if r["units"] or r["revenue"]]
@@ -224,15 +269,33 @@ def build_report(
                 "refunds": agg.total("refunds_amount"),
                 "net_sales": agg.total("total_sales") - agg.total("refunds_amount"),
                 "units_sold": agg.total("units_sold"),
+                "gross_margin": insights.margin(agg.totals)["gross_margin"],
             }
         )
+    spend_in = [r for r in spend if r.date in set(period)]
     return {
         "schema_version": SCHEMA_VERSION,
         "date": day,
         "timezone": timezone,
         "currency": currency,
-        "period": day_period(day, timezone),
+        "kind": kind,
+        "period": day_period(period[0], timezone, period[-1]),
+        "days": {"from": period[0], "to": period[-1]},
         "kpis": day_kpis(today),
+        "margin": {"day": insights.margin(today.totals), "trailing_30d": insights.margin(last_30.totals)},
+        "tax": {"month": day[:7], **insights.tax_by_country(today.taxes, month.taxes)},
+        "customers": insights.customers(
+            period=today.totals,
+            month_to_date=month.totals,
+            cells=cells,
+            month=day[:7],
+            max_lifespan_months=max_lifespan_months,
+        ),
+        "cohorts": insights.cohort_table(cells, day[:7]),
+        "acquisition": {
+            "day": insights.acquisition(today.totals, spend_in),
+            "trailing_30d": insights.acquisition(last_30.totals, [r for r in spend if r.date in set(days)]),
+        },
         "top_products": {"by_revenue": top("revenue", "units"), "by_units": top("units", "revenue")},
         "abc": {
             "window": {"from": days[0], "to": days[-1]},
@@ -258,6 +321,22 @@ def build_report(
         "skus": rows,
         "trend": trend,
     }
+
+
+def _sku_margin(day: Mapping[str, int], window: Mapping[str, int]) -> dict[str, int]:
+    def gross(counters: Mapping[str, int]) -> int:
+        return int(counters.get("net_revenue", 0)) - _cogs(counters)
+
+    return {
+        "net_revenue": int(day.get("net_revenue", 0)),
+        "cogs": _cogs(day),
+        "gross_margin": gross(day),
+        "gross_margin_30d": gross(window),
+    }
+
+
+def _cogs(counters: Mapping[str, int]) -> int:
+    return int(counters.get("cogs", 0)) - int(counters.get("cogs_reversed", 0))
 
 
 def empty_totals() -> dict[str, int]:

@@ -29,6 +29,19 @@ SKU_COLUMNS: tuple[str, ...] = (
     "stock_value",
     "low_stock",
     "days_of_cover",
+    "net_revenue",
+    "cogs",
+    "gross_margin",
+    "gross_margin_30d",
+)
+TAX_COLUMNS: tuple[str, ...] = (
+    "country",
+    "collected",
+    "refunded",
+    "net",
+    "collected_mtd",
+    "refunded_mtd",
+    "net_mtd",
 )
 ORDER_LINE_COLUMNS: tuple[str, ...] = (
     "order_id",
@@ -48,14 +61,10 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def report_keys(day: str) -> dict[str, str]:
-    """Object keys of a day's report: `reports/YYYY/MM/DD/...`."""
-    prefix = f"reports/{day[0:4]}/{day[5:7]}/{day[8:10]}/"
-    return {
-        "json": prefix + "report.json",
-        "skus_csv": prefix + "skus.csv",
-        "order_lines_csv": prefix + "order-lines.csv",
-        "html": prefix + "report.html",
-    }
+    """Object keys of a day's report: `reports/YYYY/MM/DD/...` (weeks, months: `periods.Period.keys`)."""
+    from cloudtill.reporting.periods import parse_period
+
+    return parse_period(day).keys()
 
 
 def report_json(report: dict[str, Any]) -> bytes:
@@ -90,6 +99,11 @@ def _csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> bytes:
 
 def skus_csv(report: dict[str, Any]) -> bytes:
     return _csv(SKU_COLUMNS, report["skus"])
+
+
+def tax_csv(report: dict[str, Any]) -> bytes:
+    """Tax per destination country, the period and month to date (what a VAT/OSS return needs)."""
+    return _csv(TAX_COLUMNS, report["tax"]["countries"])
 
 
 def order_lines_csv(orders: Iterable[dict[str, Any]]) -> bytes:
@@ -138,12 +152,26 @@ def report_html(report: dict[str, Any], *, template: str, chart_js: str, locale:
     environment = Environment(autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True)
     environment.filters["money"] = money
     environment.filters["percent"] = lambda r: "\u2013" if r is None else f"{r * 100:.1f} %"
+    environment.filters["bps"] = lambda b: "\u2013" if b is None else f"{b / 100:.1f} %"
     chart_data = {
         "trend": {
             "labels": [d["date"] for d in report["trend"]],
             "total_sales": [d["total_sales"] / scale for d in report["trend"]],
             "net_sales": [d["net_sales"] / scale for d in report["trend"]],
             "orders": [d["orders"] for d in report["trend"]],
+            "gross_margin": [d["gross_margin"] / scale for d in report["trend"]],
+        },
+        "acquisition": {
+            "labels": [a["channel"] for a in report["acquisition"]["trailing_30d"]["channels"]],
+            "spend": [a["spend"] / scale for a in report["acquisition"]["trailing_30d"]["channels"]],
+            "new_customers": [a["new_customers"] for a in report["acquisition"]["trailing_30d"]["channels"]],
+        },
+        "cohorts": {
+            "labels": [f"+{n}" for n in report["cohorts"]["offsets"]],
+            "rows": [
+                {"cohort": r["cohort"], "shares": [c["share_bps"] for c in r["retention"]]}
+                for r in report["cohorts"]["rows"]
+            ],
         },
         "top": {
             "labels": [p["sku"] for p in report["top_products"]["by_revenue"]],

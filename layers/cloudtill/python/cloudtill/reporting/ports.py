@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from cloudtill.outbox import DomainEvent
 from cloudtill.reporting.aggregates import AggregateUpdate, StockLevel, StockThreshold
+from cloudtill.reporting.insights import CohortCell, SpendRow
 from cloudtill.reporting.kpis import DayAggregates, StockRow
 
 
@@ -34,6 +35,15 @@ class AggregateStore(Protocol):
 
     def order_lines(self, day: str) -> list[dict[str, Any]]:
         """The day's orders with their lines, by confirmation time (one item per order)."""
+
+    def cohort_cells(self) -> list[CohortCell]:
+        """Every cohort cell (one partition: O(months²), whatever the customers)."""
+
+    def marketing_spend(self, first: str, last: str) -> list[SpendRow]:
+        """The spend recorded for the days `first` to `last`, by day and channel."""
+
+    def put_marketing_spend(self, row: SpendRow) -> None:
+        """Record (or replace) the spend of `row`'s day and channel."""
 
 
 class ReportStore(Protocol):

@@ -14,11 +14,12 @@ from cloudtill.reporting.aggregates import (
     Change,
     StockLevel,
     StockThreshold,
-    days_back,
     plan,
 )
 from cloudtill.reporting.events import report_ready
-from cloudtill.reporting.kpis import WINDOW_DAYS, build_report
+from cloudtill.reporting.insights import DEFAULT_MAX_LIFESPAN_MONTHS, SpendRow
+from cloudtill.reporting.kpis import build_report, report_days
+from cloudtill.reporting.periods import Period, parse_period, periods_of
 from cloudtill.reporting.ports import AggregateStore, ReportEvents, ReportStore
 from cloudtill.settings import ShopSettings
 
@@ -126,6 +127,7 @@ class ReportService:
         shop: ShopSettings,
         template: ReportTemplate,
         clock: Clock,
+        max_lifespan_months: int = DEFAULT_MAX_LIFESPAN_MONTHS,
     ) -> None:
         self._aggregates = aggregates
         self._store = store
@@ -133,28 +135,72 @@ class ReportService:
         self._shop = shop
         self._template = template
         self._clock = clock
+        self._max_lifespan = max_lifespan_months
 
-    def build(self, day: str) -> dict[str, Any]:
-        """The report data of `day` (reads aggregates only: the day's and the 29 before)."""
+    def build(self, day: str, period: Period | None = None) -> dict[str, Any]:
+        """The report data of `day`, or of `period` ending with `day`. Reads aggregates only: the
+        days of `report_days`, the cohort cells, the window's marketing spend, the stock snapshot."""
         date.fromisoformat(day)  # a bad date is the caller's bug: validated at the edge
-        window = self._aggregates.read_days(days_back(day, WINDOW_DAYS))
+        period = period or parse_period(day)
+        days = report_days(day, period.days)
+        window = self._aggregates.read_days(days)
         stock = self._aggregates.stock_snapshot(day)
         return build_report(
-            day, timezone=self._shop.timezone, currency=self._shop.currency, window=window, stock=stock
+            day,
+            timezone=self._shop.timezone,
+            currency=self._shop.currency,
+            window=window,
+            stock=stock,
+            cells=self._aggregates.cohort_cells(),
+            spend=self._aggregates.marketing_spend(days[0], days[-1]),
+            period_days=period.days,
+            kind=period.kind,
+            max_lifespan_months=self._max_lifespan,
         )
 
-    def run(self, day: str) -> ReportResult:
-        """Build `day`'s report, write its files (same keys, same bytes on a re-run) and announce it."""
+    def run(self, day: str, links: dict[str, dict[str, str]] | None = None) -> ReportResult:
+        """Build `day`'s report, write its files (same keys, same bytes on a re-run) and announce it
+        (with `links` to the week's and month's reports when the nightly run wrote them)."""
         report = self.build(day)
         keys = outputs.report_keys(day)
         report["files"] = keys
+        lines = outputs.order_lines_csv(self._aggregates.order_lines(day))
+        content = self._write(report, keys, {"order_lines_csv": (lines, "text/csv; charset=utf-8")})
+        self._events.publish(report_ready(report, keys, content, self._clock.now(), links))
+        return ReportResult(day, keys, content, report)
+
+    def run_period(self, period: Period) -> ReportResult:
+        """Write a week's or a month's report (to date when it is still running); announced by the
+        daily ReportReady that links it."""
+        if period.kind == "day":
+            return self.run(period.label)
+        report = self.build(period.last, period)
+        report["label"] = period.label
+        keys = period.keys()
+        report["files"] = keys
+        content = self._write(report, keys, {})
+        return ReportResult(period.label, keys, content, report)
+
+    def nightly(self, day: str) -> ReportResult:
+        """The schedule: the week and the month of `day` to date, then the day linking them."""
+        links = {}
+        for period in periods_of(day):
+            written = self.run_period(period)
+            links[period.kind] = {
+                "label": period.label,
+                "json": written.keys["json"],
+                "html": written.keys["html"],
+            }
+        return self.run(day, links)
+
+    def _write(
+        self, report: dict[str, Any], keys: dict[str, str], extra: dict[str, tuple[bytes, str]]
+    ) -> str:
         files = {
             "json": (outputs.report_json(report), "application/json"),
             "skus_csv": (outputs.skus_csv(report), "text/csv; charset=utf-8"),
-            "order_lines_csv": (
-                outputs.order_lines_csv(self._aggregates.order_lines(day)),
-                "text/csv; charset=utf-8",
-            ),
+            "tax_csv": (outputs.tax_csv(report), "text/csv; charset=utf-8"),
+            **extra,
             "html": (
                 outputs.report_html(
                     report,
@@ -167,12 +213,18 @@ class ReportService:
         }
         for name, (body, content_type) in files.items():
             self._store.put(keys[name], body, content_type)
-        content = outputs.digest(*(body for body, _ in files.values()))
-        self._events.publish(report_ready(report, keys, content, self._clock.now()))
-        return ReportResult(day, keys, content, report)
+        return outputs.digest(*(body for body, _ in files.values()))
 
-    def get(self, day: str) -> dict[str, Any] | None:
+    def get(self, label: str) -> dict[str, Any] | None:
         import json
 
-        body = self._store.get(outputs.report_keys(day)["json"])
+        body = self._store.get(parse_period(label).keys()["json"])
         return None if body is None else json.loads(body)
+
+    def record_spend(self, row: SpendRow) -> SpendRow:
+        """Idempotent per day and channel: the latest amount recorded for them is the spend."""
+        self._aggregates.put_marketing_spend(row)
+        return row
+
+    def list_spend(self, first: str, last: str) -> list[SpendRow]:
+        return self._aggregates.marketing_spend(first, last)

@@ -10,3 +10,5 @@ class ReportingSettings(BaseSettings):
 
     # The reports bucket (CDK: the reporting construct's bucket; locally created in moto by localrt).
     reports_bucket: str
+    # Predicted customer lifetime value: the expected lifespan (1 / monthly churn) is capped here.
+    clv_max_lifespan_months: int = 36
