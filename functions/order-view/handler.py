@@ -15,8 +15,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cloudtill.api import create_app, handle
 from cloudtill.clock import SystemClock
 from cloudtill.observability import logger, metrics
+from cloudtill.order_workflow.dynamo import DynamoOrderWorkflowStore
 from cloudtill.orders.api import OrderId, OrderOut
-from cloudtill.orders.dynamo import DynamoOrderRepository
 from cloudtill.orders.service import OrderService
 from cloudtill.payments.dynamo import DynamoPaymentStore
 from cloudtill.settings import get_settings
@@ -43,7 +43,7 @@ def orders() -> OrderService:
     gateway: Any = ReadOnly("payment gateway")
     workflow: Any = ReadOnly("workflow")
     return OrderService(
-        DynamoOrderRepository(settings.table_name),
+        DynamoOrderWorkflowStore(settings.table_name),
         DynamoPaymentStore(settings.table_name),
         gateway,
         workflow,

@@ -122,8 +122,8 @@ class Settings(BaseSettings):
     shop_settings: ShopSettings = Field(default_factory=ShopSettings)
     checkout_ttl_seconds: int = Field(default=900, ge=1, le=86_400)
     max_request_body_bytes: int = Field(default=256 * 1024, ge=1024)
-    # Payments (only functions declaring the Stripe secret get these). In AWS the key and webhook secrets live in
-    # Secrets Manager (STRIPE_SECRET_ARN); locally they come straight from the environment.
+    # Payments (only functions declaring the Stripe secret get these). In AWS the key and webhook
+    # secrets live in Secrets Manager (STRIPE_SECRET_ARN); locally they come straight from the environment.
     payment_capture: Literal["automatic", "manual"] = "automatic"
     stripe_api_base: str | None = None  # None: api.stripe.com; locally the localstripe emulator
     stripe_api_key: SecretStr | None = None

@@ -202,7 +202,8 @@ class DynamoProductRepository(ddb.TableAdapter):
         taken_at = [
             i - first_sku_index
             for i, code in enumerate(cancelled.codes)
-            if code == "ConditionalCheckFailed" and first_sku_index <= i < first_sku_index + len(product.variants)
+            if code == "ConditionalCheckFailed"
+            and first_sku_index <= i < first_sku_index + len(product.variants)
         ]
         taken = [product.variants[index].sku for index in taken_at]
         if taken:
