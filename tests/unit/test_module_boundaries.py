@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "cloudtill" / "python
 MAX_LINES = 400
 # Modules still above MAX_LINES, owned elsewhere and split separately. The list only shrinks: nothing
 # may join it, and an entry that fits again must leave it.
-KNOWN_OVERSIZED = frozenset({"reporting/dynamo.py"})
+KNOWN_OVERSIZED: frozenset[str] = frozenset()
 _ORIGINALLY_OVERSIZED = frozenset({"checkout/service.py", "checkout/dynamo.py", "reporting/dynamo.py"})
 # What an adapter module is called: the DynamoDB adapters, the Stripe SDK's, other AWS services'.
 ADAPTER_NAMES = frozenset({"dynamo", "stripe_adapter", "aws"})
@@ -83,7 +83,7 @@ def test_the_adapter_check_sees_adapter_imports() -> None:
 SKU_INVARIANTS = ("available", "reserved", "on_hand", "stock_version")
 # Modules writing items of their own that copy stock figures (not the SKU item): reporting's stock
 # snapshot per movement.
-COPIES_OF_STOCK_FIGURES = frozenset({"reporting/dynamo.py"})
+COPIES_OF_STOCK_FIGURES = frozenset({"reporting/dynamo_items.py"})
 _UPDATE = re.compile(r"^\s*(SET|ADD|REMOVE)\b")
 _ASSIGNS = re.compile(r"\b(" + "|".join(SKU_INVARIANTS) + r")\s*(=|:|,|$)")
 

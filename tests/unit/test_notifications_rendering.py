@@ -104,6 +104,9 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         },
         "money_fields": MONEY_SUMMARY_FIELDS,
         "link": None,  # no signed link (no reports bucket): tests/unit/test_notifications_report_link.py
+        "periods": [
+            {"name": "Week 2026-W47 to date", "html_key": "reports/2026-W47/report.html", "link": None}
+        ],
     },
 }
 

@@ -4,8 +4,8 @@ the unit cost restocked units go back at, and the refund's destination country a
 
 from __future__ import annotations
 
+from cloudtill.order_workflow.dynamo import DynamoOrderWorkflowStore
 from cloudtill.orders.api import FulfilmentIn, ReturnIn
-from cloudtill.orders.dynamo import DynamoOrderRepository
 from cloudtill.orders.service import OrderService
 from cloudtill.payments.dynamo import DynamoPaymentStore
 from cloudtill.stock.api import MovementIn
@@ -42,7 +42,7 @@ def test_order_events_carry_fifo_costs_restock_costs_and_refunded_tax(main_table
 
     # And a return that restocks names the unit cost the units go back at, the country and the tax
     orders = OrderService(
-        DynamoOrderRepository(main_table), DynamoPaymentStore(main_table), FakePaymentGateway(),
+        DynamoOrderWorkflowStore(main_table), DynamoPaymentStore(main_table), FakePaymentGateway(),
         NoWorkflow(), clock,
     )  # fmt: skip
     orders.fulfil(order_id, FulfilmentIn(carrier="dhl", tracking_number="X1"))

@@ -45,6 +45,10 @@ PATTERN_WORDS: dict[str, str] = {
     r"^\+?[0-9 ()-]{5,32}$": "5 to 32 digits, spaces, brackets or hyphens, optionally starting with +",
     r"^[A-Z0-9_-]{3,32}$": "3 to 32 letters, digits, underscores or hyphens",
     r"^[^@\s]+@[^@\s]+$": "an e-mail address, such as ann@example.com",
+    r"^[a-z0-9][a-z0-9_-]{0,39}$": "1 to 40 lower-case letters, digits, underscores or hyphens, starting"
+    " with a letter or digit (newsletter)",
+    r"^(\d{4}-\d{2}-\d{2}|\d{4}-W\d{2}|\d{4}-\d{2})$": "a day (2026-12-04), an ISO week (2026-W49) or a"
+    " month (2026-12)",
 }
 
 
