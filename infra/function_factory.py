@@ -1,8 +1,9 @@
 """The one way a cloudtill Lambda function is built (arm64, layers, logs, tracing, environment, grants).
 
-Every function gets: its code folder as code (`functions/<code_folder>`) with its trigger's entry
-point (`handler.<trigger>_handler`), the shared `cloudtill` layer and the dependency layer, its own log
-group with the stage's retention, X-Ray active tracing, and the environment from
+Every function gets: its code folder as code (`functions/<code_folder>`, built with byte code by
+`infra.layer_build.ensure_function_code`) with its trigger's entry point (`handler.<trigger>_handler`),
+the shared `cloudtill` layer and the dependency layer, its own log group with the stage's retention,
+X-Ray active tracing, and the environment from
 `infra.environment.function_environment` (the same one localrt uses).
 
 Roles are created here with no AWS managed policy. The execution role may write to its own log group
@@ -44,9 +45,15 @@ _BUCKETS = {bucket.name: bucket for bucket in BUCKETS}
 # What each SDK layer a secret brings is, as its description says.
 LAYER_DESCRIPTIONS = {"stripe": "Stripe SDK (only for functions calling Stripe)"}
 ARCHITECTURE = lambda_.Architecture.ARM_64
-RUNTIME = lambda_.Runtime(f"python{layer_build.LAMBDA_PYTHON_VERSION}", lambda_.RuntimeFamily.PYTHON)
-# Never ship local byte code, caches or tests inside an asset.
-ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache", "**/tests"]
+# With SnapStart (a stage setting) every invocation goes to this alias of the latest version.
+LIVE_ALIAS = "live"
+# Lambda supports SnapStart on every Python runtime from 3.12.
+RUNTIME = lambda_.Runtime(
+    f"python{layer_build.LAMBDA_PYTHON_VERSION}", lambda_.RuntimeFamily.PYTHON, supports_snap_start=True
+)
+# Assets are the built folders (infra/layer_build.py), whose `.pyc` were compiled by the runtime's
+# CPython and must ship; caches, tests and the build stamp never do.
+ASSET_EXCLUDES = ["**/.pytest_cache", "**/.mypy_cache", "**/tests", layer_build.STAMP_NAME]
 
 
 @dataclass(frozen=True)
@@ -94,8 +101,14 @@ class FunctionFactory(Construct):
         self._stage = stage
         self._dependencies = dependencies
         self._layer_dirs = layer_dirs
+        self._code_dirs = layer_build.ensure_function_code(functions_dir)
         self.functions: dict[str, lambda_.Function] = {}
-        self.shared_layer = self._layer("SharedLayer", SHARED_LAYER_ROOT, "cloudtill shared package")
+        # What the API, event sources, schedules and state machines invoke: the function, or with
+        # SnapStart its `live` alias (SnapStart applies to published versions only).
+        self.invocation_targets: dict[str, lambda_.IFunction] = {}
+        self.shared_layer = self._layer(
+            "SharedLayer", layer_dirs[layer_build.SHARED_LAYER].parent, "cloudtill shared package"
+        )
         self.deps_layer = self._layer(
             "DepsLayer", layer_dirs[layer_build.DEPS_LAYER].parent, "Third-party runtime dependencies"
         )
@@ -106,7 +119,7 @@ class FunctionFactory(Construct):
         return lambda_.LayerVersion(
             self,
             construct_id,
-            code=lambda_.Code.from_asset(str(asset_root), exclude=[*ASSET_EXCLUDES, layer_build.STAMP_NAME]),
+            code=lambda_.Code.from_asset(str(asset_root), exclude=ASSET_EXCLUDES),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description=description,
@@ -163,7 +176,8 @@ class FunctionFactory(Construct):
             architecture=ARCHITECTURE,
             handler=f"{HANDLER_MODULE}.{spec.handler}",
             code=lambda_.Code.from_asset(
-                str(function_code_dir(spec, self._functions_dir)), exclude=ASSET_EXCLUDES
+                str(self._code_dirs[function_code_dir(spec, self._functions_dir).name]),
+                exclude=ASSET_EXCLUDES,
             ),
             layers=layers,
             memory_size=spec.memory_mb,
@@ -171,6 +185,11 @@ class FunctionFactory(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             role=role,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if self._stage.snap_start else None,
+            # A replaced version is deleted, so the SnapStart cache of old versions stops billing.
+            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY)
+            if self._stage.snap_start
+            else None,
             environment=function_environment(
                 spec,
                 stage=self._stage.stage,
@@ -200,6 +219,13 @@ class FunctionFactory(Construct):
         )
         _skip_checkov_function_checks(function, log_group)
         self.functions[spec.name] = function
+        self.invocation_targets[spec.name] = (
+            lambda_.Alias(
+                scope, f"{construct_id}Live", alias_name=LIVE_ALIAS, version=function.current_version
+            )
+            if self._stage.snap_start
+            else function
+        )
         return function
 
 

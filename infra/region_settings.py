@@ -71,6 +71,10 @@ class StageSettings(BaseModel):
     api_burst_limit: int = Field(ge=1)
     # WAF rate-based rule: requests per client IP per 5 minutes before blocking.
     waf_requests_per_5_minutes_per_ip: int = Field(ge=10)
+    # Fixed monthly costs that buy little where no shopper is (docs/benchmarks.md section 5): the
+    # WAF web ACL and its rules (~$8), the dashboard (~$3). Stage throttling stays either way.
+    web_acl: bool = True
+    dashboard: bool = True
     # Whether the admin user pool and the log groups survive deleting the stack.
     retain_user_pool: bool = True
     retain_logs: bool = True
@@ -82,6 +86,10 @@ class StageSettings(BaseModel):
     # Refuse to synthesize a region whose shop addresses are still the examples the repository ships
     # (`placeholder_settings`): customers would get no e-mail and alarms would reach nobody.
     refuse_placeholder_settings: bool = False
+    # Lambda SnapStart: every function gets a published version and a `live` alias, which the API,
+    # queues, schedules and the state machine invoke; a cold start restores a snapshot taken after
+    # init (docs/infrastructure.md "SnapStart": what it costs, what runs after a restore).
+    snap_start: bool = False
 
     @field_validator("log_retention_days")
     @classmethod

@@ -99,10 +99,10 @@ class CloudtillStack(Stack):
                 grant_sms(self.functions[spec.name])
         if email is not None and declaration.email_feedback_function is not None:
             email.deliver_feedback(self.functions[declaration.email_feedback_function])
+        # What invocations target: the functions, or their SnapStart aliases.
+        invoked = dict(self.function_factory.invocation_targets)
 
-        self.api = Api(
-            self, "Api", stage=stage, region=region, routes=declaration.routes, functions=self.functions
-        )
+        self.api = Api(self, "Api", stage=stage, region=region, routes=declaration.routes, functions=invoked)
         self.operations = Operations(
             self,
             "Operations",
@@ -117,7 +117,7 @@ class CloudtillStack(Stack):
             "Eventing",
             stage=stage.stage,
             declaration=declaration,
-            functions=self.functions,
+            functions=invoked,
             tables=self.data.tables,
             event_bus=self.messaging.event_bus,
             operations=self.operations,
@@ -128,7 +128,7 @@ class CloudtillStack(Stack):
             stage=stage.stage,
             default_timezone=region.shop.timezone,
             declaration=declaration,
-            functions=self.functions,
+            functions=invoked,
             operations=self.operations,
         )
         self.workflows = Workflows(
@@ -136,7 +136,7 @@ class CloudtillStack(Stack):
             "Workflows",
             stage=stage,
             declaration=declaration,
-            functions=self.functions,
+            functions=invoked,
             tables=self.data.tables,
             operations=self.operations,
         )
@@ -144,7 +144,8 @@ class CloudtillStack(Stack):
         for dlq_name, dlq in (email.dead_letter_queues if email is not None else {}).items():
             self.operations.watch_dead_letter_queue(dlq_name, dlq)
         # Last: the dashboard shows every alarm, DLQ and workflow built above.
-        self.operations.build_dashboard()
+        if stage.dashboard:
+            self.operations.build_dashboard()
         if stage.retain_stateful_resources:
             retain_stateful_resources(self)
 

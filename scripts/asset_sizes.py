@@ -17,8 +17,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from infra.function_factory import FUNCTIONS_DIR, SHARED_LAYER_ROOT  # noqa: E402
-from infra.layer_build import ensure_layers  # noqa: E402
+from infra.function_factory import FUNCTIONS_DIR  # noqa: E402
+from infra.layer_build import SHARED_LAYER, STAMP_NAME, ensure_function_code, ensure_layers  # noqa: E402
 from infra.wiring import FUNCTIONS  # noqa: E402
 
 DOC = REPO_ROOT / "docs" / "infrastructure.md"
@@ -27,18 +27,15 @@ LAMBDA_UNZIPPED_LIMIT_MB = 250
 
 
 def tree_size(root: Path) -> int:
-    """Bytes of the files an asset would hold (byte code caches are excluded from assets)."""
-    return sum(
-        f.stat().st_size
-        for f in root.rglob("*")
-        if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc"
-    )
+    """Bytes of the files an asset holds: the built folder, byte code included."""
+    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file() and f.name != STAMP_NAME)
 
 
 def size_table() -> str:
     layers = ensure_layers()
+    code_dirs = ensure_function_code(FUNCTIONS_DIR)
     shared, deps, stripe = (
-        tree_size(SHARED_LAYER_ROOT),
+        tree_size(layers[SHARED_LAYER]),
         tree_size(layers["deps"]),
         tree_size(layers["stripe"]),
     )
@@ -47,7 +44,7 @@ def size_table() -> str:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for spec in FUNCTIONS:
-        code = tree_size(FUNCTIONS_DIR / spec.code_folder)
+        code = tree_size(code_dirs[spec.code_folder])
         stripe_size = stripe if "stripe" in spec.secrets else 0
         total = code + shared + deps + stripe_size
         share_of_limit = 100 * total / 1e6 / LAMBDA_UNZIPPED_LIMIT_MB

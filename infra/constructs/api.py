@@ -141,13 +141,21 @@ class Api(Construct):
             "Answers are per shopper (checkouts, orders) or change with stock; a stage cache would serve "
             "stale stock and cost per hour, and the catalog reads are cheap single-table queries.",
         )
-        self.web_acl = self._web_acl(stage)
-        wafv2.CfnWebACLAssociation(
-            self,
-            "WebAclAssociation",
-            resource_arn=self.rest_api.deployment_stage.stage_arn,
-            web_acl_arn=self.web_acl.attr_arn,
-        )
+        self.web_acl: wafv2.CfnWebACL | None = None
+        if stage.web_acl:
+            self.web_acl = self._web_acl(stage)
+            wafv2.CfnWebACLAssociation(
+                self,
+                "WebAclAssociation",
+                resource_arn=self.rest_api.deployment_stage.stage_arn,
+                web_acl_arn=self.web_acl.attr_arn,
+            )
+        else:
+            reason = (
+                f"Stage setting web_acl=false ({stage.stage}): a web ACL costs ~$8 a month where no "
+                "shopper is; stage throttling still bounds the request rate (docs/benchmarks.md)."
+            )
+            acknowledge(self.rest_api.deployment_stage, "AwsSolutions-APIG3", reason)
         self._acknowledge_cloudwatch_role()
 
         # Stable output keys (no construct-path hash): the deploy guide and scripts read them by name.

@@ -55,7 +55,7 @@ class Eventing(Construct):
         *,
         stage: str,
         declaration: Declaration,
-        functions: Mapping[str, lambda_.Function],
+        functions: Mapping[str, lambda_.IFunction],
         tables: Mapping[str, dynamodb.Table],
         event_bus: events.IEventBus,
         operations: Operations,

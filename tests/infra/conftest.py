@@ -112,6 +112,13 @@ def eu_template(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return templates["eu-west-1"]
 
 
+@pytest.fixture(scope="session")
+def prod_eu_template(prod_synthesis: Synthesis) -> dict[str, Any]:
+    """What only the prod stage settings build (the WAF web ACL, the dashboard) is checked here."""
+    assert prod_synthesis.error is None, prod_synthesis.error
+    return prod_synthesis.templates["eu-west-1"]
+
+
 # --- the wiring as it is about to grow: proves what the current wiring cannot yet show ------------
 
 # Both reach functions deployed for their trigger (a new queue and a new schedule function of the

@@ -20,7 +20,7 @@ from infra.gateway_responses import (
 from infra.region_settings import load_region_settings
 from infra.wiring import ROUTES
 from localrt.gateway import _resource_paths
-from tests.infra.conftest import REGIONS, STAGE
+from tests.infra.conftest import PROD_STAGE, REGIONS
 from tests.infra.template_checks import resources_of_type
 
 Template = dict[str, Any]
@@ -115,15 +115,16 @@ def _byte_match(statement: dict[str, Any]) -> tuple[str, str, str]:
     return field, match["PositionalConstraint"], match["SearchString"]
 
 
-def test_the_stripe_webhook_is_outside_the_per_ip_rate_rule(eu_template: Template) -> None:
-    rate = _web_acl_rules(eu_template)["RateLimitPerIp"]["Statement"]["RateBasedStatement"]
+def test_the_stripe_webhook_is_outside_the_per_ip_rate_rule(prod_eu_template: Template) -> None:
+    # The web ACL is a stage setting, on in prod (dev: stage throttling only).
+    rate = _web_acl_rules(prod_eu_template)["RateLimitPerIp"]["Statement"]["RateBasedStatement"]
     # Counted and limited: every request except a POST to the webhook path
     excluded = rate["ScopeDownStatement"]["NotStatement"]["Statement"]["AndStatement"]["Statements"]
     method, paths = excluded
     assert _byte_match(method) == ("Method", "EXACTLY", "POST")
     assert {_byte_match(s) for s in paths["OrStatement"]["Statements"]} == {
         ("UriPath", "EXACTLY", "/webhooks/stripe"),
-        ("UriPath", "EXACTLY", f"/{STAGE}/webhooks/stripe"),
+        ("UriPath", "EXACTLY", f"/{PROD_STAGE}/webhooks/stripe"),
     }
     assert rate["AggregateKeyType"] == "IP"
     # The exemption is that route and no other
@@ -131,8 +132,8 @@ def test_the_stripe_webhook_is_outside_the_per_ip_rate_rule(eu_template: Templat
     assert webhook_routes == {("POST", "/webhooks/stripe")}
 
 
-def test_the_web_acl_blocks_known_bad_inputs(eu_template: Template) -> None:
-    rules = _web_acl_rules(eu_template)
+def test_the_web_acl_blocks_known_bad_inputs(prod_eu_template: Template) -> None:
+    rules = _web_acl_rules(prod_eu_template)
     known_bad = rules["AWSManagedRulesKnownBadInputsRuleSet"]
     assert known_bad["Statement"]["ManagedRuleGroupStatement"]["VendorName"] == "AWS"
     assert known_bad["OverrideAction"] == {"None": {}}

@@ -63,8 +63,8 @@ def test_checkout_5xx_alarm_sums_every_checkout_route(eu_template: dict[str, Any
     assert watched == expected
 
 
-def test_dashboard_shows_orders_payments_checkout_errors_and_dlqs(eu_template: dict[str, Any]) -> None:
-    (dashboard,) = resources_of_type(eu_template, "AWS::CloudWatch::Dashboard").values()
+def test_dashboard_shows_orders_payments_checkout_errors_and_dlqs(prod_eu_template: dict[str, Any]) -> None:
+    (dashboard,) = resources_of_type(prod_eu_template, "AWS::CloudWatch::Dashboard").values()
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     for expected in (
         "OrderConfirmed",

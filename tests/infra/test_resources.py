@@ -54,7 +54,9 @@ def test_tables_follow_the_wiring_and_survive_the_stack(eu_template: dict[str, A
     assert idempotency["Properties"]["TimeToLiveSpecification"]["AttributeName"] == "expiration"
 
 
-def test_api_stage_is_throttled_logged_traced_and_behind_waf(eu_template: dict[str, Any]) -> None:
+def test_api_stage_is_throttled_logged_traced_and_behind_waf(
+    eu_template: dict[str, Any], prod_eu_template: dict[str, Any]
+) -> None:
     stage = _single(eu_template, "AWS::ApiGateway::Stage")
     assert stage["StageName"] == "dev"
     assert stage["TracingEnabled"] is True
@@ -64,14 +66,17 @@ def test_api_stage_is_throttled_logged_traced_and_behind_waf(eu_template: dict[s
     assert method_setting["ThrottlingBurstLimit"] == 100
     assert method_setting["LoggingLevel"] == "ERROR"
 
-    acl = _single(eu_template, "AWS::WAFv2::WebACL")
+    # The web ACL is a stage setting: off in dev (about $8 a month for no shopper), on in prod.
+    assert not resources_of_type(eu_template, "AWS::WAFv2::WebACL")
+    assert not resources_of_type(eu_template, "AWS::WAFv2::WebACLAssociation")
+    acl = _single(prod_eu_template, "AWS::WAFv2::WebACL")
     assert acl["Scope"] == "REGIONAL"
     rules = {rule["Name"]: rule for rule in acl["Rules"]}
     assert rules["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]["Name"] == (
         "AWSManagedRulesCommonRuleSet"
     )
-    assert rules["RateLimitPerIp"]["Statement"]["RateBasedStatement"]["Limit"] == 1000
-    association = _single(eu_template, "AWS::WAFv2::WebACLAssociation")
+    assert rules["RateLimitPerIp"]["Statement"]["RateBasedStatement"]["Limit"] == 2000
+    association = _single(prod_eu_template, "AWS::WAFv2::WebACLAssociation")
     assert "/stages/" in json.dumps(association["ResourceArn"])
 
 
@@ -111,7 +116,9 @@ def test_outputs_give_the_api_and_stripe_webhook_urls(eu_template: dict[str, Any
     assert "/webhooks/stripe" in outputs["StripeWebhookUrl"]
 
 
-def test_every_function_alarms_on_errors_and_throttles_to_the_ops_topic(eu_template: dict[str, Any]) -> None:
+def test_every_function_alarms_on_errors_and_throttles_to_the_ops_topic(
+    eu_template: dict[str, Any], prod_eu_template: dict[str, Any]
+) -> None:
     # The ops topic (other topics exist, e.g. SES feedback -> notifications).
     (topic_id,) = [
         t for t in resources_of_type(eu_template, "AWS::SNS::Topic") if t.startswith("OperationsOpsTopic")
@@ -127,4 +134,6 @@ def test_every_function_alarms_on_errors_and_throttles_to_the_ops_topic(eu_templ
                 watched.setdefault(function_id, set()).add(properties["MetricName"])
     for spec in FUNCTIONS:
         assert watched[function_logical_id(eu_template, spec.name)] == {"Errors", "Throttles"}, spec.name
-    assert resources_of_type(eu_template, "AWS::CloudWatch::Dashboard")
+    # The dashboard is a stage setting: off in dev (about $3 a month), on in prod.
+    assert resources_of_type(prod_eu_template, "AWS::CloudWatch::Dashboard")
+    assert not resources_of_type(eu_template, "AWS::CloudWatch::Dashboard")

@@ -248,7 +248,9 @@ def test_the_client_list_matches_the_code() -> None:
 # --- operations ---------------------------------------------------------------------------------
 
 
-def test_failed_timed_out_and_aborted_executions_page_the_ops_topic(eu_template: dict[str, Any]) -> None:
+def test_failed_timed_out_and_aborted_executions_page_the_ops_topic(
+    eu_template: dict[str, Any], prod_eu_template: dict[str, Any]
+) -> None:
     alarms = {
         a["Properties"]["AlarmName"]: a["Properties"]
         for a in resources_of_type(eu_template, "AWS::CloudWatch::Alarm").values()
@@ -266,9 +268,11 @@ def test_failed_timed_out_and_aborted_executions_page_the_ops_topic(eu_template:
         assert dimension["Name"] == "StateMachineArn"
         assert list(references(dimension["Value"])) == [machine]
         assert list(references(alarm["AlarmActions"])) == [topic]
-    (dashboard,) = resources_of_type(eu_template, "AWS::CloudWatch::Dashboard").values()
+    # The dashboard is a stage setting (on in prod).
+    (dashboard,) = resources_of_type(prod_eu_template, "AWS::CloudWatch::Dashboard").values()
+    (prod_machine,) = resources_of_type(prod_eu_template, "AWS::StepFunctions::StateMachine")
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
-    assert "ExecutionsFailed" in body and machine in body
+    assert "ExecutionsFailed" in body and prod_machine in body
 
 
 def test_orders_is_a_task_and_a_client_without_a_circular_dependency(eu_template: dict[str, Any]) -> None:

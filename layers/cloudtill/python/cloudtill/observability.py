@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics
 
+from cloudtill import snapstart  # noqa: F401  (registers the after-restore hook under SnapStart)
+
 # Service name and level come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_LOG_LEVEL.
 logger = Logger(log_uncaught_exceptions=True)
 metrics = Metrics(namespace="cloudtill")

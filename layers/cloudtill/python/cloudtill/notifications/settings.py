@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cloudtill.settings import EnvSettings
 
 
-class NotificationSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", case_sensitive=False, extra="ignore")
+class NotificationSettings(EnvSettings):
+    env_prefix: ClassVar[str] = "NOTIFICATIONS_"
 
     # The SES configuration set (bounce/complaint events -> SNS). None locally: moto has no use for it.
     ses_configuration_set: str | None = None

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from cloudtill.settings import EnvSettings
 
 
-class ReportingSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
-
+class ReportingSettings(EnvSettings):
     # The reports bucket (CDK: the reporting construct's bucket; locally created in moto by localrt).
     reports_bucket: str
     # Predicted customer lifetime value: the expected lifespan (1 / monthly churn) is capped here.
