@@ -8,6 +8,9 @@ NODE_STAMP := node_modules/.installed
 # checkov (tests/infra scans the synthesized templates) has pins that conflict with ours: own venv.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# ministack (the contract suite's stricter DynamoDB, tests/contracts) pins another botocore: own venv too.
+MINISTACK_VENV := .venv-ministack
+MINISTACK_STAMP := $(MINISTACK_VENV)/.installed
 PORT ?= 8000
 REGIONS ?= eu-west-1
 export PYTHONPATH := $(CURDIR)/layers/cloudtill/python:$(CURDIR)
@@ -15,7 +18,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DEFAULT_ACCOUNT ?= 111111111111
 export CDK_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: install browser run test test-unit test-unit-infra test-integration test-infra test-faults faults lint format synth bench clean report
+.PHONY: install browser run test test-unit test-unit-infra test-integration test-infra test-faults test-contracts faults lint format synth bench clean report
 
 $(PY_STAMP): requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,11 +31,16 @@ $(CHECKOV_STAMP): requirements-checkov.lock | $(PY_STAMP)
 	$(VENV)/bin/uv pip sync --quiet -p $(CHECKOV_VENV)/bin/python requirements-checkov.lock
 	touch $@
 
+$(MINISTACK_STAMP): requirements-ministack.lock | $(PY_STAMP)
+	test -x $(MINISTACK_VENV)/bin/python || $(PYTHON) -m venv $(MINISTACK_VENV)
+	$(VENV)/bin/uv pip sync --quiet -p $(MINISTACK_VENV)/bin/python requirements-ministack.lock
+	touch $@
+
 $(NODE_STAMP): package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
+install: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) $(MINISTACK_STAMP)
 
 # Only the test suite needs a browser: the report page test renders in headless Chromium (Debian's
 # package; CI runs as root on Debian). `make run` does not need it.
@@ -47,10 +55,15 @@ run: install
 # The suites run side by side (each prints when it is done): the integration and fault suites spend
 # most of their time waiting on their local backends, so the 2-core machine has room for the others.
 test: install browser
-	$(MAKE) --no-print-directory -j3 --output-sync=target test-integration test-faults test-unit-infra
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-integration test-faults test-unit-infra test-contracts
 
 test-unit-infra: install
 	$(PY) -m pytest tests/unit tests/infra
+
+# Each port's behavioural contract against its in-memory fake, its DynamoDB adapter on moto and the
+# same adapter on ministack (a server from .venv-ministack on a free loopback port).
+test-contracts: install
+	$(PY) -m pytest tests/contracts
 
 test-faults: install
 	$(PY) -m pytest tests/faults
