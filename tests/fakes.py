@@ -122,10 +122,25 @@ class InMemoryStockRepository:
         self, sku: str, limit: int, cursor: str | None
     ) -> tuple[list[MovementRecord], str | None]:
         newest_first = list(reversed(self.movements.get(sku, [])))
-        start = int(cursor) if cursor else 0
+        start = 0 if cursor is None else _offset_of(cursor, f"movements:{sku}")
         page = newest_first[start : start + limit]
         more = start + limit < len(newest_first)
-        return page, str(start + limit) if more else None
+        return page, _offset_cursor(f"movements:{sku}", start + limit) if more else None
+
+
+def _offset_cursor(listing: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{listing}#{offset}".encode()).decode()
+
+
+def _offset_of(cursor: str, listing: str) -> int:
+    """The offset in a cursor of `listing` (InvalidCursor for anything else, as the adapters)."""
+    try:
+        issued_for, _, offset = base64.urlsafe_b64decode(cursor.encode()).decode().rpartition("#")
+        if issued_for == listing and offset.isdigit():
+            return int(offset)
+    except ValueError:
+        pass
+    raise InvalidCursor("not a cursor of this listing")
 
 
 # -- checkout domain -----------------------------------------------------------------------------------
