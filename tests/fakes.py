@@ -17,6 +17,7 @@ from cloudtill.errors import (
     DuplicateSku,
     FieldError,
     InvalidCursor,
+    NotFound,
     ValidationFailed,
     VersionConflict,
 )
@@ -56,15 +57,11 @@ class InMemoryProductRepository:
             (p for p in self.products.values() if not p.archived and category in (None, p.category)),
             key=lambda p: p.id,
         )
-        after = ""
-        if cursor is not None:
-            try:
-                after = base64.urlsafe_b64decode(cursor.encode()).decode()
-            except ValueError:
-                raise InvalidCursor("not a cursor this API issued") from None
+        listing = f"products:{category or ''}"
+        after = "" if cursor is None else _position_of(cursor, listing)
         page = [p for p in active if p.id > after][:limit]
         more = len(page) == limit and any(p.id > page[-1].id for p in active)
-        return page, base64.urlsafe_b64encode(page[-1].id.encode()).decode() if more else None
+        return page, _listing_cursor(listing, page[-1].id) if more else None
 
     def _claim(self, product: ProductRecord) -> None:
         taken = [s for s in product.skus if self.sku_owner.get(s, product.id) != product.id]
@@ -73,24 +70,52 @@ class InMemoryProductRepository:
         for sku in product.skus:
             self.sku_owner[sku] = product.id
 
+    def _check_version(self, product_id: str, expected_version: int | None) -> None:
+        """As the adapter's conditions: an archived (or unknown) product is not found, any other
+        product not at `expected_version` (None: a product that must not exist yet) conflicts."""
+        stored = self.products.get(product_id)
+        if stored is None and expected_version is None:
+            return
+        if stored is None or stored.archived:
+            raise NotFound(f"No product {product_id}.")
+        if stored.version != expected_version:
+            raise VersionConflict.stale(f"Product {product_id}", stored.version)
+
     def create(self, product: ProductRecord) -> None:
+        self._check_version(product.id, None)
         self._claim(product)
         self.products[product.id] = product
 
     def replace(self, product: ProductRecord, expected_version: int, previous: ProductRecord) -> None:
-        stored = self.products[product.id]
-        if stored.version != expected_version:
-            raise VersionConflict.stale(f"Product {product.id}", stored.version)
+        self._check_version(product.id, expected_version)
         self._claim(product)
         self.products[product.id] = product
 
     def archive(self, product: ProductRecord, archived_at: str) -> None:
+        self._check_version(product.id, product.version)
         self.products[product.id] = replace(
             product, archived=True, updated_at=archived_at, version=product.version + 1
         )
 
     def available_units(self, skus: list[str]) -> dict[str, int]:
-        return {s: self.stock.get(s, 0) for s in skus}
+        return {s: self.stock.get(s, 0) for s in skus if s in self.sku_owner}
+
+
+def _listing_cursor(listing: str, position: str) -> str:
+    """A fake's opaque cursor: which listing issued it (its filters) and where the next page starts."""
+    return base64.urlsafe_b64encode(f"{listing}\n{position}".encode()).decode()
+
+
+def _position_of(cursor: str, listing: str) -> str:
+    """Where a cursor of `listing` starts; InvalidCursor for anything else (malformed, or issued by
+    another listing), as the adapters' `ddb.decode_cursor`."""
+    try:
+        issued_for, separator, position = base64.urlsafe_b64decode(cursor.encode()).decode().partition("\n")
+    except ValueError:
+        raise InvalidCursor("not a cursor this API issued") from None
+    if not separator or issued_for != listing or not position:
+        raise InvalidCursor("not a cursor of this listing (another filter, or not issued by this API)")
+    return position
 
 
 class InMemoryStockRepository:
@@ -122,25 +147,14 @@ class InMemoryStockRepository:
         self, sku: str, limit: int, cursor: str | None
     ) -> tuple[list[MovementRecord], str | None]:
         newest_first = list(reversed(self.movements.get(sku, [])))
-        start = 0 if cursor is None else _offset_of(cursor, f"movements:{sku}")
+        listing = f"movements:{sku}"
+        offset = "0" if cursor is None else _position_of(cursor, listing)
+        if not offset.isdigit():
+            raise InvalidCursor("not a cursor of this listing")
+        start = int(offset)
         page = newest_first[start : start + limit]
         more = start + limit < len(newest_first)
-        return page, _offset_cursor(f"movements:{sku}", start + limit) if more else None
-
-
-def _offset_cursor(listing: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(f"{listing}#{offset}".encode()).decode()
-
-
-def _offset_of(cursor: str, listing: str) -> int:
-    """The offset in a cursor of `listing` (InvalidCursor for anything else, as the adapters)."""
-    try:
-        issued_for, _, offset = base64.urlsafe_b64decode(cursor.encode()).decode().rpartition("#")
-        if issued_for == listing and offset.isdigit():
-            return int(offset)
-    except ValueError:
-        pass
-    raise InvalidCursor("not a cursor of this listing")
+        return page, _listing_cursor(listing, str(start + limit)) if more else None
 
 
 # -- checkout domain -----------------------------------------------------------------------------------
