@@ -210,10 +210,14 @@ class InMemoryCheckoutRepository:
         if self.contended_writes:
             self.contended_writes -= 1
             raise ReservationRejected(contended=True)
+        backordered = {line.sku for line in checkout.lines if line.backordered}
         short = [
             sku
             for sku, qty in checkout.reserved.items()
-            if sku not in self.sku_items or not self.sku_items[sku].active or self.available(sku) < qty
+            if sku not in self.sku_items
+            or not self.sku_items[sku].active
+            or self.available(sku) < qty
+            or not self._plan_holds(sku, qty, checkout.backorder_limits.get(sku), sku in backordered)
         ]
         promotion_refused = False
         redemption = checkout.redemption
@@ -239,8 +243,17 @@ class InMemoryCheckoutRepository:
             if redemption.max_per_email is not None:
                 key = (redemption.code, redemption.email_hash)
                 self.email_counts[key] = self.email_counts.get(key, 0) + 1
-        self.checkouts[checkout.id] = checkout
+        # The plan's backorder limits are a condition of the write, not stored.
+        self.checkouts[checkout.id] = replace(checkout, backorder_limits={})
         self.events += events
+
+    def _plan_holds(self, sku: str, quantity: int, limit: int | None, backordered: bool) -> bool:
+        """The reservation plan's choice still holds: the limit is the one read, and the units come
+        from stock (or are backordered) as planned."""
+        if limit is None:
+            return True
+        from_stock = self.available(sku) >= quantity + limit
+        return self.sku_items[sku].backorder_limit == limit and from_stock != backordered
 
     def get(self, checkout_id: str) -> CheckoutRecord | None:
         return self.checkouts.get(checkout_id)
