@@ -369,8 +369,8 @@ class InMemoryPaymentStore:
         if effect.event_id in self.processed:
             return False
         if effect.record is not None:
-            stored = self.records[effect.record.payment_intent_id]
-            if stored.version != effect.expected_version:
+            stored = self.records.get(effect.record.payment_intent_id)
+            if stored is None or stored.version != effect.expected_version:
                 raise StaleRecord(effect.record.payment_intent_id)
             self.records[effect.record.payment_intent_id] = effect.record
         self.processed[effect.event_id] = effect
