@@ -464,11 +464,13 @@ class FakePaymentGateway:
 class InMemoryRefundClaims:
     """`RefundClaims` (the refund ledger) in memory, with the DynamoDB adapter's rules: a claim counts
     against its owner's ledger from claim until freed, never beyond its cap; a claim taken again keeps
-    its first amount; only the holder settles."""
+    its first amount; only the holder settles; a claim is listed as pending (stuck, once stale) from
+    its claim until it is settled or freed."""
 
     def __init__(self) -> None:
         self.claims: dict[tuple[tuple[str, str], str], dict[str, object]] = {}
         self.ledger: Counter[tuple[str, str]] = Counter()
+        self.pending: dict[tuple[tuple[str, str], str], RefundClaim] = {}
 
     def claim_refund(self, refund: RefundClaim, at: str, stale_before: str) -> TakenClaim | None:
         current = self.claims.get((refund.owner, refund.claim))
@@ -485,6 +487,7 @@ class InMemoryRefundClaims:
                     "at": at,
                     "amount": stored,
                 }
+                self.pending[(refund.owner, refund.claim)] = replace(held, requested_at=at)
                 return TakenClaim("again", held)
             if current["state"] != "failed":
                 return None
@@ -495,6 +498,7 @@ class InMemoryRefundClaims:
             raise NothingToRefund(max(remaining, 0))
         self.ledger[refund.owner] += amount
         self.claims[(refund.owner, refund.claim)] = {"state": "requesting", "at": at, "amount": amount}
+        self.pending[(refund.owner, refund.claim)] = replace(refund, amount=amount, requested_at=at)
         return TakenClaim(how, replace(refund, amount=amount))
 
     def settle_refund_claim(
@@ -508,6 +512,7 @@ class InMemoryRefundClaims:
         current["state"] = refund_id or "failed"
         if refund_id is not None:
             current["amount"] = counted
+        del self.pending[(refund.owner, refund.claim)]
 
     def refund_claim(self, owner: tuple[str, str], claim: str) -> ClaimState | None:
         current = self.claims.get((owner, claim))
@@ -516,7 +521,12 @@ class InMemoryRefundClaims:
         return ClaimState(str(current["state"]), int(str(current["amount"])), str(current["at"]))
 
     def stuck_refund_claims(self, stale_before: str, limit: int) -> list[RefundClaim]:
-        return []
+        # Oldest first; claims of the same moment by their Stripe idempotency key, as the adapter's index.
+        stuck = sorted(
+            (r for r in self.pending.values() if r.requested_at < stale_before),
+            key=lambda r: (r.requested_at, r.idempotency_key),
+        )
+        return stuck[:limit]
 
 
 class InMemoryOrderPaymentLookup:
