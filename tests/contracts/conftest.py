@@ -1,12 +1,14 @@
 """Backends of the port contracts: every contract test runs once per backend.
 
 * `fake`: the in-memory fake of the port (tests/fakes.py), what the unit tests use;
-* `moto`: the DynamoDB adapter on moto, in process (`mock_aws`);
+* `moto`: the DynamoDB adapter on moto's server, in a thread of this process on a free loopback port;
 * `ministack`: the same adapter on ministack, an independent emulator that is strict where DynamoDB
   is (a start key outside the query's range is a ValidationException, as in DynamoDB; moto returns
   an empty page). ministack pins another botocore than ours, so it runs as its own server from
   `.venv-ministack` (made by `make install` from requirements-ministack.lock) on a free loopback
-  port, one per session; each test gets a fresh table.
+  port, one per session.
+
+Each adapter test gets a fresh table of its own.
 
 A port's test file gets the adapter or the fake from `backend` and seeds the world through the
 `World` helpers below (the one place where the backends differ); the assertions are the same.
@@ -27,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import moto
 import pytest
 from botocore.config import Config
 from cloudtill import ddb, keys
+from moto.server import ThreadedMotoServer
 
 ROOT = Path(__file__).resolve().parents[2]
 MINISTACK = ROOT / ".venv-ministack" / "bin" / "ministack"
@@ -140,6 +142,17 @@ def ministack_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         log.close()
 
 
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
     name = request.param
@@ -152,15 +165,7 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS["aws_access_key_id"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["aws_secret_access_key"])
     table = f"contract{next(_tables)}"
-    if name == "moto":
-        with moto.mock_aws():
-            client = boto3.client("dynamodb", region_name=REGION)
-            create_table(client, table)
-            # Adapters that take no client use the process-wide one.
-            monkeypatch.setattr(ddb, "client", lambda: client)
-            yield Backend(name, client, table)
-        return
-    endpoint = request.getfixturevalue("ministack_endpoint")
+    endpoint = request.getfixturevalue(f"{name}_endpoint")
     client = boto3.client(
         "dynamodb",
         endpoint_url=endpoint,
@@ -169,6 +174,7 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         **CREDENTIALS,
     )
     create_table(client, table)
+    # Adapters that take no client use the process-wide one.
     monkeypatch.setattr(ddb, "client", lambda: client)
     try:
         yield Backend(name, client, table)
