@@ -34,36 +34,38 @@ from botocore.config import Config
 from cloudtill import ddb, keys
 from moto.server import ThreadedMotoServer
 
+from infra.wiring import MAIN_TABLE
+
 ROOT = Path(__file__).resolve().parents[2]
 MINISTACK = ROOT / ".venv-ministack" / "bin" / "ministack"
 BACKENDS = ("fake", "moto", "ministack")
 REGION = "eu-west-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-# The main table's key attributes and indexes, as infra/stack.py declares them.
-_ATTRIBUTES = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")
 _tables = itertools.count(1)
 STARTUP_SECONDS = 30.0
 
 
 def create_table(client: Any, name: str) -> None:
+    """The main table as the wiring declares it (keys and indexes; no stream: no consumer here)."""
+    index_keys = [key for pair in MAIN_TABLE.global_indexes.values() for key in pair]
+    table_keys = [MAIN_TABLE.partition_key, *([MAIN_TABLE.sort_key] if MAIN_TABLE.sort_key else [])]
     client.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in _ATTRIBUTES],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in table_keys + index_keys],
         KeySchema=[
-            {"AttributeName": "PK", "KeyType": "HASH"},
-            {"AttributeName": "SK", "KeyType": "RANGE"},
+            {"AttributeName": n, "KeyType": t} for n, t in zip(table_keys, ("HASH", "RANGE"), strict=False)
         ],
         GlobalSecondaryIndexes=[
             {
                 "IndexName": index,
                 "KeySchema": [
-                    {"AttributeName": f"{index}PK", "KeyType": "HASH"},
-                    {"AttributeName": f"{index}SK", "KeyType": "RANGE"},
+                    {"AttributeName": pk, "KeyType": "HASH"},
+                    {"AttributeName": sk, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
             }
-            for index in ("GSI1", "GSI2")
+            for index, (pk, sk) in MAIN_TABLE.global_indexes.items()
         ],
     )
     client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
