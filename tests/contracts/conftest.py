@@ -176,8 +176,9 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         **CREDENTIALS,
     )
     create_table(client, table)
-    # Adapters that take no client use the process-wide one.
+    # Adapters that take no client use the process-wide one (by either name of it).
     monkeypatch.setattr(ddb, "client", lambda: client)
+    monkeypatch.setattr(ddb, "_shared_client", lambda: client, raising=False)
     try:
         yield Backend(name, client, table)
     finally:
