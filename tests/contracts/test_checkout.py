@@ -291,3 +291,15 @@ def test_an_attached_payment_reads_back(backend: Backend, repo: CheckoutReposito
     repo.attach_payment("c1", payment)
     stored = repo.get("c1")
     assert stored is not None and stored.payment == payment
+
+
+def test_creating_a_checkout_id_twice_is_refused_and_holds_nothing_more(
+    backend: Backend, repo: CheckoutRepository
+) -> None:
+    given_sku(backend, repo, "A", 5)
+    first = checkout("c1", {"A": 2})
+    repo.create(first, [])
+    with pytest.raises(Exception):  # noqa: B017 - ids are fresh uuids: a repeat is a bug, whatever it raises
+        repo.create(checkout("c1", {"A": 1}), [])
+    assert repo.get("c1") == first
+    assert reserved(repo, "A") == 2

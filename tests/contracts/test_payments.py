@@ -116,3 +116,10 @@ def test_an_orders_payment_intent_is_found_by_order_id(lookup: OrderPaymentLooku
     assert lookup.payment_intent_of_order("o1") == "pi_1"
     assert lookup.payment_intent_of_order("o2") is None  # an order without one
     assert lookup.payment_intent_of_order("o3") is None
+
+
+def test_a_payment_settling_a_checkout_that_is_gone_is_recorded_all_the_same(store: PaymentStore) -> None:
+    store.create(record())
+    paid = record(status="succeeded", amount_received=2000, currency_received="EUR", version=1)
+    assert store.commit(effect("evt_1", paid, 0, settles_checkout=True)) is True
+    assert store.get("pi_1") == paid and store.is_processed("evt_1")
