@@ -9,6 +9,9 @@ NODE_STAMP := node_modules/.installed
 # checkov (tests/infra scans the synthesized templates) has pins that conflict with ours: own venv.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# ministack (the contract suite's stricter DynamoDB, tests/contracts) pins another botocore: own venv too.
+MINISTACK_VENV := .venv-ministack
+MINISTACK_STAMP := $(MINISTACK_VENV)/.installed
 PORT ?= 8000
 REGIONS ?= eu-west-1
 # infra, localrt, tests and scripts import from the repository root; `cloudtill` is an installed package.
@@ -19,7 +22,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DEFAULT_ACCOUNT ?= 111111111111
 export CDK_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: install browser run test test-unit test-unit-infra test-integration test-infra test-faults faults lint format synth deploy admin-token bench clean report report-rollup
+.PHONY: install browser run test test-unit test-unit-infra test-integration test-infra test-faults test-contracts faults lint format synth deploy admin-token bench clean report report-rollup
 
 $(PY_STAMP): requirements-dev.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,11 +37,16 @@ $(CHECKOV_STAMP): requirements-checkov.lock | $(PY_STAMP)
 	$(VENV)/bin/uv pip sync --quiet -p $(CHECKOV_VENV)/bin/python requirements-checkov.lock
 	touch $@
 
+$(MINISTACK_STAMP): requirements-ministack.lock | $(PY_STAMP)
+	test -x $(MINISTACK_VENV)/bin/python || $(PYTHON) -m venv $(MINISTACK_VENV)
+	$(VENV)/bin/uv pip sync --quiet -p $(MINISTACK_VENV)/bin/python requirements-ministack.lock
+	touch $@
+
 $(NODE_STAMP): package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
+install: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) $(MINISTACK_STAMP)
 
 # Only the test suite needs a browser: the report page test renders in headless Chromium (Debian's
 # package; CI runs as root on Debian). `make run` does not need it.
@@ -59,15 +67,21 @@ run: install
 PROGRESS_DIR := artifacts/test-progress
 test: install browser
 	@rm -rf $(PROGRESS_DIR) && mkdir -p $(PROGRESS_DIR)
-	@$(PY) scripts/test_progress.py $(PROGRESS_DIR) --every 30 --suites integration faults unit+infra & \
+	@$(PY) scripts/test_progress.py $(PROGRESS_DIR) --every 30 --suites integration faults unit+infra contracts & \
 	progress=$$!; \
 	TEST_PROGRESS_DIR=$(CURDIR)/$(PROGRESS_DIR) \
-		$(MAKE) --no-print-directory -j3 --output-sync=target test-integration test-faults test-unit-infra; \
+		$(MAKE) --no-print-directory -j3 --output-sync=target test-integration test-faults test-unit-infra test-contracts; \
 	status=$$?; kill $$progress 2>/dev/null; wait $$progress 2>/dev/null; exit $$status
 
 test-unit-infra: install
 	@echo "== unit+infra suite (tests/unit tests/infra) =="
 	$(PY) -m pytest tests/unit tests/infra
+
+# Each port's behavioural contract against its in-memory fake, its DynamoDB adapter on moto and the
+# same adapter on ministack (a server from .venv-ministack on a free loopback port).
+test-contracts: install
+	@echo "== contracts suite (tests/contracts) =="
+	$(PY) -m pytest tests/contracts
 
 test-faults: install
 	@echo "== faults suite (tests/faults) =="

@@ -772,7 +772,7 @@ machine's own conditional DynamoDB updates, no Lambda), and the consumers, whose
 orders' events.
 
 DynamoDB calls per order (target <= 8, NOT met; about 27, from 50): each remaining call carries a
-guarantee another issue asks for.
+guarantee the project keeps (named per call below).
 - checkout 6: the `Idempotency-Key` record (Powertools: put in progress, then complete), one
   `BatchGetItem` of prices and stock, one transaction (reservation, checkout, promotion, outbox), the
   payment record (written before the client secret leaves) and the checkout's payment reference.

@@ -17,6 +17,7 @@ from cloudtill.errors import (
     DuplicateSku,
     FieldError,
     InvalidCursor,
+    NotFound,
     ValidationFailed,
     VersionConflict,
 )
@@ -56,15 +57,11 @@ class InMemoryProductRepository:
             (p for p in self.products.values() if not p.archived and category in (None, p.category)),
             key=lambda p: p.id,
         )
-        after = ""
-        if cursor is not None:
-            try:
-                after = base64.urlsafe_b64decode(cursor.encode()).decode()
-            except ValueError:
-                raise InvalidCursor("not a cursor this API issued") from None
+        listing = f"products:{category or ''}"
+        after = "" if cursor is None else _position_of(cursor, listing)
         page = [p for p in active if p.id > after][:limit]
         more = len(page) == limit and any(p.id > page[-1].id for p in active)
-        return page, base64.urlsafe_b64encode(page[-1].id.encode()).decode() if more else None
+        return page, _listing_cursor(listing, page[-1].id) if more else None
 
     def _claim(self, product: ProductRecord) -> None:
         taken = [
@@ -77,24 +74,52 @@ class InMemoryProductRepository:
         for sku in product.skus:
             self.sku_owner[sku] = product.id
 
+    def _check_version(self, product_id: str, expected_version: int | None) -> None:
+        """As the adapter's conditions: an archived (or unknown) product is not found, any other
+        product not at `expected_version` (None: a product that must not exist yet) conflicts."""
+        stored = self.products.get(product_id)
+        if stored is None and expected_version is None:
+            return
+        if stored is None or stored.archived:
+            raise NotFound(f"No product {product_id}.")
+        if stored.version != expected_version:
+            raise VersionConflict.stale(f"Product {product_id}", stored.version)
+
     def create(self, product: ProductRecord) -> None:
+        self._check_version(product.id, None)
         self._claim(product)
         self.products[product.id] = product
 
     def replace(self, product: ProductRecord, expected_version: int, previous: ProductRecord) -> None:
-        stored = self.products[product.id]
-        if stored.version != expected_version:
-            raise VersionConflict.stale(f"Product {product.id}", stored.version)
+        self._check_version(product.id, expected_version)
         self._claim(product)
         self.products[product.id] = product
 
     def archive(self, product: ProductRecord, archived_at: str) -> None:
+        self._check_version(product.id, product.version)
         self.products[product.id] = replace(
             product, archived=True, updated_at=archived_at, version=product.version + 1
         )
 
     def available_units(self, skus: list[str]) -> dict[str, int]:
-        return {s: self.stock.get(s, 0) for s in skus}
+        return {s: self.stock.get(s, 0) for s in skus if s in self.sku_owner}
+
+
+def _listing_cursor(listing: str, position: str) -> str:
+    """A fake's opaque cursor: which listing issued it (its filters) and where the next page starts."""
+    return base64.urlsafe_b64encode(f"{listing}\n{position}".encode()).decode()
+
+
+def _position_of(cursor: str, listing: str) -> str:
+    """Where a cursor of `listing` starts; InvalidCursor for anything else (malformed, or issued by
+    another listing), as the adapters' `ddb.decode_cursor`."""
+    try:
+        issued_for, separator, position = base64.urlsafe_b64decode(cursor.encode()).decode().partition("\n")
+    except ValueError:
+        raise InvalidCursor("not a cursor this API issued") from None
+    if not separator or issued_for != listing or not position:
+        raise InvalidCursor("not a cursor of this listing (another filter, or not issued by this API)")
+    return position
 
 
 class InMemoryStockRepository:
@@ -126,10 +151,14 @@ class InMemoryStockRepository:
         self, sku: str, limit: int, cursor: str | None
     ) -> tuple[list[MovementRecord], str | None]:
         newest_first = list(reversed(self.movements.get(sku, [])))
-        start = int(cursor) if cursor else 0
+        listing = f"movements:{sku}"
+        offset = "0" if cursor is None else _position_of(cursor, listing)
+        if not offset.isdigit():
+            raise InvalidCursor("not a cursor of this listing")
+        start = int(offset)
         page = newest_first[start : start + limit]
         more = start + limit < len(newest_first)
-        return page, str(start + limit) if more else None
+        return page, _listing_cursor(listing, str(start + limit)) if more else None
 
 
 # -- checkout domain -----------------------------------------------------------------------------------
@@ -193,10 +222,14 @@ class InMemoryCheckoutRepository:
         if self.contended_writes:
             self.contended_writes -= 1
             raise ReservationRejected(contended=True)
+        backordered = {line.sku for line in checkout.lines if line.backordered}
         short = [
             sku
             for sku, qty in checkout.reserved.items()
-            if sku not in self.sku_items or not self.sku_items[sku].active or self.available(sku) < qty
+            if sku not in self.sku_items
+            or not self.sku_items[sku].active
+            or self.available(sku) < qty
+            or not self._plan_holds(sku, qty, checkout.backorder_limits.get(sku), sku in backordered)
         ]
         promotion_refused = False
         redemption = checkout.redemption
@@ -222,8 +255,17 @@ class InMemoryCheckoutRepository:
             if redemption.max_per_email is not None:
                 key = (redemption.code, redemption.email_hash)
                 self.email_counts[key] = self.email_counts.get(key, 0) + 1
-        self.checkouts[checkout.id] = checkout
+        # The plan's backorder limits are a condition of the write, not stored.
+        self.checkouts[checkout.id] = replace(checkout, backorder_limits={})
         self.events += events
+
+    def _plan_holds(self, sku: str, quantity: int, limit: int | None, backordered: bool) -> bool:
+        """The reservation plan's choice still holds: the limit is the one read, and the units come
+        from stock (or are backordered) as planned."""
+        if limit is None:
+            return True
+        from_stock = self.available(sku) >= quantity + limit
+        return self.sku_items[sku].backorder_limit == limit and from_stock != backordered
 
     def get(self, checkout_id: str) -> CheckoutRecord | None:
         return self.checkouts.get(checkout_id)
@@ -342,8 +384,8 @@ class InMemoryPaymentStore:
         if effect.event_id in self.processed:
             return False
         if effect.record is not None:
-            stored = self.records[effect.record.payment_intent_id]
-            if stored.version != effect.expected_version:
+            stored = self.records.get(effect.record.payment_intent_id)
+            if stored is None or stored.version != effect.expected_version:
                 raise StaleRecord(effect.record.payment_intent_id)
             self.records[effect.record.payment_intent_id] = effect.record
         self.processed[effect.event_id] = effect
@@ -437,11 +479,13 @@ class FakePaymentGateway:
 class InMemoryRefundClaims:
     """`RefundClaims` (the refund ledger) in memory, with the DynamoDB adapter's rules: a claim counts
     against its owner's ledger from claim until freed, never beyond its cap; a claim taken again keeps
-    its first amount; only the holder settles."""
+    its first amount; only the holder settles; a claim is listed as pending (stuck, once stale) from
+    its claim until it is settled or freed."""
 
     def __init__(self) -> None:
         self.claims: dict[tuple[tuple[str, str], str], dict[str, object]] = {}
         self.ledger: Counter[tuple[str, str]] = Counter()
+        self.pending: dict[tuple[tuple[str, str], str], RefundClaim] = {}
 
     def claim_refund(self, refund: RefundClaim, at: str, stale_before: str) -> TakenClaim | None:
         current = self.claims.get((refund.owner, refund.claim))
@@ -458,6 +502,7 @@ class InMemoryRefundClaims:
                     "at": at,
                     "amount": stored,
                 }
+                self.pending[(refund.owner, refund.claim)] = replace(held, requested_at=at)
                 return TakenClaim("again", held)
             if current["state"] != "failed":
                 return None
@@ -468,6 +513,7 @@ class InMemoryRefundClaims:
             raise NothingToRefund(max(remaining, 0))
         self.ledger[refund.owner] += amount
         self.claims[(refund.owner, refund.claim)] = {"state": "requesting", "at": at, "amount": amount}
+        self.pending[(refund.owner, refund.claim)] = replace(refund, amount=amount, requested_at=at)
         return TakenClaim(how, replace(refund, amount=amount))
 
     def settle_refund_claim(
@@ -481,6 +527,7 @@ class InMemoryRefundClaims:
         current["state"] = refund_id or "failed"
         if refund_id is not None:
             current["amount"] = counted
+        del self.pending[(refund.owner, refund.claim)]
 
     def refund_claim(self, owner: tuple[str, str], claim: str) -> ClaimState | None:
         current = self.claims.get((owner, claim))
@@ -489,7 +536,12 @@ class InMemoryRefundClaims:
         return ClaimState(str(current["state"]), int(str(current["amount"])), str(current["at"]))
 
     def stuck_refund_claims(self, stale_before: str, limit: int) -> list[RefundClaim]:
-        return []
+        # Oldest first; claims of the same moment by their Stripe idempotency key, as the adapter's index.
+        stuck = sorted(
+            (r for r in self.pending.values() if r.requested_at < stale_before),
+            key=lambda r: (r.requested_at, r.idempotency_key),
+        )
+        return stuck[:limit]
 
 
 class InMemoryOrderPaymentLookup:

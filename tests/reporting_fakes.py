@@ -130,7 +130,8 @@ class InMemoryAggregateStore:
 
     def order_lines(self, day: str) -> list[dict[str, Any]]:
         self.items_read += len(self.lines.get(day, {}))
-        return list(self.lines.get(day, {}).values())
+        # By confirmation time, as the adapter's sort key (`ORDER#<confirmed_at>#<order id>`).
+        return sorted(self.lines.get(day, {}).values(), key=lambda o: (o["confirmed_at"], o["order_id"]))
 
 
 class InMemoryReportStore:

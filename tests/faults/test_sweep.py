@@ -100,8 +100,10 @@ def settle(flow: Flow, run: Run) -> None:
     expired_at = max(expiries, default=time.time()) + EXPIRY_GRACE_SECONDS
     deadline = expired_at + SWEEP_PERIOD_SECONDS + SETTLE_SLACK_SECONDS
     calm, swept = 0, False
-    while time.time() < deadline and calm < 2:
+    while time.time() < deadline:
         calm = calm + 1 if _quiet(flow, run) else 0
+        if calm == 2:
+            return
         if not calm and not swept and time.time() > expired_at:
             flow.api.post(f"/_local/schedules/{EXPIRY_SWEEP}/run", json={})  # 502 if faulted: fine
             swept, deadline = True, time.time() + SETTLE_SLACK_SECONDS
@@ -114,8 +116,10 @@ def recover(flow: Flow, run: Run) -> None:
     for name, payload in RECOVERY_SWEEPS.items():
         flow.api.post(f"/_local/schedules/{name}/run", json=payload)
     deadline, calm = time.time() + RECOVERY_SECONDS, 0
-    while time.time() < deadline and calm < 2:
+    while time.time() < deadline:
         calm = calm + 1 if _quiet(flow, run) else 0
+        if calm == 2:
+            return
         time.sleep(1.0)
 
 

@@ -89,6 +89,12 @@ def queue_drained(api: httpx.Client) -> bool:
     return depths["reporting-aggregates"] == 0
 
 
+def on_the_bus(api: httpx.Client, envelope: dict[str, Any]) -> int:
+    """How often the bus carried this scenario event (`GET /_local/events`: EventBridge's archive)."""
+    items = api.get("/_local/events", params={"detail_type": envelope["detail_type"]}).json()["items"]
+    return sum(1 for item in items if item["detail"].get("event_id") == envelope["detail"]["event_id"])
+
+
 def report_ready_events(backend: RunningBackend, day: str) -> list[dict[str, Any]]:
     client = aws(backend, "dynamodb")
     items, start = [], None
@@ -133,7 +139,8 @@ def test_seeded_day_through_the_event_path_gives_the_hand_computed_report(
             for e in redelivered
         ]
     )
-    time.sleep(1.0)
+    # Routed to the reporting queue once the bus has them (its archive shows each a second time).
+    assert eventually(lambda: all(on_the_bus(api, e) >= 2 for e in redelivered))
     assert eventually(lambda: queue_drained(api))
 
     # When ops run the day's report

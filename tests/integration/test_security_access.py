@@ -130,7 +130,6 @@ PUBLIC_ORDER_ROUTES = [
 ]
 
 
-@pytest.mark.skipif(not PUBLIC_ORDER_ROUTES, reason="no public order route in the wiring yet")
 @pytest.mark.parametrize("route", PUBLIC_ORDER_ROUTES, ids=route_id)
 def test_a_shopper_token_opens_only_its_own_order(
     api: httpx.Client, two_checkouts: tuple[dict[str, Any], dict[str, Any]], route: Route

@@ -95,16 +95,24 @@ def _drive_personal_data_through(backend: RunningBackend, api: httpx.Client, adm
         json={"card": "4242424242424242"},
     )
     assert paid.status_code == 200, paid.text
-    # Let the webhook, the order workflow and the event consumers run (and log) before reading the logs.
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    # Let the webhook, the order workflow and the event consumers run (and log) before reading the logs:
+    # the order exists, its confirmation e-mail went out and every queue is drained.
+    def settled() -> bool:
         current = api.get(
             f"/checkouts/{checkout['id']}", headers={"X-Checkout-Token": checkout["token"]}
         ).json()
-        if current.get("order_id"):
-            break
-        time.sleep(0.5)
-    time.sleep(2)
+        if not current.get("order_id"):
+            return False
+        if not api.get("/_local/emails", params={"recipient": body["email"]}).json()["items"]:
+            return False
+        depths = api.get("/_local/queues").json()
+        return all(depth == 0 for name, depth in depths.items() if not name.endswith("-dlq"))
+
+    deadline = time.monotonic() + 30
+    while not settled():
+        assert time.monotonic() < deadline, "the paid checkout's order, e-mail and events did not settle"
+        time.sleep(0.25)
 
 
 def test_logs_hold_no_personal_data_and_no_secrets(

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import moto
 import pytest
 from cloudtill import ddb, keys
 from cloudtill.notifications.dynamo import (
@@ -28,8 +29,6 @@ from cloudtill.notifications.rendering import Renderer
 from cloudtill.notifications.service import NotificationConfig, NotificationService
 
 from tests.fakes import FakeMailer, FakeSmsSender, FixedClock
-
-moto = pytest.importorskip("moto")
 
 TABLE = "cloudtill-main-test"
 ROOT = Path(__file__).resolve().parents[2]

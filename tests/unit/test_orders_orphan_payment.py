@@ -39,8 +39,6 @@ from tests.fakes import FakePaymentGateway, FakePaymentStarter, FixedClock
 from tests.unit import moto_table
 from tests.unit.moto_table import main_table  # noqa: F401  (fixture)
 
-moto = pytest.importorskip("moto")
-
 TABLE = moto_table.TABLE
 TTL = 900
 ADDRESS = {"name": "A", "line1": "1 St", "city": "Dublin", "postal_code": "D01", "country": "IE"}

@@ -6,19 +6,27 @@ If Stripe's shapes drift from what the webhook logic reads, this fails before pr
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cloudtill.payments.stripe_objects import Charge, Dispute, Event, PaymentIntent, Refund
 
-FIXTURES = Path("/work/shared/reference/stripe/fixtures3.json")
+ROOT = Path(__file__).resolve().parents[2]
+# Stripe's published fixtures (stripe/openapi, fixtures3.json) live next to the repository, in the
+# `shared/` directory beside its root; CLOUDTILL_SHARED names that directory when it is elsewhere.
+SHARED = Path(os.environ.get("CLOUDTILL_SHARED") or ROOT.parent / "shared")
+FIXTURES = SHARED / "reference" / "stripe" / "fixtures3.json"
 
 
 @pytest.fixture(scope="module")
 def resources() -> dict[str, Any]:
     if not FIXTURES.exists():
-        pytest.skip("Stripe fixtures not available on this machine")
+        pytest.fail(
+            f"{FIXTURES} is missing: Stripe's fixtures3.json belongs in ../shared/reference/stripe/ next to "
+            "the repository (or set CLOUDTILL_SHARED to the directory holding reference/stripe/)"
+        )
     return json.loads(FIXTURES.read_text())["resources"]
 
 

@@ -43,8 +43,6 @@ from tests.fakes import FakePaymentGateway, FakePaymentStarter, FixedClock
 from tests.unit import moto_table
 from tests.unit.moto_table import main_table  # noqa: F401  (fixture)
 
-moto = pytest.importorskip("moto")
-
 T = moto_table.TABLE
 CLOCK = SystemClock()
 ADDRESS = {"name": "A", "line1": "1 St", "city": "Dublin", "postal_code": "D01", "country": "IE"}

@@ -1,6 +1,6 @@
 """Transactional outbox: a domain event is an item written in the same DynamoDB transaction as the
-state change it describes. The table's stream carries it to the publisher (issue: order processing),
-which puts it on EventBridge. So no event is published for a change that did not commit, and no
+state change it describes. The table's stream carries it to the publisher, which puts it on
+EventBridge. So no event is published for a change that did not commit, and no
 committed change loses its event.
 
 Outbox item: PK `OUTBOX#<event id>`, SK `EVENT`, `entity = "outbox"`, the envelope fields, and a TTL
