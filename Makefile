@@ -70,7 +70,7 @@ test: install browser
 	@$(PY) scripts/test_progress.py $(PROGRESS_DIR) --every 30 --suites integration faults unit+infra contracts & \
 	progress=$$!; \
 	TEST_PROGRESS_DIR=$(CURDIR)/$(PROGRESS_DIR) \
-		$(MAKE) --no-print-directory -j3 --output-sync=target test-integration test-faults test-unit-infra test-contracts; \
+		$(MAKE) --no-print-directory -j4 --output-sync=target test-integration test-faults test-unit-infra test-contracts; \
 	status=$$?; kill $$progress 2>/dev/null; wait $$progress 2>/dev/null; exit $$status
 
 test-unit-infra: install

@@ -339,7 +339,9 @@ class InMemoryPromotionRepository:
     def create(self, promotion: Promotion, created_at: str) -> None:
         if promotion.code in self._checkouts.promotions:
             raise Conflict("exists", [FieldError("code", f"{promotion.code} already exists")])
-        self._checkouts.promotions[promotion.code] = StoredPromotion(promotion, redeemed=0)
+        self._checkouts.promotions[promotion.code] = StoredPromotion(
+            promotion, redeemed=0, created_at=created_at
+        )
 
     def get(self, code: str) -> StoredPromotion | None:
         return self._checkouts.promotions.get(code)

@@ -62,7 +62,7 @@ def test_creating_with_a_sku_of_another_product_is_refused_naming_it(repo: Produ
     repo.create(product("p1", "A"))
     with pytest.raises(DuplicateSku) as refused:
         repo.create(product("p2", "B", "A"))
-    assert [(e.field, e.message) for e in refused.value.errors] == [("variants.sku", "A already exists")]
+    assert [(e.field, e.message) for e in refused.value.errors] == [("variants[1].sku", "A already exists")]
     assert repo.get("p2") is None  # nothing written: not even the free SKU B is claimed
     repo.create(product("p3", "B"))
 

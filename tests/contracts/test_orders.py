@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from cloudtill import keys
 from cloudtill.errors import InvalidCursor
-from cloudtill.orders.dynamo import DynamoOrderRepository
+from cloudtill.order_workflow.dynamo import DynamoOrderWorkflowStore
+from cloudtill.order_workflow.ports import OrderWorkflowStore
 from cloudtill.orders.ports import (
-    OrderRepository,
     OrderWrite,
     StaleOrder,
 )
@@ -58,12 +58,13 @@ def order(
 
 
 @pytest.fixture
-def orders(backend: Backend) -> OrderRepository:
-    return DynamoOrderRepository(backend.table, backend.client)
+def orders(backend: Backend) -> OrderWorkflowStore:
+    # The order store with the workflow's bookkeeping (task tokens, step markers) on the same items.
+    return DynamoOrderWorkflowStore(backend.table, backend.client)
 
 
 @ADAPTERS
-def test_a_new_order_is_written_once(orders: OrderRepository) -> None:
+def test_a_new_order_is_written_once(orders: OrderWorkflowStore) -> None:
     orders.write(OrderWrite(order(), None))
     view = orders.get("o1")
     assert view is not None and view.order == order()
@@ -76,7 +77,7 @@ def test_a_new_order_is_written_once(orders: OrderRepository) -> None:
 
 
 @ADAPTERS
-def test_a_change_is_written_only_at_the_version_read(orders: OrderRepository) -> None:
+def test_a_change_is_written_only_at_the_version_read(orders: OrderWorkflowStore) -> None:
     orders.write(OrderWrite(order(), None))
     shipped = order(status="shipped", version=1, updated_at=T1)
     orders.write(OrderWrite(shipped, 0))
@@ -87,7 +88,7 @@ def test_a_change_is_written_only_at_the_version_read(orders: OrderRepository) -
 
 
 @ADAPTERS
-def test_a_status_step_applies_once_from_its_status(orders: OrderRepository) -> None:
+def test_a_status_step_applies_once_from_its_status(orders: OrderWorkflowStore) -> None:
     orders.write(OrderWrite(order(status="shipped"), None))
     step = StatusStep("shipped", "delivered", "delivered", T1)
     assert orders.advance("o1", step) == "delivered"
@@ -101,7 +102,7 @@ def test_a_status_step_applies_once_from_its_status(orders: OrderRepository) -> 
 
 
 @ADAPTERS
-def test_a_stored_task_token_bumps_the_version_so_older_writes_fail(orders: OrderRepository) -> None:
+def test_a_stored_task_token_bumps_the_version_so_older_writes_fail(orders: OrderWorkflowStore) -> None:
     orders.write(OrderWrite(order(), None))
     after = orders.store_order_token("o1", "token-1")
     assert after is not None and after.version == 1
@@ -113,7 +114,7 @@ def test_a_stored_task_token_bumps_the_version_so_older_writes_fail(orders: Orde
 
 
 @ADAPTERS
-def test_a_marker_is_set_once(orders: OrderRepository) -> None:
+def test_a_marker_is_set_once(orders: OrderWorkflowStore) -> None:
     orders.write(OrderWrite(order(), None))
     assert orders.is_marked(OWNER, "confirmed_email") is False
     assert orders.mark(OWNER, "confirmed_email", T0) is True
@@ -123,7 +124,7 @@ def test_a_marker_is_set_once(orders: OrderRepository) -> None:
 
 
 @ADAPTERS
-def test_orders_by_status_page_newest_first_within_a_day(orders: OrderRepository) -> None:
+def test_orders_by_status_page_newest_first_within_a_day(orders: OrderWorkflowStore) -> None:
     for n in range(4):
         orders.write(OrderWrite(order(f"o{n}", created_at=f"2026-11-23T1{n}:00:00Z"), None))
     orders.write(OrderWrite(order("o9", created_at="2026-11-24T09:00:00Z"), None))
@@ -141,7 +142,7 @@ def test_orders_by_status_page_newest_first_within_a_day(orders: OrderRepository
 
 
 @ADAPTERS
-def test_a_cursor_of_another_status_or_day_is_refused(orders: OrderRepository) -> None:
+def test_a_cursor_of_another_status_or_day_is_refused(orders: OrderWorkflowStore) -> None:
     for n in range(3):
         orders.write(OrderWrite(order(f"o{n}", created_at=f"2026-11-23T1{n}:00:00Z"), None))
         orders.write(OrderWrite(order(f"s{n}", status="shipped", created_at=f"2026-11-24T1{n}:00:00Z"), None))

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 from cloudtill.checkout.ports import PromotionRepository
-from cloudtill.checkout.records import StoredPromotion
 from cloudtill.errors import Conflict
 from cloudtill.promotions.dynamo import DynamoPromotionRepository
+from cloudtill.promotions.records import StoredPromotion
 from cloudtill.promotions.rules import Promotion
 
 from tests.contracts.conftest import Backend
@@ -37,7 +37,7 @@ def test_a_created_promotion_reads_back_with_no_redemptions(repo: PromotionRepos
         max_per_email=1,
     )
     repo.create(promotion, AT)
-    assert repo.get("WINTER-5") == StoredPromotion(promotion, redeemed=0)
+    assert repo.get("WINTER-5") == StoredPromotion(promotion, redeemed=0, created_at=AT)
     assert repo.get("SUMMER-5") is None
 
 
@@ -47,4 +47,4 @@ def test_a_code_that_exists_is_refused_naming_code_and_left_unchanged(repo: Prom
     with pytest.raises(Conflict) as refused:
         repo.create(Promotion(code="TEN", kind="percentage", value=9000), AT)
     assert [e.field for e in refused.value.errors] == ["code"]
-    assert repo.get("TEN") == StoredPromotion(first, redeemed=0)
+    assert repo.get("TEN") == StoredPromotion(first, redeemed=0, created_at=AT)

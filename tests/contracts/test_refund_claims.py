@@ -1,8 +1,8 @@
 """Contract of the refund ledger, `RefundClaims` (claims on an owner item: taken once, taken over when
 stale, settled only by their holder, counted against the owner's capture, listed while pending).
 
-In-memory fake: `tests.fakes.InMemoryRefundClaims`; adapter: the order repository's claims (the owner
-item must exist, so the adapter side first writes the order that owns them).
+In-memory fake: `tests.fakes.InMemoryRefundClaims`; adapter: `DynamoRefundClaims`, through the order
+workflow store (the owner item must exist, so the adapter side first writes the order that owns them).
 """
 
 from __future__ import annotations
@@ -12,15 +12,10 @@ from typing import Any
 
 import pytest
 from cloudtill import keys
-from cloudtill.orders.dynamo import DynamoOrderRepository
-from cloudtill.orders.ports import (
-    ClaimState,
-    NothingToRefund,
-    OrderWrite,
-    RefundClaim,
-    RefundClaims,
-    TakenClaim,
-)
+from cloudtill.order_workflow.dynamo import DynamoOrderWorkflowStore
+from cloudtill.orders.ports import OrderWrite
+from cloudtill.payments.ports import NothingToRefund, RefundClaims
+from cloudtill.payments.records import ClaimState, RefundClaim, TakenClaim
 
 from tests.contracts.conftest import Backend
 from tests.contracts.test_orders import order
@@ -34,7 +29,7 @@ T0, T1, T2, T3 = (f"2026-11-23T12:0{n}:00Z" for n in range(4))
 def claims(backend: Backend) -> RefundClaims:
     if backend.fake:
         return InMemoryRefundClaims()
-    repository = DynamoOrderRepository(backend.table, backend.client)
+    repository = DynamoOrderWorkflowStore(backend.table, backend.client)
     repository.write(OrderWrite(order(), None))  # the owner of the claims
     return repository
 

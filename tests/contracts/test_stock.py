@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from cloudtill.errors import InvalidCursor
-from cloudtill.stock.dynamo import DynamoStockRepository, state_from_item
+from cloudtill.stock.dynamo import DynamoStockRepository
 from cloudtill.stock.ports import StaleStock, StockRepository
 from cloudtill.stock.rules import MovementRequest, StockChange, apply_movement, change_settings
+from cloudtill.stock.transactions import state_from_item
 
 from tests.contracts.conftest import Backend, sku_item
 from tests.fakes import InMemoryStockRepository
