@@ -48,10 +48,11 @@ $(NODE_STAMP): package-lock.json
 
 install: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) $(MINISTACK_STAMP)
 
-# Only the test suite needs a browser: the report page test renders in headless Chromium (Debian's
-# package; CI runs as root on Debian). `make run` does not need it.
+# Only the test suite needs these: headless Chromium for the report page, /docs and the browser tests,
+# jq for the README's examples (Debian's packages; CI runs as root on Debian). `make run` needs neither.
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	command -v jq >/dev/null || (apt-get update -qq && apt-get install -y -qq jq)
 
 # The local state (catalog, orders, Stripe sandbox, e-mails, admin token) is kept in .local/ across
 # restarts; `make run FRESH=1` starts empty (docs/local.md).
