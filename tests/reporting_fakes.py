@@ -84,6 +84,8 @@ class InMemoryAggregateStore:
             available=level.available,
             value=level.value,
         )
+        if level.name:
+            stored["name"] = level.name
         self.stock[level.sku] = stored
         return True
 

@@ -195,9 +195,27 @@ def scenario(suffix: str = "") -> dict[str, list[dict[str, Any]]]:
         envelope("PaymentFailed", "2026-07-15T14:05:00.000Z"),
     ]
     stock = [
-        _stock(tee, "000000000005", on_hand=3, available=3, value=3000, at="2026-07-15T20:00:00.000Z"),
-        _stock(mug, "000000000002", on_hand=50, available=50, value=20000, at="2026-07-15T08:00:00.000Z"),
-        _stock(cap, "000000000007", on_hand=1, available=1, value=1200, at="2026-07-15T21:00:00.000Z"),
+        _stock(
+            tee,
+            "000000000005",
+            "Tee - Black M",
+            on_hand=3,
+            available=3,
+            value=3000,
+            at="2026-07-15T20:00:00.000Z",
+        ),
+        _stock(
+            mug, "000000000002", "Mug", on_hand=50, available=50, value=20000, at="2026-07-15T08:00:00.000Z"
+        ),
+        _stock(
+            cap,
+            "000000000007",
+            "Cap - Red",
+            on_hand=1,
+            available=1,
+            value=1200,
+            at="2026-07-15T21:00:00.000Z",
+        ),
         envelope(
             "StockLow",
             "2026-07-15T20:00:00.000Z",
@@ -220,16 +238,27 @@ def scenario(suffix: str = "") -> dict[str, list[dict[str, Any]]]:
         ),
     ]
     late_stock = [
-        _stock(tee, "000000000004", on_hand=10, available=10, value=10000, at="2026-07-15T19:00:00.000Z")
+        _stock(
+            tee,
+            "000000000004",
+            "Tee - Black M",
+            on_hand=10,
+            available=10,
+            value=10000,
+            at="2026-07-15T19:00:00.000Z",
+        )
     ]
     return {"orders": list(orders.values()), "other": other, "stock": stock, "late_stock": late_stock}
 
 
-def _stock(sku: str, movement: str, *, on_hand: int, available: int, value: int, at: str) -> dict[str, Any]:
+def _stock(
+    sku: str, movement: str, name: str, *, on_hand: int, available: int, value: int, at: str
+) -> dict[str, Any]:
     return envelope(
         "StockAdjusted",
         at,
         sku=sku,
+        name=name,
         movement_id=movement,
         type="adjust",
         quantity=1,

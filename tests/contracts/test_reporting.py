@@ -74,6 +74,13 @@ def test_only_a_newer_stock_level_replaces_the_stored_one(store: AggregateStore)
     assert store.stock_snapshot(DAY) == [StockRow("TEE", 6, 0, 6, 600)]
 
 
+def test_a_level_keeps_the_name_its_events_gave_the_sku(store: AggregateStore) -> None:
+    named = StockLevel("TEE", "000000000001", 2, 0, 2, 200, "2026-07-15T10:00:00Z", name="Tee - Black")
+    assert store.apply_batch([named]) == [True]
+    assert store.apply_stock_level(level("000000000002", 5)) is True  # names nothing: the name stays
+    assert store.stock_snapshot(DAY) == [StockRow("TEE", 5, 0, 5, 500, name="Tee - Black")]
+
+
 def test_a_threshold_is_recorded_once_and_joins_the_level(store: AggregateStore) -> None:
     store.apply_stock_level(level("000000000002", 2))
     assert store.apply_stock_threshold(StockThreshold("TEE", 3, 2)) is True

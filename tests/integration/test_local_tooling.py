@@ -1,6 +1,7 @@
 """The local tooling is discoverable: `GET /_local/schedules` lists what `POST /_local/schedules/{name}/run`
 accepts (an unknown name is a problem+json 404 listing them), `make report` (scripts/report.py) prints a
-local URL that serves the report's HTML, and `GET /_local/emails` shows subjects decoded."""
+local URL that serves the report's HTML, the report names every SKU (also one stocked but never sold),
+and `GET /_local/emails` shows subjects decoded."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ import re
 import subprocess
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
+from cloudtill import ddb, keys
 
 from infra.wiring import SCHEDULES
 from tests.integration.conftest import ROOT, RunningBackend
 from tests.integration.orders_support import create_checkout, pay, stocked_sku, wait_for, wait_for_order_id
+from tests.integration.stock_helpers import TABLE, dynamodb
+
+NAMES_DAY = "2032-05-17"  # a day no other test reports on, so its stock snapshot is taken here
 
 
 def test_schedules_are_listed_and_an_unknown_one_is_a_problem(api: httpx.Client) -> None:
@@ -60,6 +66,30 @@ def test_make_report_prints_a_local_url_of_the_html(backend: RunningBackend, api
     assert missing.status_code == 404 and missing.headers["content-type"].startswith(
         "application/problem+json"
     )
+
+
+def test_the_report_names_every_sku(backend: RunningBackend, admin: httpx.Client, unique: str) -> None:
+    # Given a SKU received into stock and never sold, its level counted by the reporting consumer
+    sku = stocked_sku(backend, admin, unique, 4)
+    pk, sk = keys.stock_level(sku)
+
+    def level() -> dict[str, Any]:
+        item = dynamodb(backend.aws_endpoint).get_item(TableName=TABLE, Key=ddb.key(pk, sk)).get("Item")
+        return ddb.from_item(item) if item else {}
+
+    wait_for(level, lambda item: "on_hand" in item, "the SKU's stock level in the aggregates")
+
+    # When a report is built
+    built = admin.post(f"/admin/reports/{NAMES_DAY}")
+    assert built.status_code == 200, built.text
+    report = admin.get(f"/admin/reports/{NAMES_DAY}")
+    assert report.status_code == 200, report.text
+
+    # Then every row has a name, the unsold SKU its product's and variant's
+    rows = report.json()["skus"]
+    assert [r["sku"] for r in rows if not r["name"]] == []
+    [row] = [r for r in rows if r["sku"] == sku]
+    assert (row["name"], row["units_30d"], row["on_hand"]) == (f"Checkout test {unique} - A", 0, 4)
 
 
 def test_email_subjects_are_decoded(

@@ -150,6 +150,8 @@ class StockLevel:
     available: int
     value: int
     at: str
+    # The SKU's name from the event ("" when it named none: the stored name is kept).
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,7 @@ def plan(raw: dict[str, Any], timezone: str) -> Change | None:
                     available=int(d["available"]),
                     value=int(d["value"]),
                     at=d["occurred_at"],
+                    name=str(d.get("name") or ""),
                 )
             case "StockLow":
                 return StockThreshold(d["sku"], int(d["low_stock_threshold"]), int(d["available"]))

@@ -63,27 +63,33 @@ def marker_write(table: str, who: str, write: MarkerWrite) -> dict[str, Any]:
 
 
 def level_update(table: str, level: StockLevel) -> dict[str, Any]:
-    """The SKU's latest level, when `level` is newer (by movement id) than the stored one."""
+    """The SKU's latest level, when `level` is newer (by movement id) than the stored one. Its name
+    is set when the event named one (an event without leaves the stored name)."""
     pk, sk = keys.stock_level(level.sku)
+    names = {"#value": "value", "#at": "at"}
+    values: dict[str, Any] = {
+        ":entity": "aggregate_stock",
+        ":sku": level.sku,
+        ":m": level.movement_id,
+        ":on_hand": level.on_hand,
+        ":reserved": level.reserved,
+        ":available": level.available,
+        ":value": level.value,
+        ":at": level.at,
+    }
+    expression = (
+        "SET entity = :entity, sku = :sku, movement_id = :m, on_hand = :on_hand, "
+        "reserved = :reserved, available = :available, #value = :value, #at = :at"
+    )
+    if level.name:
+        expression += ", #name = :name"
+        names["#name"] = "name"
+        values[":name"] = level.name
     return {
         "TableName": table,
         "Key": ddb.key(pk, sk),
-        "UpdateExpression": (
-            "SET entity = :entity, sku = :sku, movement_id = :m, on_hand = :on_hand, "
-            "reserved = :reserved, available = :available, #value = :value, #at = :at"
-        ),
+        "UpdateExpression": expression,
         "ConditionExpression": "attribute_not_exists(movement_id) OR movement_id < :m",
-        "ExpressionAttributeNames": {"#value": "value", "#at": "at"},
-        "ExpressionAttributeValues": ddb.to_values(
-            {
-                ":entity": "aggregate_stock",
-                ":sku": level.sku,
-                ":m": level.movement_id,
-                ":on_hand": level.on_hand,
-                ":reserved": level.reserved,
-                ":available": level.available,
-                ":value": level.value,
-                ":at": level.at,
-            }
-        ),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": ddb.to_values(values),
     }

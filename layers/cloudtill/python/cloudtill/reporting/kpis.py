@@ -64,7 +64,8 @@ def combine(label: str, aggregates: Sequence[DayAggregates]) -> DayAggregates:
 
 @dataclass(frozen=True)
 class StockRow:
-    """A SKU's stock level (latest StockAdjusted) and the threshold its last StockLow named."""
+    """A SKU's stock level (latest StockAdjusted), the threshold its last StockLow named and the name
+    the stock events gave it (the report's name of a SKU not sold in the window)."""
 
     sku: str
     on_hand: int
@@ -72,6 +73,7 @@ class StockRow:
     available: int
     value: int
     low_stock_threshold: int | None = None
+    name: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +83,7 @@ class StockRow:
             "available": self.available,
             "value": self.value,
             "low_stock_threshold": self.low_stock_threshold,
+            "name": self.name,
         }
 
     @classmethod
@@ -93,6 +96,7 @@ class StockRow:
             available=int(data["available"]),
             value=int(data["value"]),
             low_stock_threshold=None if threshold is None else int(threshold),
+            name=str(data.get("name") or ""),
         )
 
     @property
@@ -225,7 +229,9 @@ def build_report(
     for sku in all_skus:
         sold = today.skus.get(sku, {})
         level = stock_by_sku.get(sku)
-        row: dict[str, Any] = {"sku": sku, "name": names.get(sku, "")}
+        # The order lines' name when sold in the window, else the stock events' name.
+        name = names.get(sku) or (level.name if level else "")
+        row: dict[str, Any] = {"sku": sku, "name": name}
         row.update({name: int(sold.get(name, 0)) for name in SKU_COUNTERS})
         row.update(
             {

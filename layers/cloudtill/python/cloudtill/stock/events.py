@@ -25,7 +25,8 @@ def _levels(state: StockState) -> dict[str, Any]:
 
 
 def stock_adjusted(state: StockState, movement: MovementRecord, time: datetime) -> DomainEvent:
-    """Every ledger movement. `state` is the SKU's stock after it."""
+    """Every ledger movement. `state` is the SKU's stock after it (its `name`, when it has one, names
+    the SKU as the shopper's order lines do)."""
     detail: dict[str, Any] = {
         "sku": movement.sku,
         "movement_id": movement.id,
@@ -40,6 +41,8 @@ def stock_adjusted(state: StockState, movement: MovementRecord, time: datetime) 
     }
     if movement.reference is not None:
         detail["reference"] = movement.reference
+    if state.name:
+        detail["name"] = state.name
     return DomainEvent(STOCK_ADJUSTED, DOMAIN, detail, time)
 
 

@@ -51,6 +51,9 @@ class StockState:
     fifo: FifoStock
     # Bumped by every stock-domain write; the ledger sequence of the last movement.
     version: int
+    # The SKU's name as its item knows it (written by the catalog), carried on the stock events so
+    # consumers that may not read catalog items (reporting) can name the SKU; "" when it has none.
+    name: str = ""
 
     @property
     def sellable(self) -> int:

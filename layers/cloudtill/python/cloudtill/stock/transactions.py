@@ -50,7 +50,8 @@ def stock_state(sku: SkuRecord) -> StockState:
     if low is None:
         low = is_low(max(sku.on_hand - sku.reserved, 0), sku.low_stock_threshold)
     counters = (sku.on_hand, sku.reserved, sku.backorder_limit, sku.low_stock_threshold)
-    return StockState(sku.sku, *counters, low, _fifo_of(sku), sku.stock_version or 0)
+    name = sku.title if sku.product_name or sku.name else ""
+    return StockState(sku.sku, *counters, low, _fifo_of(sku), sku.stock_version or 0, name)
 
 
 def state_from_item(item: dict[str, Any]) -> StockState:
