@@ -20,7 +20,7 @@ from cloudtill.catalog.service import CatalogService
 from cloudtill.checkout.api import CheckoutIn
 from cloudtill.checkout.dynamo import DynamoCheckoutRepository
 from cloudtill.checkout.service import CheckoutService
-from cloudtill.order_workflow.checkout_link import CheckoutLink, NoNewPayments
+from cloudtill.order_workflow.checkout_link import CheckoutLink
 from cloudtill.order_workflow.dynamo import DynamoOrderWorkflowStore
 from cloudtill.order_workflow.lifecycle import OrderLifecycle
 from cloudtill.payments.dynamo import DynamoPaymentStore
