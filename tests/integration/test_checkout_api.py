@@ -168,6 +168,7 @@ def _bad_inputs() -> list[tuple[str, Any, str]]:
         ("unknown shipping method", lambda s: {"shipping_method": "pigeon"}, "shipping_method"),
         ("unknown promo code", lambda s: {"promo_code": "NO-SUCH-CODE"}, "promo_code"),
         ("unexpected field", lambda s: {"unit_price": 1}, "unit_price"),
+        ("bad channel", lambda s: {"channel": "News Letter"}, "channel"),
         ("empty Idempotency-Key", {"Idempotency-Key": ""}, "Idempotency-Key"),
         ("long Idempotency-Key", {"Idempotency-Key": "k" * 256}, "Idempotency-Key"),
     ]

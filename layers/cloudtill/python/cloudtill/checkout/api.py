@@ -11,6 +11,7 @@ from cloudtill.catalog.api import Sku
 from cloudtill.checkout.pricing import ShippingOption
 from cloudtill.checkout.records import CheckoutRecord
 from cloudtill.clock import Timestamp
+from cloudtill.reporting.api import Channel
 
 MAX_LINES = 100
 # As many distinct SKUs as every transaction of the checkout's life fits in the worst case (the
@@ -62,6 +63,11 @@ class CheckoutIn(_Strict):
     promo_code: str | None = Field(default=None, min_length=1, max_length=64)
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ()-]{5,32}$")
     marketing_consent: bool = False
+    channel: Channel | None = Field(
+        default=None,
+        description="Marketing channel the shopper came from (the words of `POST /admin/marketing-spend`): "
+        "the report's acquisition counts a customer's first order under it, else `unattributed`",
+    )
 
 
 class CheckoutLineOut(BaseModel):

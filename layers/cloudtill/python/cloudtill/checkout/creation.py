@@ -100,6 +100,7 @@ class CheckoutPreparer:
             email_hash=hashed_email,
             phone=body.phone,
             marketing_consent=body.marketing_consent,
+            channel=body.channel,
             lines=tuple(CheckoutLineRecord(**line.model_dump()) for line in quote.lines),
             **quote.model_dump(exclude={"lines"}),
             shipping_address={**body.shipping_address.model_dump(), "country": country},

@@ -72,6 +72,8 @@ class CheckoutRecord:
     # Set by the payments webhook when the PaymentIntent succeeded (`outcome` `paid` or `mismatch`): a
     # checkout with one is never expired as unpaid; it becomes an order or is refunded.
     payment_outcome: dict[str, Any] | None = None
+    # Marketing channel the storefront named (reports' acquisition); not stored when None.
+    channel: str | None = None
 
     @property
     def promo_code(self) -> str | None:

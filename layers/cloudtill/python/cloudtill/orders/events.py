@@ -89,6 +89,8 @@ def order_confirmed(
         ],
         "confirmed_at": order.created_at,
     }
+    if order.channel is not None:  # optional in the schema: absent, never null
+        detail["channel"] = order.channel
     return DomainEvent("OrderConfirmed", DOMAIN, detail, time)
 
 

@@ -108,6 +108,8 @@ class OrderRecord:
     cancel_requested: bool = False
     refunded_amount: int = 0  # refunds this domain requested (cancel, returns)
     version: int = 0
+    # Marketing channel of the checkout (reports' acquisition); not stored when None.
+    channel: str | None = None
 
     def line(self, sku: str) -> OrderLine | None:
         return next((ln for ln in self.lines if ln.sku == sku), None)

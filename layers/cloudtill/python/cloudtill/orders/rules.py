@@ -88,6 +88,7 @@ def order_from_checkout(
         shipping_address=dict(checkout.shipping_address),
         promo_code=checkout.promo_code,
         payment_intent_id=payment_intent_id,
+        channel=checkout.channel,
         created_at=at,
         updated_at=at,
         timeline=(
