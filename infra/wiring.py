@@ -361,7 +361,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         domain="notifications",
         code="notifications",
         trigger="topic",
-        description="Notifications: SES bounces and complaints (via SNS) -> the suppression list",
+        description="Notifications: SES sends, bounces, complaints (via SNS) -> records, suppressions",
         timeout_seconds=30,
         table_access=NOTIFICATIONS_TABLE_ACCESS,
     ),
@@ -473,9 +473,12 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     ),
 )
 
-# SES bounces and complaints (the configuration set's event destination: an SNS topic) reach this
-# `topic` function, which puts the addresses on the suppression list.
+# SES events (the configuration set's event destination: an SNS topic) reach this `topic` function:
+# a Send confirms the tagged notification record as `sent` (a sender that died after SES accepted the
+# message is not repeated), bounces and complaints put the addresses on the suppression list.
 EMAIL_FEEDBACK_FUNCTION = "notifications-feedback"
+# The event types the destination publishes (names of SES's `EventType`): read by CDK and by localrt.
+EMAIL_FEEDBACK_EVENTS = ("SEND", "BOUNCE", "COMPLAINT")
 
 SCHEDULES: tuple[Schedule, ...] = (
     # Expired checkouts give their stock and promotion redemptions back within a minute.

@@ -32,6 +32,7 @@ from localrt.faults import FaultPlan, StripeProxy, fault_from_json, install_aws_
 from localrt.functions import FunctionPool, InvocationError, worker_environment
 from localrt.gateway import Gateway, LocalRequest, LocalResponse, json_response, make_http_server, problem
 from localrt.logs import TEXT_WORKER_ENV, TextLog
+from localrt.mail import CONFIGURATION_SET as SES_CONFIGURATION_SET
 from localrt.mail import LocalMail
 from localrt.openapi import ASSETS_PATH, SWAGGER_UI, SWAGGER_UI_DIST, merge, swagger_asset
 from localrt.persistence import LocalState, SavedState, trim_streams
@@ -96,8 +97,12 @@ class LocalBackend:
                         ),
                         # As in the stack: a redelivery may take over a `sending` claim once the
                         # queue's visibility timeout (short here) has passed, before it dead-letters.
+                        # As in the stack: senders use the configuration set that publishes sends.
                         **(
-                            {"NOTIFICATIONS_RESEND_AFTER_SECONDS": str(LOCAL_VISIBILITY_TIMEOUT_S)}
+                            {
+                                "NOTIFICATIONS_RESEND_AFTER_SECONDS": str(LOCAL_VISIBILITY_TIMEOUT_S),
+                                "NOTIFICATIONS_SES_CONFIGURATION_SET": SES_CONFIGURATION_SET,
+                            }
                             if "email" in spec.sends
                             else {}
                         ),

@@ -612,8 +612,17 @@ class InMemoryNotificationLog:
 
     def finish(self, event_id: str, recipient: str, status: str, details: Mapping[str, object]) -> None:
         record = self.records[(event_id, recipient)]
+        if record["status"] == "sent":
+            return  # SES's Send event was first: the record stays as it confirmed it
         assert record["status"] == "sending", "only the claimant finishes"
         record.update(status=status, **details)
+
+    def confirm_sent(self, event_id: str, recipient: str, provider_message_id: str) -> bool:
+        record = self.records.get((event_id, recipient))
+        if record is None or record["status"] not in ("sending", "failed"):
+            return False
+        record.update(status="sent", provider_message_id=provider_message_id)
+        return True
 
     def statuses(self) -> list[str]:
         return [str(r["status"]) for r in self.records.values()]

@@ -4,8 +4,9 @@ Two entry points, one per trigger (two functions in the wiring):
 - `queue_handler`, SQS records (EventBridge domain events): the batch's reads are done together (one
   BatchGetItem), then each record is handled on its own; a record whose messages could not all be sent
   is reported in `batchItemFailures`, so SQS delivers it again (after 3 receives: DLQ).
-- `topic_handler`, SNS records (SES bounces/complaints via the configuration set's event destination):
-  addresses are put on the suppression list.
+- `topic_handler`, SNS records (SES events via the configuration set's event destination): a Send
+  marks the tagged notification record `sent`; bounced and complained addresses are put on the
+  suppression list.
 
 Logs carry event ids, message names and recipient hashes, never an address, and never a report link
 (a presigned URL's signature is a credential).
@@ -29,7 +30,7 @@ from cloudtill.notifications.dynamo import (
     DynamoPrefetcher,
     DynamoSuppressions,
 )
-from cloudtill.notifications.feedback import record_feedback
+from cloudtill.notifications.feedback import record_feedback, record_sends
 from cloudtill.notifications.incoming import IncomingEvent
 from cloudtill.notifications.rendering import Renderer
 from cloudtill.notifications.service import NotificationConfig, NotificationService
@@ -51,6 +52,16 @@ def prefetcher() -> DynamoPrefetcher:
 @functools.cache
 def suppressions() -> DynamoSuppressions:
     return DynamoSuppressions(settings.table_name, SystemClock(), prefetcher())
+
+
+@functools.cache
+def notification_log() -> DynamoNotificationLog:
+    return DynamoNotificationLog(
+        settings.table_name,
+        SystemClock(),
+        timedelta(seconds=notification_settings.resend_after_seconds),
+        prefetcher(),
+    )
 
 
 @functools.cache
@@ -76,12 +87,7 @@ def service() -> NotificationService:
         ),
         mailer=SesMailer(shop.sender_email, notification_settings.ses_configuration_set, shop.shop_name),
         sms=SnsSmsSender(notification_settings.sms_sender_id),
-        log=DynamoNotificationLog(
-            settings.table_name,
-            clock,
-            timedelta(seconds=notification_settings.resend_after_seconds),
-            prefetcher(),
-        ),
+        log=notification_log(),
         suppressions=suppressions(),
         contacts=DynamoContacts(settings.table_name, prefetcher()),
         prefetcher=prefetcher(),
@@ -135,9 +141,13 @@ def queue_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, An
 @logger.inject_lambda_context
 @metrics.log_metrics
 def topic_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """SES bounces and complaints (SNS): the addresses go on the suppression list. SNS retries a failed
-    invocation itself (then its DLQ): raising is the retry signal."""
-    suppressed = record_feedback(event.get("Records", []), suppressions())
-    logger.info("SES feedback recorded", extra={"suppressed": suppressed})
+    """SES events (SNS): a Send confirms its notification record as `sent`; bounced and complained
+    addresses go on the suppression list. SNS retries a failed invocation itself (then its DLQ):
+    raising is the retry signal."""
+    records = event.get("Records", [])
+    confirmed = record_sends(records, notification_log())
+    suppressed = record_feedback(records, suppressions())
+    logger.info("SES feedback recorded", extra={"confirmed": confirmed, "suppressed": suppressed})
+    metrics.add_metric(name="SendsConfirmed", unit="Count", value=confirmed)
     metrics.add_metric(name="AddressesSuppressed", unit="Count", value=suppressed)
-    return {"suppressed": suppressed}
+    return {"confirmed": confirmed, "suppressed": suppressed}

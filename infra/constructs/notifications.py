@@ -1,9 +1,10 @@
 """E-mail (SES) and SMS (SNS) for the functions whose spec `sends` them, and SES's feedback.
 
-- E-mail: the region's sender identity with a configuration set whose bounces and complaints go to an
-  encrypted SNS topic; each sending function may send as that identity with that configuration set,
-  and learns the set's name. The topic delivers to the wiring's `EMAIL_FEEDBACK_FUNCTION` (a `topic`
-  function), asynchronously: Lambda retries twice, then the feedback lands in a DLQ with an alarm.
+- E-mail: the region's sender identity with a configuration set whose sends, bounces and complaints
+  (`EMAIL_FEEDBACK_EVENTS`) go to an encrypted SNS topic; each sending function may send as that
+  identity with that configuration set, and learns the set's name. The topic delivers to the wiring's
+  `EMAIL_FEEDBACK_FUNCTION` (a `topic` function), asynchronously: Lambda retries twice, then the
+  feedback lands in a DLQ with an alarm.
 - SMS: Publish to phone numbers only (a Deny on every topic ARN keeps the `*` from reaching a topic).
 
 Built in the sending functions' domain construct (`Notifications`), whose resources keep their logical
@@ -26,7 +27,7 @@ from constructs import Construct
 from infra.acknowledgements import acknowledge, skip_checkov
 from infra.constructs.eventing import VISIBILITY_TIMEOUT_FACTOR
 from infra.constructs.queues import dead_letter_queue
-from infra.wiring import FunctionSpec
+from infra.wiring import EMAIL_FEEDBACK_EVENTS, FunctionSpec
 
 
 class Email:
@@ -56,9 +57,10 @@ class Email:
             scope, "ConfigurationSet", suppression_reasons=ses.SuppressionReasons.BOUNCES_AND_COMPLAINTS
         )
         self.configuration_set.add_event_destination(
+            # A stable logical ID (it also publishes sends): renaming it would replace the resource.
             "BouncesAndComplaints",
             destination=ses.EventDestination.sns_topic(self.feedback_topic),
-            events=[ses.EmailSendingEvent.BOUNCE, ses.EmailSendingEvent.COMPLAINT],
+            events=[getattr(ses.EmailSendingEvent, name) for name in EMAIL_FEEDBACK_EVENTS],
         )
         self.identity = ses.EmailIdentity(
             scope,

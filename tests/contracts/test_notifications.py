@@ -78,3 +78,27 @@ def test_a_suppressed_address_is_suppressed_in_any_case_and_spacing(suppressions
     assert suppressions.is_suppressed("shopper@example.com")
     assert suppressions.is_suppressed(" SHOPPER@example.COM")
     assert not suppressions.is_suppressed("other@example.com")
+
+
+@pytest.mark.parametrize("before", ["sending", "failed"])
+def test_ses_confirming_the_send_makes_the_record_sent(log: NotificationLog, before: str) -> None:
+    claim(log)
+    if before == "failed":
+        log.finish("evt_1", "r" * 64, "failed", {"error": "ReadTimeoutError"})
+
+    assert log.confirm_sent("evt_1", "r" * 64, "ses-1") is True
+    assert claim(log) == ClaimResult(False, "sent", 1)
+    # The sender's own `sent` after the confirmation: no error, the record stays sent.
+    if before == "sending":
+        log.finish("evt_1", "r" * 64, "sent", {"provider_message_id": "ses-1"})
+        assert claim(log) == ClaimResult(False, "sent", 1)
+
+
+@pytest.mark.parametrize("final", ["sent", "suppressed", "no_consent"])
+def test_a_confirmation_never_changes_a_final_record(log: NotificationLog, final: str) -> None:
+    claim(log)
+    log.finish("evt_1", "r" * 64, final, {})
+
+    assert log.confirm_sent("evt_1", "r" * 64, "ses-1") is False
+    assert claim(log) == ClaimResult(False, final, 1)
+    assert log.confirm_sent("evt_unknown", "r" * 64, "ses-2") is False  # no record: nothing made up

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from infra import layer_build
-from infra.wiring import FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE
+from infra.wiring import EMAIL_FEEDBACK_FUNCTION, FUNCTIONS, IDEMPOTENCY_TABLE, MAIN_TABLE
 from tests.infra.template_checks import (
     function_logical_id,
     references,
@@ -137,3 +137,22 @@ def test_every_function_alarms_on_errors_and_throttles_to_the_ops_topic(
     # The dashboard is a stage setting: off in dev (about $3 a month), on in prod.
     assert resources_of_type(prod_eu_template, "AWS::CloudWatch::Dashboard")
     assert not resources_of_type(eu_template, "AWS::CloudWatch::Dashboard")
+
+
+def test_ses_publishes_sends_bounces_and_complaints_to_the_feedback_function(
+    eu_template: dict[str, Any],
+) -> None:
+    # The Send event confirms a record whose sender died after SES accepted the message.
+    destination = _single(eu_template, "AWS::SES::ConfigurationSetEventDestination")["EventDestination"]
+    assert destination["Enabled"] is True
+    assert sorted(destination["MatchingEventTypes"]) == ["bounce", "complaint", "send"]
+    (topic_id,) = references(destination["SnsDestination"]["TopicARN"])
+    feedback_function = function_logical_id(eu_template, EMAIL_FEEDBACK_FUNCTION)
+    subscribed = [
+        subscription["Properties"]
+        for subscription in resources_of_type(eu_template, "AWS::SNS::Subscription").values()
+        if list(references(subscription["Properties"]["TopicArn"])) == [topic_id]
+    ]
+    assert [(s["Protocol"], list(references(s["Endpoint"]))) for s in subscribed] == [
+        ("lambda", [feedback_function])
+    ]

@@ -13,9 +13,16 @@ from typing import Any
 import pytest
 from cloudtill.notifications import incoming
 from cloudtill.notifications.aws import EVENT_ID_HEADER, mime_message
-from cloudtill.notifications.feedback import parse_feedback, record_feedback
+from cloudtill.notifications.feedback import parse_feedback, record_feedback, record_sends
 from cloudtill.notifications.incoming import IncomingEvent
-from cloudtill.notifications.ports import Contact, ContactLine, Email
+from cloudtill.notifications.ports import (
+    Contact,
+    ContactLine,
+    Email,
+    notification_tag,
+    parse_notification_tag,
+    recipient_hash,
+)
 from cloudtill.notifications.rendering import Renderer
 from cloudtill.notifications.service import (
     DeliveryFailed,
@@ -141,7 +148,13 @@ def test_order_confirmed_sends_one_email_to_the_shopper(h: Harness) -> None:
     assert sent.to == SHOPPER
     assert sent.subject == "Your order ord_42 is confirmed"
     assert "€24.94" in sent.text and "€24.94" in sent.html
-    assert sent.tags == {"event_id": "evt-1", "message": "order_confirmed"}
+    recipient = recipient_hash("email", SHOPPER)
+    assert sent.tags == {
+        "event_id": "evt-1",
+        "message": "order_confirmed",
+        "notification": notification_tag("evt-1", recipient),
+    }
+    assert parse_notification_tag(sent.tags["notification"]) == ("evt-1", recipient)
     assert h.sms.sent == []  # no phone
 
 
@@ -484,3 +497,86 @@ def test_report_ready_sample_renders_the_summary_for_ops(h: Harness) -> None:
     assert sent.to == "ops@example.com" and sent.subject == "Daily report for 2026-07-15"
     assert "Total sales: €84.95" in sent.text and "Orders: 3" in sent.text
     assert "reports/2026/07/15/report.html" in sent.text
+
+
+# -- SES's Send event confirms a send whose `sent` was never written --------------------------------
+
+
+class _Crash(BaseException):
+    """The function dying: nothing after it runs, not even an `except Exception`."""
+
+
+class CrashingMailer(FakeMailer):
+    """SES accepts the message, then the function dies before it hears back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.crash_next = False
+
+    def send(self, email: object) -> str:
+        message_id = super().send(email)
+        if self.crash_next:
+            self.crash_next = False
+            raise _Crash
+        return message_id
+
+
+def ses_send_event(sent: Email, message_id: str) -> dict[str, Any]:
+    """What SES publishes for an accepted send through a configuration set with SEND events."""
+    return {
+        "eventType": "Send",
+        "mail": {
+            "messageId": message_id,
+            "destination": [sent.to],
+            "tags": {"ses:configuration-set": ["cs"], **{k: [v] for k, v in sent.tags.items()}},
+        },
+        "send": {},
+    }
+
+
+def test_a_crash_after_ses_accepted_is_not_sent_again_once_ses_confirms_the_send(h: Harness) -> None:
+    mailer = CrashingMailer()
+    h.service._mailer = mailer
+    mailer.crash_next = True
+    with pytest.raises(_Crash):
+        h.service.handle(event("OrderConfirmed", confirmed()))
+    assert len(mailer.sent) == 1 and h.log.statuses() == ["sending"]
+
+    # SNS delivers SES's Send event to the feedback function.
+    assert record_sends([sns(ses_send_event(mailer.sent[0], "ses-1"))], h.log) == 1
+    h.clock.advance(61)  # past the resend window: the claim is stale
+    outcomes = h.service.handle(event("OrderConfirmed", confirmed()))  # SQS redelivers
+
+    assert [o.status for o in outcomes] == ["duplicate"]
+    assert len(mailer.sent) == 1
+    [record] = h.log.records.values()
+    assert record["status"] == "sent" and record["provider_message_id"] == "ses-1"
+
+
+def test_the_send_event_arriving_first_leaves_the_normal_finish_harmless(h: Harness) -> None:
+    class ConfirmingMailer(FakeMailer):
+        """SES's Send event reaches the feedback function before the sender writes `sent`."""
+
+        def send(self, email: object) -> str:
+            message_id = super().send(email)
+            record_sends([sns(ses_send_event(self.sent[-1], message_id))], h.log)
+            return message_id
+
+    h.service._mailer = ConfirmingMailer()
+    outcomes = h.service.handle(event("OrderConfirmed", confirmed()))
+
+    assert [o.status for o in outcomes] == ["sent"]
+    [record] = h.log.records.values()
+    assert record["status"] == "sent" and record["provider_message_id"] == "msg-1"
+
+
+def test_a_send_event_never_changes_a_final_record_or_one_it_cannot_read(h: Harness) -> None:
+    h.suppressions.suppress(SHOPPER, "bounce", "f")
+    h.service.handle(event("OrderConfirmed", confirmed()))
+    assert h.log.statuses() == ["suppressed"]
+    recipient = next(iter(h.log.records))[1]
+    forged = Email(SHOPPER, "s", "t", "h", tags={"notification": notification_tag("evt-1", recipient)})
+
+    assert record_sends([sns(ses_send_event(forged, "ses-9"))], h.log) == 0
+    assert record_sends([sns({"eventType": "Send", "mail": {"tags": {"notification": ["x"]}}})], h.log) == 0
+    assert h.log.statuses() == ["suppressed"]

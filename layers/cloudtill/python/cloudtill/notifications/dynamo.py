@@ -175,14 +175,48 @@ class DynamoNotificationLog:
             values[f":d{n}"] = value
             sets.append(f"#d{n} = :d{n}")
         # Only the claimant finishes: a record already final stays as it is.
-        ddb.client().update_item(
-            TableName=self._table,
-            Key=ddb.key(pk, sk),
-            ConditionExpression="#status = :sending",
-            UpdateExpression="SET " + ", ".join(sets),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=ddb.to_values(values),
-        )
+        try:
+            ddb.client().update_item(
+                TableName=self._table,
+                Key=ddb.key(pk, sk),
+                ConditionExpression="#status = :sending",
+                UpdateExpression="SET " + ", ".join(sets),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=ddb.to_values(values),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ddb.client().exceptions.ConditionalCheckFailedException as error:
+            old = ddb.from_item(dict(error.response.get("Item") or {}))  # type: ignore[call-overload]
+            if old.get("status") != "sent":
+                raise
+            # SES's Send event confirmed it first (feedback.record_sends): already what we would write.
+
+    def confirm_sent(self, event_id: str, recipient: str, provider_message_id: str) -> bool:
+        pk, sk = keys.notification(event_id, recipient)
+        try:
+            ddb.client().update_item(
+                TableName=self._table,
+                Key=ddb.key(pk, sk),
+                # `failed` too: a send that raised (a timeout) may still have been accepted by SES.
+                ConditionExpression="#status IN (:sending, :failed)",
+                UpdateExpression=(
+                    "SET #status = :sent, provider_message_id = :id, finished_at = :at, confirmed_by = :by"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=ddb.to_values(
+                    {
+                        ":sending": SENDING,
+                        ":failed": "failed",
+                        ":sent": "sent",
+                        ":id": provider_message_id,
+                        ":at": iso(self._clock.now()),
+                        ":by": "ses_send_event",
+                    }
+                ),
+            )
+        except ddb.client().exceptions.ConditionalCheckFailedException:
+            return False  # final already (or no such record): nothing to confirm
+        return True
 
     def get(self, event_id: str, recipient: str) -> dict[str, Any] | None:
         pk, sk = keys.notification(event_id, recipient)

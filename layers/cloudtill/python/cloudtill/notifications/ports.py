@@ -26,9 +26,33 @@ def recipient_hash(channel: Channel, address: str) -> str:
     return address_hash(f"{channel}:{address.strip().lower()}")
 
 
+# The message tag naming the notification record an e-mail was sent for: SES repeats it in the events
+# it publishes, so its Send event can confirm that record (cloudtill.notifications.feedback).
+NOTIFICATION_TAG = "notification"
+_HEX = frozenset("0123456789abcdef")
+
+
+def notification_tag(event_id: str, recipient: str) -> str:
+    """The record's key as a tag value: hex only (SES tag values allow letters, digits, `_ - .`), and
+    no address (the recipient is already its hash)."""
+    return f"{event_id.encode().hex()}_{recipient}"
+
+
+def parse_notification_tag(value: str) -> tuple[str, str] | None:
+    """(event id, recipient hash) from `notification_tag`'s value, or None if it is not one."""
+    encoded, _, recipient = value.partition("_")
+    if not encoded or not recipient or not set(encoded + recipient) <= _HEX:
+        return None
+    try:
+        return bytes.fromhex(encoded).decode(), recipient
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class Email:
-    """One rendered e-mail to one recipient. `tags` travel with the message (event id, message)."""
+    """One rendered e-mail to one recipient. `tags` travel with the message (event id, message, the
+    notification record)."""
 
     to: str
     subject: str
@@ -103,7 +127,13 @@ class NotificationLog(Protocol):
         ...
 
     def finish(self, event_id: str, recipient: str, status: str, details: dict[str, Any]) -> None:
-        """Records the outcome: `sent` (with the provider id), `failed`, `suppressed`, `no_consent`."""
+        """Records the outcome: `sent` (with the provider id), `failed`, `suppressed`, `no_consent`.
+        A record SES already confirmed as `sent` stays as it is (no error)."""
+        ...
+
+    def confirm_sent(self, event_id: str, recipient: str, provider_message_id: str) -> bool:
+        """SES says it accepted the message: the record becomes `sent` if it is `sending` or `failed`
+        (never changes a final one). True if this call made it `sent`."""
         ...
 
 

@@ -13,9 +13,11 @@ existing records) through the `Prefetcher`: one round trip for the batch instead
 record read as final skips its claim (a redelivered batch writes nothing); every other claim is still
 the conditional write, which alone decides who sends.
 
-Claiming *before* the send means a crash between the send and `sent` may send twice once the claim is
-stale; claiming *after* would lose the message on a failed send. Duplicates in that narrow window are
-the lesser evil (docs/notifications.md).
+Claiming *before* the send means a crash between the send and `sent` leaves a `sending` claim that a
+redelivery takes over once stale; claiming *after* would lose the message on a failed send. Each e-mail
+is tagged with its record, and SES's Send event (configuration set -> SNS -> feedback) marks the record
+`sent` itself, so the redelivery finds it final. Only a Send event later than the resend window still
+lets a second e-mail out (docs/notifications.md).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from cloudtill.notifications.deliveries import (
 )
 from cloudtill.notifications.ports import (
     FINAL_STATUSES,
+    NOTIFICATION_TAG,
     Contact,
     Contacts,
     Email,
@@ -47,6 +50,7 @@ from cloudtill.notifications.ports import (
     ReportLinks,
     SmsSender,
     Suppressions,
+    notification_tag,
     recipient_hash,
 )
 from cloudtill.notifications.rendering import Renderer
@@ -229,7 +233,11 @@ class NotificationService:
                 text=rendered.text,
                 html=rendered.html,
                 headers=headers,
-                tags={"event_id": event_id, "message": delivery.message},
+                tags={
+                    "event_id": event_id,
+                    "message": delivery.message,
+                    NOTIFICATION_TAG: notification_tag(event_id, _hash(delivery)),
+                },
             )
         )
 
